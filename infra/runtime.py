@@ -1,0 +1,39 @@
+"""The Ray runtime: attach to a cluster (`--address` / `RAY_ADDRESS`) or start Ray on this machine."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+log = logging.getLogger(__name__)
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None) -> str:
+    """Start or attach to Ray once per process and return a description of where it runs.
+
+    `address` (or the RAY_ADDRESS environment variable) attaches to a running cluster; without one a
+    fresh local Ray is started (never silently attaching to some other cluster on this machine).
+    """
+    import ray
+
+    if ray.is_initialized():
+        return "ray (already initialised)"
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        try:
+            ray.init(address=address, log_to_driver=True, logging_level=logging.WARNING)
+        except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError...
+            raise RuntimeError(
+                f"could not attach to the Ray cluster at {address!r}: {exc}. Check the address "
+                "(ray://HOST:10001 or HOST:6379 from inside the cluster), that the head is running, "
+                "and RAY_AUTH_TOKEN if the cluster uses token authentication."
+            ) from exc
+        return f"ray cluster at {address}"
+    ray.init(
+        address="local",
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        logging_level=logging.WARNING,
+        log_to_driver=True,
+    )
+    return "local ray"

@@ -1,0 +1,1 @@
+"""Probe: unit activations, FAISS unit search against concepts, controls, catalogue and report."""

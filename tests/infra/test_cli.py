@@ -1,0 +1,55 @@
+"""The CLI layer: subcommands are listed and bad config files get clear errors."""
+
+import argparse
+
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+from infra import options
+from infra.cli import build_parser
+from pipeline.errors import ConfigError
+from tests.helpers import run_cli
+
+
+class _Cfg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: int = 128
+    fps: float = 1.0
+
+
+def test_help_lists_commands():
+    import pkgutil
+
+    import infra.commands
+
+    proc = run_cli("--help", check=True)
+    for m in pkgutil.iter_modules(infra.commands.__path__):
+        if not m.name.startswith("_"):
+            assert m.name in proc.stdout
+
+
+def test_build_config_precedence(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("size: 64\nfps: 2\n")
+    args = argparse.Namespace(config=str(f), size=32, fps=None)
+    cfg = options.build_config(_Cfg, args)
+    assert (cfg.size, cfg.fps) == (32, 2.0)
+
+
+def test_unknown_config_key_is_a_clear_error(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("sise: 64\n")
+    with pytest.raises(ConfigError, match="sise: unknown option"):
+        options.build_config(_Cfg, argparse.Namespace(config=str(f)))
+
+
+@pytest.mark.parametrize("text", ["size: [\n", "- 1\n- 2\n"])
+def test_malformed_config_file(tmp_path, text):
+    f = tmp_path / "c.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError, match=r"c\.yaml"):
+        options.build_config(_Cfg, argparse.Namespace(config=str(f)))
+
+
+def test_parser_builds():
+    assert isinstance(build_parser(), argparse.ArgumentParser)

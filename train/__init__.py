@@ -1,0 +1,1 @@
+"""Train: a distributed unsupervised encoder (Ray Train + PyTorch) that streams the dataset's shards."""
