@@ -28,6 +28,10 @@ PARTS_DIR = "manifest/parts"
 # Label sidecar next to a video `x.mp4`: `x.labels.json`.
 LABELS_SUFFIX = ".labels.json"
 LABELS_VERSION = 1
+# A concept counts as visible in a frame (or in the crop ingest keeps of it) when at least this fraction
+# of its area is inside the picture and unoccluded. The synthetic corpus writes `objects` by this rule;
+# ingest re-applies it to the part of the frame that survives the center crop.
+VISIBLE_MIN = 0.5
 
 VIDEO_STATUSES = ("ok", "failed", "skipped")
 SHARD_STATUSES = ("ok", "failed")
