@@ -9,6 +9,7 @@ Ray on the machine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -129,10 +130,8 @@ class LocalCluster:
             _signal_group(proc.pid, signal.SIGTERM)
         deadline = time.time() + 3
         for proc in reversed(self.nodes):
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                pass
         for proc in self.nodes:  # what is left of each group (slow shutdowns, stray workers)
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
@@ -140,7 +139,5 @@ class LocalCluster:
 
 
 def _signal_group(pgid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
