@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 
+from pipeline.errors import ConfigError
 from pipeline.manifest import ShardStatus
 from pipeline.plan import ShardSpec
 from pipeline.progress import Progress, RemoteCounter
@@ -41,12 +42,18 @@ def ensure_ray(address: str | None) -> None:
     """Use the Ray the caller started, or start one: the given cluster, else a fresh local Ray."""
     import ray
 
-    if not ray.is_initialized():
-        ray.init(
-            address=address or os.environ.get("RAY_ADDRESS") or "local",
-            include_dashboard=False,
-            logging_level=logging.WARNING,
-        )
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    try:
+        ray.init(address=address or "local", include_dashboard=False, logging_level=logging.WARNING)
+    except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError...
+        if not address:
+            raise
+        raise ConfigError(
+            f"could not attach to the Ray cluster at {address!r}: {exc}; check the address and that the "
+            "head is running, or drop --address/RAY_ADDRESS to run on local Ray"
+        ) from exc
 
 
 def run_ray(

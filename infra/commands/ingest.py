@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from infra.options import add_common, build_config
-from infra.runtime import init_ray
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -90,7 +89,5 @@ def main(args: argparse.Namespace) -> int:
     from pipeline.ingest import run
 
     cfg = build_config(IngestConfig, args, src=args.src, out=args.out, progress=False if args.quiet else None)
-    if cfg.workers != 0:
-        init_ray(cfg.address)
     result = run(cfg)
     return 0 if result.shards_failed == 0 else 1

@@ -134,3 +134,27 @@ def test_jpeg_member_offsets_are_tar_data_offsets(ingested):
             if m.name.endswith(".jpg"):
                 row = frames[m.name[:-4]]
                 assert (row["jpg_offset"], row["jpg_size"]) == (m.offset_data, m.size)
+
+
+def test_labels_are_mapped_into_the_crop(ingested):
+    out, result = ingested
+    ds = Dataset(str(out))
+    assert ds.info()["concepts"] == ["car", "cat", "face"] == result.concepts
+    videos = {r["video_id"]: r for r in ds.videos().to_pylist()}
+    vid = schema.video_id("labelled.mp4")
+    assert videos[vid]["has_labels"] and not videos[schema.video_id("h264.mp4")]["has_labels"]
+    rows = {r["frame_idx"]: r for r in ds.frames().to_pylist() if r["video_id"] == vid}
+    # 200x100 source at size 64: scale 0.64, crop starts 50 source px from the left
+    assert rows[0]["labels"] == ["face"]  # the cat at x 0..40 is cropped away
+    assert rows[10]["labels"] == []  # half of a 0.9-visible cat survives the crop: 0.45 < VISIBLE_MIN
+    assert rows[2]["labels"] == []
+    samples = {
+        s["__key__"]: json.loads(s["json"]) for s in wds.WebDataset(ds.shard_urls(), shardshuffle=False)
+    }
+    f0 = samples[schema.frame_key(vid, 0)]
+    assert f0["labels"] == ["face"]
+    assert [o["concept"] for o in f0["objects"]] == ["face"]
+    assert f0["objects"][0]["box"] == pytest.approx([6.4, 6.4, 32.0, 32.0], abs=0.01)
+    (cat,) = samples[schema.frame_key(vid, 10)]["objects"]
+    assert cat["box"] == pytest.approx([0.0, 6.4, 12.8, 32.0], abs=0.01)
+    assert cat["visible"] == pytest.approx(0.45, abs=0.001)
