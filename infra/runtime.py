@@ -15,6 +15,17 @@ class ClusterError(UnitscopeError):
     """The Ray cluster cannot be reached, or refuses this client."""
 
 
+def prepare_cluster_auth(address: str | None) -> auth.Token | None:
+    """When this process will attach to a cluster (`address` or RAY_ADDRESS), present the cluster token.
+
+    The CLI calls it before any stage runs, so stages that call `ray.init(address=...)` themselves get
+    token authentication too; without an address it does nothing (local Ray makes its own token).
+    """
+    if address or os.environ.get("RAY_ADDRESS"):
+        return auth.enable_for_driver()
+    return None
+
+
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> str:
     """Start or attach to Ray once per process and return a description of where it runs.
 
@@ -27,7 +38,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> str:
         return "ray (already initialised)"
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address:
-        token = auth.enable_for_driver()
+        token = prepare_cluster_auth(address)
         try:
             ray.init(address=address, log_to_driver=True, logging_level=logging.WARNING)
         except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError...

@@ -1,0 +1,125 @@
+"""`unitscope submit` against a real two-node Ray cluster on this machine (token authentication on):
+jobs run the submitted checkout, work lands on both nodes, outputs go to an S3-compatible server with
+credentials passed only through the job's runtime env, failures and bad tokens give clear errors."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pipeline import storage
+from pipeline.dataset import Dataset
+from tests.helpers import run_cli
+from tests.infra.local_cluster import LocalCluster
+from tests.pipeline import media
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+S3_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "FSSPEC_S3_ENDPOINT_URL")
+VIDEOS, FRAMES_PER_VIDEO = 4, 10  # 2 s at 10 fps, sampled at 5 fps
+
+
+@pytest.fixture(scope="module")
+def cluster(s3_server):
+    c = LocalCluster()
+    try:
+        c.start_head(num_cpus=1)
+        c.add_node(num_cpus=2, resources={"unitscope_worker": 2})
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture(scope="module")
+def s3_videos(s3_server, tmp_path_factory) -> str:
+    local = tmp_path_factory.mktemp("cluster-videos")
+    fs, _ = storage.url_to_fs("s3://cluster-test")
+    fs.mkdir("cluster-test")
+    for i in range(VIDEOS):
+        media.make_video(local / f"clip{i}.mp4", width=64, height=48, frames=20, rate=10)
+        fs.put_file(str(local / f"clip{i}.mp4"), f"cluster-test/videos/clip{i}.mp4")
+    return "s3://cluster-test/videos"
+
+
+def submit(
+    cluster: LocalCluster, *command: str, env: tuple[str, ...] = (), token: str | None = "", timeout=240
+):
+    flags = [f for name in env for f in ("--env", name)]
+    return run_cli(
+        "submit",
+        "--address",
+        cluster.dashboard_url,
+        *flags,
+        "--",
+        *command,
+        timeout=timeout,
+        **cluster.client_env(token),
+    )
+
+
+def job_id_of(proc) -> str:
+    return re.search(r"submitted job (unitscope-\S+)", proc.stderr).group(1)
+
+
+def test_nodes_have_their_own_resources(cluster):
+    nodes = cluster.alive_nodes()
+    assert len(nodes) == 2
+    assert sorted(n["resources_total"].get("unitscope_worker", 0) for n in nodes) == [0, 2]
+
+
+def test_ingest_job_runs_on_both_nodes_and_writes_to_s3(cluster, s3_videos):
+    out = "s3://cluster-test/dataset"
+    proc = submit(
+        cluster,
+        *("ingest", s3_videos, out, "--fps", "5", "--size", "32", "--shard-frames", "10", "--workers", "3"),
+        env=S3_ENV,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCEEDED" in proc.stderr and "ingest: done" in proc.stdout  # the job's logs were streamed
+
+    ds = Dataset(out)
+    assert ds.videos().column("status").to_pylist() == ["ok"] * VIDEOS
+    assert ds.frames().num_rows == VIDEOS * FRAMES_PER_VIDEO
+    assert sum(ds.shards().column("frames").to_pylist()) == VIDEOS * FRAMES_PER_VIDEO
+    key = ds.frames().column("key")[0].as_py()
+    assert ds.read_jpeg(key)[:2] == b"\xff\xd8"
+
+    client_job = run_cli("jobs", "list", "--address", cluster.dashboard_url, **cluster.client_env())
+    ray_job_id = _ray_job_id(cluster, job_id_of(proc))
+    shard_nodes = {
+        t["node_id"] for t in cluster.tasks(ray_job_id) if t["name"].endswith("_ray_process_shard")
+    }
+    assert len(shard_nodes) == 2, f"shard tasks ran on {shard_nodes}"
+    assert job_id_of(proc) in client_job.stdout and "SUCCEEDED" in client_job.stdout
+
+
+def _ray_job_id(cluster: LocalCluster, submission_id: str) -> str:
+    from ray.job_submission import JobSubmissionClient
+
+    client = JobSubmissionClient(cluster.dashboard_url, headers={"Authorization": f"Bearer {cluster.token}"})
+    return client.get_job_info(submission_id).job_id
+
+
+def test_failed_job_exits_with_the_commands_status(cluster, tmp_path):
+    proc = submit(cluster, "ingest", str(tmp_path / "no-such-videos"), str(tmp_path / "out"))
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # ingest's own exit status for bad input
+    assert "does not exist" in proc.stdout  # the job's error, streamed from the cluster
+    assert re.search(r"job unitscope-ingest-\w+ FAILED \(exit 2\)", proc.stderr)
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        (None, "requires an authentication token and none was sent"),
+        ("not-the-token", "rejected the authentication token"),
+    ],
+    ids=["missing", "wrong"],
+)
+def test_bad_token_is_a_clear_error(cluster, token, message):
+    proc = submit(
+        cluster, "ingest", "s3://cluster-test/videos", "s3://cluster-test/never", token=token, timeout=60
+    )
+    assert proc.returncode == 2
+    assert message in proc.stderr and "RAY_AUTH_TOKEN" in proc.stderr
+    assert "Traceback" not in proc.stderr
