@@ -88,7 +88,7 @@ class Background:
         bias = 12 * _wave(rng, t, 0.05, 0.3)
         self.light = (gain[:, None] * tint, bias)
         # sensor noise of +-`noise` grey levels: a few precomputed frames, cycled over the clip
-        self._amp = int(round(noise))
+        self._amp = round(noise)
         self.noise = [
             Image.fromarray(rng.integers(0, 2 * self._amp + 1, (height, width, 3), dtype=np.uint8))
             for _ in range(NOISE_FRAMES if self._amp else 0)

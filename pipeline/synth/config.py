@@ -78,7 +78,7 @@ class SynthConfig(BaseModel):
 
     @property
     def width(self) -> int:
-        return int(round(self.size * 16 / 9 / 2)) * 2
+        return round(self.size * 16 / 9 / 2) * 2
 
     @property
     def height(self) -> int:
@@ -86,7 +86,7 @@ class SynthConfig(BaseModel):
 
     @property
     def frames(self) -> int:
-        return int(round(self.seconds * self.fps))
+        return round(self.seconds * self.fps)
 
     def clip_name(self, index: int) -> str:
         return f"{self.prefix}-{index:04d}"

@@ -20,7 +20,7 @@ class ClipEncoder:
         rate = Fraction(fps).limit_denominator(1001)
         stream = self.container.add_stream("libx264", rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.gop_size = max(1, int(round(fps * 2)))
+        stream.codec_context.gop_size = max(1, round(fps * 2))
         stream.options = {"preset": preset, "crf": str(crf), "threads": str(threads)}
         self.stream = stream
         self.closed = False

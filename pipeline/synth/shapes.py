@@ -84,14 +84,14 @@ def draw(
         if p.kind == "poly":
             canvas.polygon(pts.ravel().tolist(), fill=c)
         elif p.kind == "line":
-            canvas.line(pts.ravel().tolist(), fill=c, width=max(1, int(round(p.width))))
+            canvas.line(pts.ravel().tolist(), fill=c, width=max(1, round(p.width)))
         else:
             (cx, cy), r = pts[0], max(p.r, 0.75)
             box = (cx - r, cy - r, cx + r, cy + r)
             if p.kind == "disc":
                 canvas.ellipse(box, fill=c)
             else:
-                canvas.ellipse(box, outline=c, width=max(1, int(round(p.width))))
+                canvas.ellipse(box, outline=c, width=max(1, round(p.width)))
 
 
 def random_colour(rng: np.random.Generator) -> tuple[int, int, int]:
