@@ -58,6 +58,15 @@ class SynthResult:
         return [c for c in self.clips if c.error is not None]
 
 
+def open_fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """Filesystem and path of a URL; the S3 endpoint is read from FSSPEC_S3_ENDPOINT_URL at call time
+    (fsspec itself reads FSSPEC_* variables only when it is imported)."""
+    options = {}
+    if url.startswith(("s3://", "s3a://")) and os.environ.get("FSSPEC_S3_ENDPOINT_URL"):
+        options["endpoint_url"] = os.environ["FSSPEC_S3_ENDPOINT_URL"]
+    return fsspec.core.url_to_fs(url, **options)
+
+
 def _put(
     fs: fsspec.AbstractFileSystem, dest: str, local: str | None = None, data: bytes | None = None
 ) -> None:
@@ -77,7 +86,7 @@ def make_clip(config_json: str, index: int) -> ClipResult:
     cfg = SynthConfig.model_validate_json(config_json)
     name = cfg.clip_name(index)
     result = ClipResult(index=index, name=name)
-    fs, root = fsspec.core.url_to_fs(cfg.out)
+    fs, root = open_fs(cfg.out)
     try:
         scene, stats, entries = Scene(cfg, index), ClipStats(cfg), []
         with tempfile.TemporaryDirectory(prefix="unitscope-synth-") as tmp:
@@ -170,7 +179,7 @@ def corpus_doc(cfg: SynthConfig, clips: list[ClipResult], stats: dict) -> dict:
 
 def run(cfg: SynthConfig) -> SynthResult:
     """Write the corpus described by `cfg` (clips, sidecars, corpus.json, optional preview)."""
-    fs, root = fsspec.core.url_to_fs(cfg.out)
+    fs, root = open_fs(cfg.out)
     fs.makedirs(root, exist_ok=True)
     spec = cfg.model_dump_json()
     t0 = time.perf_counter()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import math
 
-import fsspec
 from PIL import Image, ImageDraw
 
 from pipeline import schema
@@ -76,7 +75,9 @@ def write_preview(cfg: SynthConfig, path: str, tiles: int = TILES) -> str:
     """Write the contact sheet as PNG to `path` (any fsspec URL) and return the path."""
     buf = io.BytesIO()
     contact_sheet(cfg, tiles).save(buf, format="PNG")
-    fs, p = fsspec.core.url_to_fs(path)
+    from pipeline.synth.corpus import open_fs
+
+    fs, p = open_fs(path)
     parent = p.rsplit("/", 1)[0] if "/" in p else ""
     if parent:
         fs.makedirs(parent, exist_ok=True)

@@ -23,7 +23,8 @@ from pipeline.synth.tracks import Planner, Track
 
 @dataclass(frozen=True)
 class Observation:
-    """An object in one frame: which track, its box clipped to the frame, nominal height, visibility."""
+    """An object in one frame: which track, its box clipped to the frame, nominal height, and (concepts
+    only) the pixels of its whole figure and the visible fraction of them."""
 
     track: int
     kind: str
@@ -31,6 +32,7 @@ class Observation:
     box: tuple[int, int, int, int]
     size: float
     visible: float
+    area: int = 0
 
 
 def _area(prims: list[shapes.Prim], bounds: tuple[float, float, float, float]) -> int:
@@ -45,13 +47,14 @@ def _area(prims: list[shapes.Prim], bounds: tuple[float, float, float, float]) -
 class Scene:
     """The deterministic content of clip `index` of a corpus: same (seed, index), same frames."""
 
-    def __init__(self, cfg: SynthConfig, index: int):
+    def __init__(self, cfg: SynthConfig, index: int, tracks: list[Track] | None = None):
+        """`tracks` replaces the planned ones (in drawing order), to stage a scene by hand."""
         self.cfg = cfg
         bg_seed, track_seed = np.random.SeedSequence([cfg.seed, index]).spawn(2)
         self.background = Background(
             np.random.default_rng(bg_seed), cfg.width, cfg.height, cfg.fps, cfg.frames, cfg.noise
         )
-        self.tracks: list[Track] = Planner(np.random.default_rng(track_seed), cfg).plan()
+        self.tracks: list[Track] = tracks or Planner(np.random.default_rng(track_seed), cfg).plan()
         self._by_frame: list[list[int]] = [[] for _ in range(cfg.frames)]
         for k, t in enumerate(self.tracks):  # tracks are sorted by depth, so lists are in drawing order
             for i in range(t.start, t.end):
@@ -87,6 +90,7 @@ class Scene:
                 min(cfg.width, math.ceil(b[2])),
                 min(cfg.height, math.ceil(b[3])),
             )
-            vis = visible_fraction(int(owned[n]), _area(prims, b)) if track.concept else 1.0
-            observations.append(Observation(k, track.kind, track.concept, box, size, vis))
+            area = _area(prims, b) if track.concept else 0
+            vis = visible_fraction(int(owned[n]), area) if track.concept else 1.0
+            observations.append(Observation(k, track.kind, track.concept, box, size, vis, area))
         return np.asarray(self.background.finish(img, i)), observations
