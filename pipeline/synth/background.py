@@ -60,6 +60,17 @@ def _canvas(rng: np.random.Generator, w: int, h: int) -> Image.Image:
     return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8), "RGB")
 
 
+class _Lut(Image.ImagePointHandler):
+    """A per-channel lookup table applied as is (`Image.point` with a plain list re-rounds all 768
+    entries in Python on every call, which costs more than the lookup itself)."""
+
+    def __init__(self, table: list[int]):
+        self.table = table
+
+    def point(self, im: Image.Image) -> Image.Image:
+        return im._new(im.im.point(self.table, None))
+
+
 def _wave(rng: np.random.Generator, t: np.ndarray, lo: float, hi: float, parts: int = 3) -> np.ndarray:
     """A smooth random signal in [-1, 1] over times `t` (sum of sines with frequencies in [lo, hi] Hz)."""
     f, ph, amp = rng.uniform(lo, hi, parts), rng.uniform(0, 2 * np.pi, parts), rng.uniform(0.3, 1, parts)
@@ -103,7 +114,7 @@ class Background:
         scale, bias = self.light[0][i], self.light[1][i]
         v = np.arange(256, dtype=np.float32)
         lut = np.clip(v[None] * scale[:, None] + bias, 0, 255).astype(np.uint8).ravel().tolist()
-        img = img.point(lut)
+        img = img.point(_Lut(lut))
         if self.noise:
             img = ImageChops.add(img, self.noise[i % len(self.noise)], 1.0, -self._amp)
         return img

@@ -37,6 +37,7 @@ class ClipResult:
     frames: int = 0
     render_s: float = 0.0
     encode_s: float = 0.0
+    cpu_s: float = 0.0  # CPU seconds of the whole task (all threads of its process)
     stats: dict = field(default_factory=dict)
     error: str | None = None
 
@@ -86,6 +87,7 @@ def make_clip(config_json: str, index: int) -> ClipResult:
     cfg = SynthConfig.model_validate_json(config_json)
     name = cfg.clip_name(index)
     result = ClipResult(index=index, name=name)
+    cpu0 = time.process_time()
     fs, root = open_fs(cfg.out)
     try:
         scene, stats, entries = Scene(cfg, index), ClipStats(cfg), []
@@ -111,6 +113,7 @@ def make_clip(config_json: str, index: int) -> ClipResult:
             data=labels.sidecar_bytes(cfg.concepts, entries),
         )
         result.frames, result.stats = cfg.frames, stats.as_dict()
+        result.cpu_s = time.process_time() - cpu0
     except Exception as exc:  # recorded per clip; the corpus run goes on with the other clips
         log.exception("clip %s failed", name)
         result.error = f"{type(exc).__name__}: {exc}"

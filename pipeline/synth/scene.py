@@ -72,7 +72,7 @@ class Scene:
                 continue
             track = self.tracks[k]
             x, y, size, angle = track.pose(i, cfg.fps)
-            prims = shapes.pose(track.figure(track.params, (i - track.start) / cfg.fps), x, y, size, angle)
+            prims = shapes.pose(track.shape((i - track.start) / cfg.fps), x, y, size, angle)
             shapes.draw(draw_rgb, prims, track.params["colours"])
             n = len(drawn) + 1
             shapes.draw(draw_ids, prims, {"fill": n, "feature": n, "accent": n})

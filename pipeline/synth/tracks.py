@@ -19,6 +19,7 @@ from pipeline.synth.config import RANGES, SynthConfig
 from pipeline.synth.distractors import DISTRACTOR_KINDS
 
 GOLDEN = (np.sqrt(5) - 1) / 2
+ANIMATED = {"walker"}  # figures whose shape (not just pose) changes over time
 
 
 @dataclass
@@ -37,6 +38,16 @@ class Track:
     z: float  # drawing order: higher is in front
     params: dict
     figure: Callable
+    animated: bool = False  # whether the figure changes with time (else it is built once)
+    _still: list | None = None
+
+    def shape(self, t: float) -> list:
+        """The figure's primitives in unit space at `t` seconds into the track."""
+        if self.animated:
+            return self.figure(self.params, t)
+        if self._still is None:
+            self._still = self.figure(self.params, 0.0)
+        return self._still
 
     def pose(self, i: int, fps: float) -> tuple[float, float, float, float]:
         """(x, y, size, angle) at frame `i` (which must lie in [start, end))."""
@@ -118,6 +129,7 @@ class Planner:
             z=z,
             params=params_fn(rng),
             figure=figure,
+            animated=kind in ANIMATED,
         )
 
     def plan(self) -> list[Track]:
