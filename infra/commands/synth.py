@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--size", type=int, default=None, metavar="PX", help="frame height, width 16:9 (default 360)"
     )
     p.add_argument("--seed", type=int, default=None, help="corpus seed (default 0)")
-    p.add_argument("--workers", type=int, default=None, help="clips generated at once (default: one per CPU)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="Ray tasks at once (default: CPUs); 0 = in this process"
+    )
     p.add_argument("--preview", default=None, metavar="PNG", help="also write a labelled contact sheet here")
     add_common(p)
     p.set_defaults(func=main)
@@ -33,8 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     cfg = build_config(SynthConfig, args)
-    if cfg.executor == "ray":
-        init_ray(args.address, num_cpus=cfg.workers or None)
+    if cfg.workers != 0:
+        init_ray(args.address, num_cpus=cfg.workers)
     result = run(cfg)
     fps = result.frames / result.seconds if result.seconds else 0.0
     print(

@@ -30,8 +30,7 @@ class SynthConfig(BaseModel):
     fps: float = Field(30.0, gt=0, le=120, description="frames per second")
     size: int = Field(360, ge=64, le=2160, description="frame height in pixels; width is 16:9")
     seed: int = Field(0, ge=0, description="corpus seed; clip i is seeded from (seed, i)")
-    workers: int = Field(0, ge=0, description="clips generated at once (0: one per CPU)")
-    executor: str = Field("ray", description="'ray' (Ray tasks) or 'local' (in this process)")
+    workers: int | None = Field(None, ge=0, description="Ray tasks at once (default: CPUs); 0 = in-process")
     preview: str | None = Field(None, description="write a contact sheet PNG of labelled frames here")
     concepts: list[str] = Field(default_factory=lambda: list(CONCEPTS), description="planted concepts")
     presence: float = Field(0.3, gt=0, le=1, description="fraction of each clip a concept is on screen")
@@ -48,13 +47,6 @@ class SynthConfig(BaseModel):
     def _even(cls, v: int) -> int:
         if v % 2:
             raise ValueError(f"must be even (H.264 in yuv420p needs even frame sizes); try {v + 1}")
-        return v
-
-    @field_validator("executor")
-    @classmethod
-    def _executor(cls, v: str) -> str:
-        if v not in ("ray", "local"):
-            raise ValueError(f"unknown executor {v!r}; use 'ray' or 'local'")
         return v
 
     @field_validator("concepts")

@@ -2,7 +2,7 @@
 
 Each clip is one unit of work, `make_clip(config_json, index)`, run in this process or as a Ray task
 (the config travels as JSON; the scene is built inside the worker). Clip i depends only on (seed, i),
-so any executor and any worker count give the same files. A clip that fails is recorded in the result
+so any executor and any worker count give the same files (`workers=0`: in this process). A clip that fails is recorded in the result
 and in corpus.json; the others are still written.
 """
 
@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 
-import fsspec
-
+from pipeline import storage
+from pipeline.executor import ensure_ray
 from pipeline.synth import labels
 from pipeline.synth.concepts import CONCEPT_KINDS
 from pipeline.synth.config import DISTRACTORS, RANGES, SynthConfig
@@ -59,59 +57,34 @@ class SynthResult:
         return [c for c in self.clips if c.error is not None]
 
 
-def open_fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    """Filesystem and path of a URL; the S3 endpoint is read from FSSPEC_S3_ENDPOINT_URL at call time
-    (fsspec itself reads FSSPEC_* variables only when it is imported)."""
-    options = {}
-    if url.startswith(("s3://", "s3a://")) and os.environ.get("FSSPEC_S3_ENDPOINT_URL"):
-        options["endpoint_url"] = os.environ["FSSPEC_S3_ENDPOINT_URL"]
-    return fsspec.core.url_to_fs(url, **options)
-
-
-def _put(
-    fs: fsspec.AbstractFileSystem, dest: str, local: str | None = None, data: bytes | None = None
-) -> None:
-    """Write a file to `dest` whole: on local disks via a temporary name and a rename, elsewhere in one PUT."""
-    local_fs = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
-    target = dest + ".partial" if local_fs else dest
-    if local is not None:
-        fs.put_file(local, target)
-    else:
-        fs.pipe_file(target, data)
-    if local_fs:
-        os.replace(target, dest)
-
-
 def make_clip(config_json: str, index: int) -> ClipResult:
     """Render clip `index`, encode it and write `<name>.mp4` and its label sidecar under the corpus OUT."""
     cfg = SynthConfig.model_validate_json(config_json)
     name = cfg.clip_name(index)
     result = ClipResult(index=index, name=name)
     cpu0 = time.process_time()
-    fs, root = open_fs(cfg.out)
+    fs, root = storage.url_to_fs(cfg.out)
     try:
         scene, stats, entries = Scene(cfg, index), ClipStats(cfg), []
-        with tempfile.TemporaryDirectory(prefix="unitscope-synth-") as tmp:
-            local = os.path.join(tmp, name + ".mp4")
-            with ClipEncoder(local, cfg.width, cfg.height, cfg.fps, cfg.preset, cfg.crf) as enc:
-                for i in range(cfg.frames):
-                    t0 = time.perf_counter()
-                    rgb, observations = scene.render(i)
-                    t1 = time.perf_counter()
-                    enc.write(rgb)
-                    result.render_s += t1 - t0
-                    result.encode_s += time.perf_counter() - t1
-                    entries.append(labels.frame_entry(i, observations))
-                    stats.add(observations)
+        # the mp4 appears only once complete (staged locally, then renamed or uploaded in one piece)
+        with (
+            storage.atomic_writer(fs, storage.join(root, name + ".mp4"), root) as f,
+            ClipEncoder(f, cfg.width, cfg.height, cfg.fps, cfg.preset, cfg.crf) as enc,
+        ):
+            for i in range(cfg.frames):
                 t0 = time.perf_counter()
-                enc.close()
-                result.encode_s += time.perf_counter() - t0
-            _put(fs, f"{root}/{name}.mp4", local=local)
-        _put(
-            fs,
-            f"{root}/{labels.sidecar_name(name + '.mp4')}",
-            data=labels.sidecar_bytes(cfg.concepts, entries),
-        )
+                rgb, observations = scene.render(i)
+                t1 = time.perf_counter()
+                enc.write(rgb)
+                result.render_s += t1 - t0
+                result.encode_s += time.perf_counter() - t1
+                entries.append(labels.frame_entry(i, observations))
+                stats.add(observations)
+            t0 = time.perf_counter()
+            enc.close()
+            result.encode_s += time.perf_counter() - t0
+        sidecar = labels.sidecar_bytes(cfg.concepts, entries)
+        storage.write_bytes(fs, storage.join(root, labels.sidecar_name(name + ".mp4")), root, sidecar)
         result.frames, result.stats = cfg.frames, stats.as_dict()
         result.cpu_s = time.process_time() - cpu0
     except Exception as exc:  # recorded per clip; the corpus run goes on with the other clips
@@ -128,11 +101,10 @@ def _run_ray(cfg: SynthConfig, spec: str) -> list[ClipResult]:
     import ray
 
     started = not ray.is_initialized()
-    if started:
-        ray.init(address="local", num_cpus=cfg.workers or None, include_dashboard=False, log_to_driver=False)
+    ensure_ray(None)  # the caller's Ray (the CLI attaches to --address), else a fresh local one
     try:
         task = ray.remote(num_cpus=1, max_retries=2)(make_clip)
-        limit = cfg.workers or max(1, int(ray.available_resources().get("CPU", 1)))
+        limit = cfg.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         pending, results, next_index = {}, [], 0
         while next_index < cfg.videos or pending:
             while next_index < cfg.videos and len(pending) < limit:
@@ -182,15 +154,16 @@ def corpus_doc(cfg: SynthConfig, clips: list[ClipResult], stats: dict) -> dict:
 
 def run(cfg: SynthConfig) -> SynthResult:
     """Write the corpus described by `cfg` (clips, sidecars, corpus.json, optional preview)."""
-    fs, root = open_fs(cfg.out)
+    fs, root = storage.url_to_fs(cfg.out)
     fs.makedirs(root, exist_ok=True)
     spec = cfg.model_dump_json()
     t0 = time.perf_counter()
-    clips = _run_local(cfg, spec) if cfg.executor == "local" else _run_ray(cfg, spec)
+    clips = _run_local(cfg, spec) if cfg.workers == 0 else _run_ray(cfg, spec)
     seconds = time.perf_counter() - t0
     stats = summarize([c.stats for c in clips if c.error is None])
-    doc = corpus_doc(cfg, clips, stats)
-    fs.pipe_file(f"{root}/{CORPUS_JSON}", json.dumps(doc, indent=2, sort_keys=True).encode())
+    doc = json.dumps(corpus_doc(cfg, clips, stats), indent=2, sort_keys=True).encode()
+    storage.write_bytes(fs, storage.join(root, CORPUS_JSON), root, doc)
+    storage.clear_staging(fs, root)
     preview = None
     if cfg.preview:
         from pipeline.synth.preview import write_preview

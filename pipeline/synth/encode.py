@@ -1,22 +1,31 @@
-"""H.264 encoding of rendered frames with PyAV (libx264, yuv420p, even sizes) into a local file."""
+"""H.264 encoding of rendered frames with PyAV (libx264, yuv420p, even sizes) into an mp4 file."""
 
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import BinaryIO
 
 import av
 import numpy as np
 
 
 class ClipEncoder:
-    """Context manager that writes (H, W, 3) uint8 RGB frames to an mp4 file at `path`."""
+    """Context manager that writes (H, W, 3) uint8 RGB frames to an mp4 at `target` (a local path or a
+    seekable binary file object)."""
 
     def __init__(
-        self, path: str, width: int, height: int, fps: float, preset: str, crf: int, threads: int = 1
+        self,
+        target: str | BinaryIO,
+        width: int,
+        height: int,
+        fps: float,
+        preset: str,
+        crf: int,
+        threads: int = 1,
     ):
         if width % 2 or height % 2:
             raise ValueError(f"H.264 in yuv420p needs even frame sizes, got {width}x{height}")
-        self.container = av.open(path, mode="w", format="mp4")
+        self.container = av.open(target, mode="w", format="mp4")
         rate = Fraction(fps).limit_denominator(1001)
         stream = self.container.add_stream("libx264", rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"

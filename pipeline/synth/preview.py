@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import io
 import math
+import posixpath
 
 from PIL import Image, ImageDraw
 
-from pipeline import schema
+from pipeline import schema, storage
 from pipeline.synth.config import SynthConfig
 from pipeline.synth.scene import Scene
 
@@ -75,10 +76,8 @@ def write_preview(cfg: SynthConfig, path: str, tiles: int = TILES) -> str:
     """Write the contact sheet as PNG to `path` (any fsspec URL) and return the path."""
     buf = io.BytesIO()
     contact_sheet(cfg, tiles).save(buf, format="PNG")
-    from pipeline.synth.corpus import open_fs
-
-    fs, p = open_fs(path)
-    parent = p.rsplit("/", 1)[0] if "/" in p else ""
+    fs, p = storage.url_to_fs(path)
+    parent = posixpath.dirname(p)
     if parent:
         fs.makedirs(parent, exist_ok=True)
     fs.pipe_file(p, buf.getvalue())
