@@ -14,14 +14,15 @@ import numpy as np
 from pipeline.synth.shapes import Prim, arc, contrast_colour, disc, ellipse, line, poly, random_colour, ring
 
 
-def _colours(rng: np.random.Generator) -> dict:
+def colours(rng: np.random.Generator) -> dict:
+    """An instance's colours by role: a random fill, a feature colour that contrasts with it, an accent."""
     fill = random_colour(rng)
     return {"fill": fill, "feature": contrast_colour(rng, fill), "accent": random_colour(rng)}
 
 
 def face_params(rng: np.random.Generator) -> dict:
     return {
-        "colours": _colours(rng),
+        "colours": colours(rng),
         "rx": rng.uniform(0.32, 0.42),
         "eye_x": rng.uniform(0.12, 0.18),
         "eye_y": rng.uniform(-0.13, -0.04),
@@ -52,7 +53,7 @@ def face(p: dict, t: float) -> list[Prim]:
 
 def wheel_params(rng: np.random.Generator) -> dict:
     return {
-        "colours": _colours(rng),
+        "colours": colours(rng),
         "spokes": int(rng.integers(4, 9)),
         "tyre": rng.uniform(0.06, 0.12),
         "hub": rng.uniform(0.06, 0.11),
@@ -70,7 +71,7 @@ def wheel(p: dict, t: float) -> list[Prim]:
 
 def cat_params(rng: np.random.Generator) -> dict:
     return {
-        "colours": _colours(rng),
+        "colours": colours(rng),
         "ear_h": rng.uniform(0.38, 0.5),
         "ear_w": rng.uniform(0.16, 0.26),
         "eye_x": rng.uniform(0.12, 0.17),
@@ -102,7 +103,7 @@ def cat(p: dict, t: float) -> list[Prim]:
 
 def walker_params(rng: np.random.Generator) -> dict:
     return {
-        "colours": _colours(rng),
+        "colours": colours(rng),
         "hz": rng.uniform(0.8, 1.8),
         "phase": rng.uniform(0, 2 * np.pi),
         "swing": rng.uniform(0.35, 0.6),

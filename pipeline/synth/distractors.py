@@ -10,12 +10,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from pipeline.synth.concepts import _colours
+from pipeline.synth.concepts import colours
 from pipeline.synth.shapes import Prim, arc, disc, ellipse, line, poly, ring
 
 
 def _params(rng: np.random.Generator) -> dict:
-    return {"colours": _colours(rng), "u": rng.random(8)}
+    return {"colours": colours(rng), "u": rng.random(8)}
 
 
 def dot(p: dict, t: float) -> list[Prim]:
