@@ -5,12 +5,16 @@ credentials passed only through the job's runtime env, failures and bad tokens g
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
 from pipeline import storage
 from pipeline.dataset import Dataset
-from tests.helpers import run_cli
+from tests.helpers import ROOT, cli_env, run_cli
 from tests.infra.local_cluster import LocalCluster
 from tests.pipeline import media
 
@@ -95,10 +99,7 @@ def test_ingest_job_runs_on_both_nodes_and_writes_to_s3(cluster, s3_videos):
 
 
 def _ray_job_id(cluster: LocalCluster, submission_id: str) -> str:
-    from ray.job_submission import JobSubmissionClient
-
-    client = JobSubmissionClient(cluster.dashboard_url, headers={"Authorization": f"Bearer {cluster.token}"})
-    return client.get_job_info(submission_id).job_id
+    return _client(cluster).get_job_info(submission_id).job_id
 
 
 def test_failed_job_exits_with_the_commands_status(cluster, tmp_path):
@@ -123,3 +124,58 @@ def test_bad_token_is_a_clear_error(cluster, token, message):
     assert proc.returncode == 2
     assert message in proc.stderr and "RAY_AUTH_TOKEN" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _client(cluster: LocalCluster):
+    from ray.job_submission import JobSubmissionClient
+
+    return JobSubmissionClient(cluster.dashboard_url, headers={"Authorization": f"Bearer {cluster.token}"})
+
+
+def _wait_status(cluster: LocalCluster, job_id: str, wanted: set[str], timeout: float = 60) -> str:
+    deadline = time.time() + timeout
+    while (status := str(_client(cluster).get_job_status(job_id))) not in wanted:
+        assert time.time() < deadline, f"job {job_id} is {status}, not {wanted}"
+        time.sleep(0.5)
+    return status
+
+
+@pytest.mark.parametrize("stop_flag", [False, True], ids=["job-keeps-running", "stop-on-interrupt"])
+def test_ctrl_c_while_streaming(cluster, tmp_path, stop_flag):
+    # A corpus far too long to finish during the test: the job is surely running when Ctrl-C comes.
+    command = ["synth", str(tmp_path / "corpus"), "--videos", "2", "--seconds", "600", "--workers", "1"]
+    flags = ["--stop-on-interrupt"] if stop_flag else []
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "infra", "submit", "--address", cluster.dashboard_url, *flags, "--", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=cli_env(**cluster.client_env()),
+    )
+    try:
+        seen = ""
+        while not (found := re.search(r"submitted job (unitscope-\S+)", seen)):
+            line = proc.stderr.readline()
+            assert line, f"submit ended before submitting: {seen}"
+            seen += line
+        job_id = found.group(1)
+        _wait_status(cluster, job_id, {"RUNNING"})
+        time.sleep(2)  # the log stream is open
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    if stop_flag:
+        assert f"asked the cluster to stop job {job_id}; it is STOPPED" in err
+        assert _wait_status(cluster, job_id, {"STOPPED", "FAILED", "SUCCEEDED"}) == "STOPPED"
+    else:
+        assert f"stopped following job {job_id}; it keeps running" in err
+        assert f"unitscope jobs stop {job_id}" in err
+        assert str(_client(cluster).get_job_status(job_id)) == "RUNNING"
+        logs = run_cli("jobs", "logs", job_id, "--address", cluster.dashboard_url, **cluster.client_env())
+        assert logs.returncode == 0 and "synth" in logs.stdout
+        stop = run_cli("jobs", "stop", job_id, "--address", cluster.dashboard_url, **cluster.client_env())
+        assert stop.returncode == 0 and f"job {job_id} STOPPED" in stop.stderr, stop.stderr
