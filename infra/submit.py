@@ -151,7 +151,13 @@ def follow(client: JobSubmissionClient, job_id: str, out: TextIO) -> None:
             out.write(chunk)
             out.flush()
 
-    asyncio.run(tail())
+    try:
+        asyncio.run(tail())
+    except (RuntimeError, OSError) as exc:  # the websocket closed abnormally or the head went away
+        raise ClusterError(
+            f"lost the log stream of job {job_id}: {exc}; the job may still be running "
+            f"(`unitscope jobs logs {job_id} --follow` resumes following it)"
+        ) from exc
 
 
 def wait(client: JobSubmissionClient, job_id: str, timeout: float = 60.0) -> JobDetails:

@@ -125,7 +125,7 @@ class LocalCluster:
             time.sleep(0.5)
 
     def stop(self) -> None:
-        """Stop the nodes this object started, by process group id; workers last, head last of all."""
+        """Stop the nodes this object started, by process group id: worker nodes first, the head last."""
         for proc in reversed(self.nodes):
             _signal_group(proc.pid, signal.SIGTERM)
         deadline = time.time() + 3

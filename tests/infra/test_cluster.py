@@ -49,7 +49,11 @@ def s3_videos(s3_server, tmp_path_factory) -> str:
 def submit(
     cluster: LocalCluster, *command: str, env: tuple[str, ...] = (), token: str | None = "", timeout=240
 ):
+    """`unitscope submit` to the cluster; leading `--flags` of `command` are submit's own."""
     flags = [f for name in env for f in ("--env", name)]
+    while command and command[0].startswith("--"):
+        flags.append(command[0])
+        command = command[1:]
     return run_cli(
         "submit",
         "--address",
@@ -179,3 +183,26 @@ def test_ctrl_c_while_streaming(cluster, tmp_path, stop_flag):
         assert logs.returncode == 0 and "synth" in logs.stdout
         stop = run_cli("jobs", "stop", job_id, "--address", cluster.dashboard_url, **cluster.client_env())
         assert stop.returncode == 0 and f"job {job_id} STOPPED" in stop.stderr, stop.stderr
+
+
+def test_no_wait_then_follow_the_job(cluster, tmp_path):
+    out = tmp_path / "corpus"
+    proc = submit(cluster, "--no-wait", "synth", str(out), "--videos", "1", "--seconds", "1", "--size", "64")
+    assert proc.returncode == 0, proc.stderr
+    job_id = proc.stdout.strip()
+    assert re.fullmatch(r"unitscope-synth-\w+", job_id) and "jobs logs" in proc.stderr
+    follow = run_cli(
+        "jobs", "logs", job_id, "--follow", "--address", cluster.dashboard_url, **cluster.client_env()
+    )
+    assert follow.returncode == 0, follow.stdout + follow.stderr
+    assert "wrote 1 clips" in follow.stdout and f"job {job_id} SUCCEEDED" in follow.stderr
+    assert (out / "corpus.json").is_file() and len(list(out.glob("*.mp4"))) == 1
+    missing = run_cli(
+        "jobs",
+        "logs",
+        "unitscope-synth-nosuchjob",
+        "--address",
+        cluster.dashboard_url,
+        **cluster.client_env(),
+    )
+    assert missing.returncode == 2 and "no job 'unitscope-synth-nosuchjob'" in missing.stderr
