@@ -107,11 +107,10 @@ class LocalCluster:
         rows = (data or {}).get("data", {}).get("result", {}).get("result", [])
         return [r for r in rows if r.get("state") == "ALIVE"]
 
-    def tasks(self, job_id: str) -> list[dict]:
-        """Finished or running tasks of one Ray job (by its Ray job id) from the state API."""
-        data = self._get(
-            f"/api/v0/tasks?limit=10000&detail=1&filter_keys=job_id&filter_predicates=%3D&filter_values={job_id}"
-        )
+    def state(self, kind: str, job_id: str) -> list[dict]:
+        """Rows of Ray's state API ("tasks", "actors") for one Ray job (by its Ray job id)."""
+        query = f"limit=10000&detail=1&filter_keys=job_id&filter_predicates=%3D&filter_values={job_id}"
+        data = self._get(f"/api/v0/{kind}?{query}")
         return (data or {}).get("data", {}).get("result", {}).get("result", [])
 
     def _wait(self, ready, what: str, timeout: float = 90) -> None:

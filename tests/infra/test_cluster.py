@@ -4,6 +4,9 @@ credentials passed only through the job's runtime env, failures and bad tokens g
 
 from __future__ import annotations
 
+import argparse
+import json
+import math
 import re
 import signal
 import subprocess
@@ -11,7 +14,9 @@ import sys
 import time
 
 import pytest
+import torch
 
+from infra.cli import build_parser
 from pipeline import storage
 from pipeline.dataset import Dataset
 from tests.helpers import ROOT, cli_env, run_cli
@@ -29,7 +34,8 @@ def cluster(s3_server):
     c = LocalCluster()
     try:
         c.start_head(num_cpus=1)
-        c.add_node(num_cpus=2, resources={"unitscope_worker": 2})
+        # One CPU each: two concurrent shard tasks or two Ray Train workers must use both nodes.
+        c.add_node(num_cpus=1, resources={"unitscope_worker": 1})
         yield c
     finally:
         c.stop()
@@ -73,16 +79,23 @@ def job_id_of(proc) -> str:
 def test_nodes_have_their_own_resources(cluster):
     nodes = cluster.alive_nodes()
     assert len(nodes) == 2
-    assert sorted(n["resources_total"].get("unitscope_worker", 0) for n in nodes) == [0, 2]
+    assert sorted(n["resources_total"].get("unitscope_worker", 0) for n in nodes) == [0, 1]
 
 
-def test_ingest_job_runs_on_both_nodes_and_writes_to_s3(cluster, s3_videos):
+@pytest.fixture(scope="module")
+def ingested(cluster, s3_videos):
+    """The ingest job (tiny clips on S3 -> dataset on S3) and its `unitscope submit` process."""
     out = "s3://cluster-test/dataset"
     proc = submit(
         cluster,
-        *("ingest", s3_videos, out, "--fps", "5", "--size", "32", "--shard-frames", "10", "--workers", "3"),
+        *("ingest", s3_videos, out, "--fps", "5", "--size", "32", "--shard-frames", "10", "--workers", "2"),
         env=S3_ENV,
     )
+    return out, proc
+
+
+def test_ingest_job_runs_on_both_nodes_and_writes_to_s3(cluster, ingested):
+    out, proc = ingested
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCEEDED" in proc.stderr and "ingest: done" in proc.stdout  # the job's logs were streamed
 
@@ -93,13 +106,41 @@ def test_ingest_job_runs_on_both_nodes_and_writes_to_s3(cluster, s3_videos):
     key = ds.frames().column("key")[0].as_py()
     assert ds.read_jpeg(key)[:2] == b"\xff\xd8"
 
-    client_job = run_cli("jobs", "list", "--address", cluster.dashboard_url, **cluster.client_env())
-    ray_job_id = _ray_job_id(cluster, job_id_of(proc))
-    shard_nodes = {
-        t["node_id"] for t in cluster.tasks(ray_job_id) if t["name"].endswith("_ray_process_shard")
-    }
+    listed = run_cli("jobs", "list", "--address", cluster.dashboard_url, **cluster.client_env())
+    assert re.search(rf"{job_id_of(proc)}\tSUCCEEDED", listed.stdout), listed.stdout
+    tasks = cluster.state("tasks", _ray_job_id(cluster, job_id_of(proc)))
+    shard_nodes = {t["node_id"] for t in tasks if t["name"].endswith("_ray_process_shard")}
     assert len(shard_nodes) == 2, f"shard tasks ran on {shard_nodes}"
-    assert job_id_of(proc) in client_job.stdout and "SUCCEEDED" in client_job.stdout
+
+
+def test_train_job_with_two_workers_on_two_nodes(cluster, ingested):
+    if "train" not in _commands():
+        pytest.skip("`unitscope train` is not in this checkout's CLI yet")
+    dataset, ingest = ingested
+    assert ingest.returncode == 0, "the ingest job failed; see the ingest test"
+    run = "s3://cluster-test/run"
+    proc = submit(
+        cluster, "train", dataset, run, "--steps", "4", "--batch-size", "8", "--workers", "2", env=S3_ENV
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "trained 4 steps" in proc.stdout and "SUCCEEDED" in proc.stderr
+
+    fs, root = storage.url_to_fs(run)
+    assert fs.exists(f"{root}/config.json")
+    steps = [json.loads(line) for line in fs.cat_file(f"{root}/metrics.jsonl").decode().splitlines() if line]
+    assert steps and all(math.isfinite(s["loss"]) for s in steps if "loss" in s)
+    encoder = re.search(r"encoder: (\S+)", proc.stdout).group(1)
+    with fs.open(storage.url_to_fs(encoder)[1], "rb") as f:
+        assert torch.load(f, map_location="cpu", weights_only=True)
+
+    actors = cluster.state("actors", _ray_job_id(cluster, job_id_of(proc)))
+    worker_nodes = {a["node_id"] for a in actors if a["class_name"] == "RayTrainWorker"}
+    assert len(worker_nodes) == 2, f"train workers ran on {worker_nodes}"
+
+
+def _commands() -> set[str]:
+    parser = build_parser()
+    return set(next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices)
 
 
 def _ray_job_id(cluster: LocalCluster, submission_id: str) -> str:
