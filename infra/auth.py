@@ -83,9 +83,9 @@ def enable_for_driver() -> Token | None:
     return token
 
 
-def rejection_message(address: str, status: int, token: Token | None) -> str:
-    """What to tell the user when the cluster answered 401 (no token) or 403 (wrong token)."""
-    if status == 401 or token is None:
+def rejection_message(address: str, missing: bool, token: Token | None) -> str:
+    """What to tell the user when the cluster refused a request without a token or with a wrong one."""
+    if missing or token is None:
         return (
             f"the Ray cluster at {address} requires an authentication token and none was sent: {HOW_TO_SET}"
         )

@@ -82,8 +82,8 @@ def connect(address: str | None, timeout: float = 10.0) -> JobSubmissionClient:
     try:
         return JobSubmissionClient(address, headers=token.header() if token else None)
     except AuthenticationError as exc:
-        missing = "Authentication required" in str(exc)
-        raise ClusterError(auth.rejection_message(address, 401 if missing else 403, token)) from exc
+        missing = "Authentication required" in str(exc)  # Ray's text for HTTP 401 (403: wrong token)
+        raise ClusterError(auth.rejection_message(address, missing, token)) from exc
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ClusterError(f"the Ray job API at {address} did not answer: {exc}; {ADDRESS_HINT}") from exc
 

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     argv = check_command(args.command)
     env = jobs.runtime_env(args.working_dir, jobs.parse_env(args.env), args.exclude)
     client = jobs.connect(args.address)
-    address = jobs.resolve_address(args.address)
+    address = client.get_address()
     job_id = jobs.submit(client, argv, env)
     if args.no_wait:
         print(job_id)
