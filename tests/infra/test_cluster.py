@@ -247,3 +247,18 @@ def test_no_wait_then_follow_the_job(cluster, tmp_path):
         **cluster.client_env(),
     )
     assert missing.returncode == 2 and "no job 'unitscope-synth-nosuchjob'" in missing.stderr
+
+
+def test_stage_attaches_with_address_and_token(cluster, tmp_path):
+    """`--address HOST:PORT` from outside the cluster: the CLI presents the token (no RAY_AUTH_MODE set)."""
+    out = tmp_path / "corpus"
+    address = f"127.0.0.1:{cluster.gcs_port}"
+    proc = run_cli(
+        *("synth", str(out), "--videos", "1", "--seconds", "1", "--size", "64", "--address", address),
+        timeout=120,
+        **cluster.client_env(),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (out / "corpus.json").is_file()
+    drivers = [j for j in _client(cluster).list_jobs() if str(j.type).endswith("DRIVER")]
+    assert any("synth" in (j.entrypoint or "") for j in drivers), "the driver did not run on the cluster"
