@@ -123,14 +123,19 @@ def entrypoint(argv: list[str]) -> str:
     return "python -m infra " + shlex.join(argv)
 
 
-def submit(client: JobSubmissionClient, argv: list[str], env: dict) -> str:
-    """Submit `unitscope ARGV...` and return its submission id (`unitscope-COMMAND-XXXXXXXX`)."""
+def submit(client: JobSubmissionClient, argv: list[str], env: dict, entrypoint_cpus: float = 0) -> str:
+    """Submit `unitscope ARGV...` and return its submission id (`unitscope-COMMAND-XXXXXXXX`).
+
+    `entrypoint_cpus` reserves CPUs for the command's own process; Ray then may run it on any node
+    with them free (without a reservation it runs on the head node).
+    """
     job_id = f"unitscope-{argv[0]}-{uuid.uuid4().hex[:8]}"
     return client.submit_job(
         entrypoint=entrypoint(argv),
         submission_id=job_id,
         runtime_env=env,
         metadata={"unitscope_command": argv[0]},
+        entrypoint_num_cpus=entrypoint_cpus or None,
     )
 
 

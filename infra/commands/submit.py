@@ -53,6 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PATTERN",
         help="more paths not to upload (gitignore syntax)",
     )
+    p.add_argument(
+        "--entrypoint-num-cpus",
+        type=float,
+        default=0,
+        metavar="N",
+        help="CPUs reserved for the command's own process (default 0: it runs on the head node)",
+    )
     p.add_argument("--no-wait", action="store_true", help="print the job id and return at once")
     p.add_argument(
         "--stop-on-interrupt", action="store_true", help="Ctrl-C stops the job, not only the log stream"
@@ -83,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     env = jobs.runtime_env(args.working_dir, jobs.parse_env(args.env), args.exclude)
     client = jobs.connect(args.address)
     address = client.get_address()
-    job_id = jobs.submit(client, argv, env)
+    job_id = jobs.submit(client, argv, env, args.entrypoint_num_cpus)
     if args.no_wait:
         print(job_id)
         print(

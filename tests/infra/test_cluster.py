@@ -86,9 +86,12 @@ def test_nodes_have_their_own_resources(cluster):
 def ingested(cluster, s3_videos):
     """The ingest job (tiny clips on S3 -> dataset on S3) and its `unitscope submit` process."""
     out = "s3://cluster-test/dataset"
+    # The command's process reserves a CPU, so its node has none left for shard tasks: the tasks must
+    # run on the other node (on an idle cluster short tasks could all finish on one node).
     proc = submit(
         cluster,
-        *("ingest", s3_videos, out, "--fps", "5", "--size", "32", "--shard-frames", "10", "--workers", "2"),
+        "--entrypoint-num-cpus=1",
+        *("ingest", s3_videos, out, "--fps", "5", "--size", "32", "--shard-frames", "10", "--workers", "1"),
         env=S3_ENV,
     )
     return out, proc
@@ -108,9 +111,14 @@ def test_ingest_job_runs_on_both_nodes_and_writes_to_s3(cluster, ingested):
 
     listed = run_cli("jobs", "list", "--address", cluster.dashboard_url, **cluster.client_env())
     assert re.search(rf"{job_id_of(proc)}\tSUCCEEDED", listed.stdout), listed.stdout
-    tasks = cluster.state("tasks", _ray_job_id(cluster, job_id_of(proc)))
+    info = _client(cluster).get_job_info(job_id_of(proc))
+    tasks = cluster.state("tasks", info.job_id)
     shard_nodes = {t["node_id"] for t in tasks if t["name"].endswith("_ray_process_shard")}
-    assert len(shard_nodes) == 2, f"shard tasks ran on {shard_nodes}"
+    assert len(shard_nodes) == 1 and info.driver_node_id not in shard_nodes, (
+        info.driver_node_id,
+        shard_nodes,
+    )
+    assert shard_nodes | {info.driver_node_id} == {n["node_id"] for n in cluster.alive_nodes()}
 
 
 def test_train_job_with_two_workers_on_two_nodes(cluster, ingested):
@@ -133,7 +141,7 @@ def test_train_job_with_two_workers_on_two_nodes(cluster, ingested):
     with fs.open(storage.url_to_fs(encoder)[1], "rb") as f:
         assert torch.load(f, map_location="cpu", weights_only=True)
 
-    actors = cluster.state("actors", _ray_job_id(cluster, job_id_of(proc)))
+    actors = cluster.state("actors", _client(cluster).get_job_info(job_id_of(proc)).job_id)
     worker_nodes = {a["node_id"] for a in actors if a["class_name"] == "RayTrainWorker"}
     assert len(worker_nodes) == 2, f"train workers ran on {worker_nodes}"
 
@@ -141,10 +149,6 @@ def test_train_job_with_two_workers_on_two_nodes(cluster, ingested):
 def _commands() -> set[str]:
     parser = build_parser()
     return set(next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices)
-
-
-def _ray_job_id(cluster: LocalCluster, submission_id: str) -> str:
-    return _client(cluster).get_job_info(submission_id).job_id
 
 
 def test_failed_job_exits_with_the_commands_status(cluster, tmp_path):
