@@ -143,6 +143,9 @@ def test_rayjob_entrypoint_is_a_real_command(overlay, job):
     argv = shlex.split(_expand(job["spec"]["entrypoint"], config, r"\$(\w+)|\$\{(\w+)\}"))
     args = parse_unitscope(argv)
     assert args.command == job["metadata"]["name"].removeprefix("unitscope-")
+    # the submitter's shell may expand $UNITSCOPE_* before Ray sees the entrypoint: it needs the config too
+    (submitter,) = job["spec"]["submitterPodTemplate"]["spec"]["containers"]
+    assert {"configMapRef": {"name": "unitscope-config"}} in submitter["envFrom"]
     assert "://" in argv[2], "stage inputs/outputs on a cluster must be shared storage URLs"
 
 
