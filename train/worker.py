@@ -1,0 +1,121 @@
+"""The per-rank training loop: build the learner and the stream, resume, step, log, checkpoint, and (rank 0)
+write the encoder. The same function runs in-process (`workers=0`) and in every Ray Train worker."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pipeline.errors import ConfigError
+from train import checkpoint, metrics, plot, storage
+from train.config import TrainConfig
+from train.distributed import Dist
+from train.encoder import EncoderSpec, build_encoder
+from train.loop import make_optimizer, make_scheduler, train_step
+from train.model_io import save_encoder
+from train.objectives import Learner, build_objective
+from train.stream import StreamSpec, make_loader
+
+log = logging.getLogger(__name__)
+
+
+def encoder_spec(config: TrainConfig) -> EncoderSpec:
+    return EncoderSpec.create(config.arch, config.width, config.depth, config.input_size)
+
+
+def _restore(
+    config: TrainConfig, spec: EncoderSpec, dist: Dist, learner, optimizer, scheduler
+) -> tuple[int, dict, int]:
+    """Load the newest checkpoint; returns (step, this rank's loader positions, skipped so far)."""
+    state = checkpoint.load_latest(config.run)
+    saved = state["encoder_spec"]
+    if saved != spec.model_dump(mode="json"):
+        raise ConfigError(
+            f"--resume: the checkpoint in {config.run} was trained with a different encoder "
+            f"({saved['arch']}, width {saved['width']}, depth {saved['depth']}, input {saved['input_size']}); "
+            "resume with the same --arch/width/depth/input_size, or start a new RUN"
+        )
+    learner.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    loader = state["loader"]
+    if loader["world"] == dist.world and loader["loader_workers"] == config.loader_workers:
+        positions = {int(w): int(p) for w, p in loader["ranks"][dist.rank].items()}
+    else:
+        log.warning("worker layout changed since the checkpoint: the data stream restarts from a new seed")
+        positions = {}
+    return int(state["step"]), positions, int(state.get("skipped", 0))
+
+
+def train_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict:
+    spec = encoder_spec(config)
+    encoder = build_encoder(spec, seed=config.seed)
+    objective = build_objective(config, encoder)
+    learner = Learner(encoder, objective).to(dist.device)
+    optimizer = make_optimizer(learner, config)
+    scheduler = make_scheduler(optimizer, config)
+    start, positions, skipped = 0, {}, 0
+    seed = config.seed
+    if config.resume:
+        start, positions, skipped = _restore(config, spec, dist, learner, optimizer, scheduler)
+        seed = config.seed if positions or start == 0 else config.seed + start
+    model = dist.wrap(learner, find_unused=not objective.pairs)
+    stream = StreamSpec(
+        shard_urls=tuple(shard_urls), rank=dist.rank, world=dist.world, batch=config.rank_batch,
+        temporal=objective.pairs, input_size=config.input_size, crop_scale_min=config.crop_scale_min,
+        max_gap_s=config.pair_max_gap_s, shuffle_buffer=config.shuffle_buffer, seed=seed,
+    )  # fmt: skip
+    batches = iter(make_loader(stream, config.loader_workers, skip=positions))
+    lead = dist.rank == 0
+    log_rows = metrics.MetricsLog(config.run, keep_until=start) if lead else None
+    progress = metrics.Progress(config.steps, start)
+    keys: list[str] = []
+    row: dict = {}
+    for step in range(start + 1, config.steps + 1):
+        t0 = time.perf_counter()
+        batch = next(batches)
+        t_data = time.perf_counter() - t0
+        positions[batch["worker"]] = batch["pos"]
+        skipped += batch["skipped"] + batch["bad_samples"]
+        terms = train_step(model, optimizer, scheduler, batch["views"], dist.device)
+        dt = time.perf_counter() - t0
+        images = sum(v.shape[0] for v in batch["views"]) * dist.world
+        row = {"step": step, **terms, "lr": scheduler.get_last_lr()[0], "images_per_s": images / dt,
+               "step_s": dt, "data_s": t_data, "skipped": skipped}  # fmt: skip
+        if config.record_keys:
+            keys += [f"{e} {k}\n" for e, k in zip(batch["epochs"], batch["keys"])]
+        if lead:
+            log_rows.add(row)
+            if step % config.log_every == 0 or step == config.steps:
+                progress.show(row)
+                log_rows.flush()
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            _checkpoint(config, spec, dist, learner, optimizer, scheduler, step, positions, skipped)
+            if lead:
+                log_rows.flush()
+    if config.record_keys:
+        storage.write_text(storage.join(config.run, "keys", f"rank-{dist.rank}.txt"), "".join(keys))
+    total_skipped = sum(dist.gather(skipped))
+    if lead:
+        save_encoder(learner.encoder, config.run)
+        log_rows.flush()
+        plot.loss_curve(log_rows.rows, config.run, f"{config.objective} / {config.arch}")
+    return {"step": config.steps, "start_step": start, "loss": row.get("loss"), "skipped": total_skipped}
+
+
+def _checkpoint(config, spec, dist, learner, optimizer, scheduler, step, positions, skipped) -> None:
+    ranks = dist.gather(positions)
+    if dist.rank != 0:
+        return
+    state = {
+        "step": step,
+        "model": learner.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "loader": {"world": dist.world, "loader_workers": config.loader_workers, "ranks": ranks},
+        "skipped": skipped,
+        "config": config.model_dump(mode="json"),
+        "encoder_spec": spec.model_dump(mode="json"),
+    }
+    checkpoint.save(config.run, state, keep=config.keep_checkpoints)
+    log.info("checkpoint at step %d", step)
