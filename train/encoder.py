@@ -70,7 +70,7 @@ class Encoder(nn.Module):
         self.blocks = nn.ModuleDict(
             {
                 name: block(cin, cout, k)
-                for name, cin, cout, k in zip(spec.layers, cins, spec.channels, spec.kernels)
+                for name, cin, cout, k in zip(spec.layers, cins, spec.channels, spec.kernels, strict=True)
             }
         )
         self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1), persistent=False)

@@ -83,7 +83,7 @@ def train_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict
         row = {"step": step, **terms, "lr": scheduler.get_last_lr()[0], "images_per_s": images / dt,
                "step_s": dt, "data_s": t_data, "skipped": skipped}  # fmt: skip
         if config.record_keys:
-            keys += [f"{e} {k}\n" for e, k in zip(batch["epochs"], batch["keys"])]
+            keys += [f"{e} {k}\n" for e, k in zip(batch["epochs"], batch["keys"], strict=True)]
         if lead:
             log_rows.add(row)
             if step % config.log_every == 0 or step == config.steps:
