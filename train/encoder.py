@@ -144,7 +144,7 @@ def preprocess(images: Any, spec: EncoderSpec | dict) -> torch.Tensor:
         arr = images[None] if images.ndim == 3 else images
         x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2)
     else:
-        x = torch.stack([torch.from_numpy(np.asarray(im.convert("RGB"), dtype=np.uint8)).permute(2, 0, 1)
+        x = torch.stack([torch.from_numpy(np.array(im.convert("RGB"), dtype=np.uint8)).permute(2, 0, 1)
                          for im in images])  # fmt: skip
     if x.ndim != 4 or x.shape[1] != 3:
         raise ValueError(f"preprocess expects RGB images (N, H, W, 3), got shape {tuple(x.shape)}")

@@ -21,7 +21,7 @@ class TrainResult(BaseModel):
     encoder: str
     steps: int
     start_step: int
-    final_loss: float | None
+    final_loss: float
     images_per_s: float
     skipped_frames: int
     seconds: float
@@ -47,14 +47,14 @@ def run(config: TrainConfig) -> TrainResult:
     storage.write_text(storage.join(config.run, CONFIG_FILE), config.model_dump_json(indent=2))
     summary = distributed.launch(config, shard_urls, train_worker)
     rows = metrics.read(config.run)
-    tail = rows[len(rows) // 2 :] or rows
+    tail = rows[len(rows) // 2 :]
     return TrainResult(
         run=config.run,
         encoder=storage.join(config.run, ENCODER_WEIGHTS),
         steps=config.steps,
-        start_step=int(summary.get("start_step", 0)),
-        final_loss=summary.get("loss"),
+        start_step=done or 0,
+        final_loss=rows[-1]["loss"] if rows else summary.get("loss"),
         images_per_s=sum(r["images_per_s"] for r in tail) / max(len(tail), 1),
-        skipped_frames=int(summary.get("skipped", 0)),
+        skipped_frames=int(rows[-1]["skipped"]) if rows else int(summary.get("skipped", 0)),
         seconds=time.monotonic() - t0,
     )

@@ -40,11 +40,14 @@ def _restore(
     scheduler.load_state_dict(state["scheduler"])
     loader = state["loader"]
     if loader["world"] == dist.world and loader["loader_workers"] == config.loader_workers:
-        positions = {int(w): int(p) for w, p in loader["ranks"][dist.rank].items()}
-    else:
-        log.warning("worker layout changed since the checkpoint: the data stream restarts from a new seed")
-        positions = {}
-    return int(state["step"]), positions, int(state.get("skipped", 0))
+        mine = loader["ranks"][dist.rank]
+        return (
+            int(state["step"]),
+            {int(w): int(p) for w, p in mine["positions"].items()},
+            int(mine["skipped"]),
+        )
+    log.warning("worker layout changed since the checkpoint: the data stream restarts from a new seed")
+    return int(state["step"]), {}, 0
 
 
 def train_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict:
@@ -71,6 +74,7 @@ def train_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict
     progress = metrics.Progress(config.steps, start)
     keys: list[str] = []
     row: dict = {}
+    total_skipped = 0
     for step in range(start + 1, config.steps + 1):
         t0 = time.perf_counter()
         batch = next(batches)
@@ -80,22 +84,22 @@ def train_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict
         terms = train_step(model, optimizer, scheduler, batch["views"], dist.device)
         dt = time.perf_counter() - t0
         images = sum(v.shape[0] for v in batch["views"]) * dist.world
+        last = step == config.steps
+        if step % config.log_every == 0 or last:  # every rank takes part in the gather
+            total_skipped = sum(dist.gather(skipped))
         row = {"step": step, **terms, "lr": scheduler.get_last_lr()[0], "images_per_s": images / dt,
-               "step_s": dt, "data_s": t_data, "skipped": skipped}  # fmt: skip
+               "step_s": dt, "data_s": t_data, "skipped": total_skipped}  # fmt: skip
         if config.record_keys:
             keys += [f"{e} {k}\n" for e, k in zip(batch["epochs"], batch["keys"], strict=True)]
         if lead:
             log_rows.add(row)
-            if step % config.log_every == 0 or step == config.steps:
+            if step % config.log_every == 0 or last:
                 progress.show(row)
                 log_rows.flush()
-        if step % config.checkpoint_every == 0 or step == config.steps:
+        if step % config.checkpoint_every == 0 or last:
             _checkpoint(config, spec, dist, learner, optimizer, scheduler, step, positions, skipped)
-            if lead:
-                log_rows.flush()
     if config.record_keys:
         storage.write_text(storage.join(config.run, "keys", f"rank-{dist.rank}.txt"), "".join(keys))
-    total_skipped = sum(dist.gather(skipped))
     if lead:
         save_encoder(learner.encoder, config.run)
         log_rows.flush()
@@ -104,7 +108,7 @@ def train_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict
 
 
 def _checkpoint(config, spec, dist, learner, optimizer, scheduler, step, positions, skipped) -> None:
-    ranks = dist.gather(positions)
+    ranks = dist.gather({"positions": positions, "skipped": skipped})
     if dist.rank != 0:
         return
     state = {
@@ -113,7 +117,6 @@ def _checkpoint(config, spec, dist, learner, optimizer, scheduler, step, positio
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "loader": {"world": dist.world, "loader_workers": config.loader_workers, "ranks": ranks},
-        "skipped": skipped,
         "config": config.model_dump(mode="json"),
         "encoder_spec": spec.model_dump(mode="json"),
     }
