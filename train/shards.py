@@ -59,6 +59,18 @@ def list_shards(dataset_url: str) -> list[str]:
     return [fs.unstrip_protocol(p) for p in found]
 
 
+def count_frames(dataset_url: str) -> int | None:
+    """Frames in the dataset according to its manifest, or None when it has no frames table."""
+    import pyarrow.parquet as pq
+
+    fs, path = fsspec.core.url_to_fs(dataset_url)
+    table = f"{path.rstrip('/')}/{schema.FRAMES_TABLE}"
+    if not fs.exists(table):
+        return None
+    with fs.open(table, "rb") as f:
+        return pq.read_metadata(f).num_rows
+
+
 def plan_units(shard_urls: list[str], slots: int) -> list[Unit]:
     """At least `slots` units: whole shards, or each shard cut into equal numbers of parts."""
     parts = max(1, math.ceil(slots / len(shard_urls)))

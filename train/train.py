@@ -10,7 +10,7 @@ from pipeline.errors import ConfigError, InputError
 from train import checkpoint, distributed, metrics, storage
 from train.config import TrainConfig
 from train.model_io import ENCODER_WEIGHTS
-from train.shards import list_shards
+from train.shards import count_frames, list_shards
 from train.worker import train_worker
 
 CONFIG_FILE = "config.json"
@@ -30,6 +30,12 @@ class TrainResult(BaseModel):
 def run(config: TrainConfig) -> TrainResult:
     t0 = time.monotonic()
     shard_urls = list_shards(config.dataset)
+    frames = count_frames(config.dataset)
+    if frames is not None and frames < config.batch_size:
+        raise ConfigError(
+            f"batch_size {config.batch_size} is larger than the {frames} frames of {config.dataset}: "
+            "lower --batch-size or ingest more video"
+        )
     done = checkpoint.latest_step(config.run)
     if config.resume and done is None:
         raise InputError(

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import webdataset as wds
 from PIL import Image, ImageDraw
 
@@ -30,6 +32,7 @@ def write_dataset(root: Path, shard_videos: list[list[int]], size: int = 48, cor
     rng = np.random.default_rng(0)
     (root / schema.SHARDS_DIR).mkdir(parents=True, exist_ok=True)
     v = 0
+    rows = []
     for i, videos in enumerate(shard_videos):
         with wds.TarWriter(str(root / schema.shard_path(i))) as w:
             bad = corrupt if i == 0 else 0
@@ -41,8 +44,11 @@ def write_dataset(root: Path, shard_videos: list[list[int]], size: int = 48, cor
                         jpg, bad = jpg[:40] + b"\x00" * 30, bad - 1
                     meta = {"uri": f"video-{v}.mp4", "video_id": vid, "frame_idx": t, "pts": t * 0.5,
                             "width": size, "height": size, "labels": [], "objects": []}  # fmt: skip
-                    w.write(
-                        {"__key__": schema.frame_key(vid, t), "jpg": jpg, "json": json.dumps(meta).encode()}
-                    )
+                    key = schema.frame_key(vid, t)
+                    w.write({"__key__": key, "jpg": jpg, "json": json.dumps(meta).encode()})
+                    rows.append({"key": key, "video_id": vid, "shard": i, "frame_idx": t, "pts": t * 0.5,
+                                 "jpg_offset": 0, "jpg_size": len(jpg), "labels": []})  # fmt: skip
                 v += 1
+    (root / schema.MANIFEST_DIR).mkdir(exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema.FRAMES_SCHEMA), root / schema.FRAMES_TABLE)
     return root

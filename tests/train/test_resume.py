@@ -29,7 +29,17 @@ def test_sigkilled_run_resumes_from_its_checkpoint_without_a_step_gap(dataset, t
     cfg_file = tmp_path / "train.yaml"
     cfg_file.write_text(yaml.safe_dump({**TINY, "checkpoint_every": 10}))
     run_dir = tmp_path / "run"
-    args = ["train", str(dataset), str(run_dir), "--workers", "0", "--steps", str(STEPS), "--config", str(cfg_file)]
+    args = [
+        "train",
+        str(dataset),
+        str(run_dir),
+        "--workers",
+        "0",
+        "--steps",
+        str(STEPS),
+        "--config",
+        str(cfg_file),
+    ]
     proc = subprocess.Popen([sys.executable, "-m", "infra", *args], env=cli_env(), cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     latest = run_dir / "checkpoints" / "latest.json"
