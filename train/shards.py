@@ -15,11 +15,11 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import fsspec
 import numpy as np
 import webdataset as wds
 
-from pipeline import schema
+from pipeline import schema, storage
+from pipeline.dataset import Dataset
 from pipeline.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -47,28 +47,19 @@ class Frame:
 
 
 def list_shards(dataset_url: str) -> list[str]:
-    """URLs of the dataset's shards, sorted; InputError when there are none."""
-    fs, path = fsspec.core.url_to_fs(dataset_url)
-    pattern = f"{path.rstrip('/')}/{schema.SHARDS_DIR}/{schema.SHARD_GLOB}"
-    found = sorted(fs.glob(pattern))
-    if not found:
+    """URLs of the dataset's committed shards that hold frames; InputError when there are none."""
+    urls = Dataset(dataset_url).shard_urls()
+    if not urls:
         raise InputError(
-            f"no shards found in {dataset_url} (looked for {schema.SHARDS_DIR}/{schema.SHARD_GLOB}): "
-            "point DATASET at a directory written by `unitscope ingest`"
+            f"no shards found in {dataset_url}: its ingest wrote no frames (see manifest/videos.parquet "
+            "for why); ingest videos that decode, then train"
         )
-    return [fs.unstrip_protocol(p) for p in found]
+    return urls
 
 
-def count_frames(dataset_url: str) -> int | None:
-    """Frames in the dataset according to its manifest, or None when it has no frames table."""
-    import pyarrow.parquet as pq
-
-    fs, path = fsspec.core.url_to_fs(dataset_url)
-    table = f"{path.rstrip('/')}/{schema.FRAMES_TABLE}"
-    if not fs.exists(table):
-        return None
-    with fs.open(table, "rb") as f:
-        return pq.read_metadata(f).num_rows
+def count_frames(dataset_url: str) -> int:
+    """Frames in the dataset according to its manifest."""
+    return int(Dataset(dataset_url).info()["counts"]["frames"])
 
 
 def plan_units(shard_urls: list[str], slots: int) -> list[Unit]:
@@ -86,8 +77,9 @@ def units_for_slot(units: list[Unit], epoch: int, seed: int, slot: int, slots: i
 def read_unit(unit: Unit, epoch: int, counters: dict[str, int]) -> Iterator[Frame]:
     """The frames of one unit in shard order. A shard that cannot be read is counted and logged (its
     frames read so far stay used); a sample without a JPEG or with a bad key is counted and skipped."""
+    fs, path = storage.url_to_fs(unit.url)
     try:
-        with fsspec.open(unit.url, "rb") as f:
+        with fs.open(path, "rb") as f:
             members = ({**m, "__url__": unit.url} for m in wds.tariterators.tar_file_iterator(f))
             samples = wds.tariterators.group_by_keys(members)
             for i, sample in enumerate(samples):

@@ -1,42 +1,45 @@
-"""Small fsspec helpers for the run directory: join, atomic writes, reads that say what is missing."""
+"""URL-level helpers for the run directory, on top of pipeline.storage (fsspec, atomic writes)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import uuid
 
 import fsspec
-from fsspec.implementations.local import LocalFileSystem
 
+from pipeline import storage as base
 
-def join(base: str, *parts: str) -> str:
-    return "/".join([base.rstrip("/"), *parts])
+join = base.join
 
 
 def fs_of(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    fs, path = fsspec.core.url_to_fs(url)
-    return fs, path
+    return base.url_to_fs(url)
 
 
 def is_local(url: str) -> bool:
-    return isinstance(fs_of(url)[0], LocalFileSystem)
+    return base.is_local(fs_of(url)[0])
 
 
 def write_bytes(url: str, data: bytes) -> None:
-    """Write a whole file so that readers see the old file or the new one, never a part: a temp file and
-    a rename on local disks, one PUT on object stores (which is atomic there)."""
+    """Write a whole file atomically: readers see the old file or the new one, never a part (a temp file
+    beside it renamed into place on local disks; one PUT, atomic there, on object stores)."""
     fs, path = fs_of(url)
-    if isinstance(fs, LocalFileSystem):
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    if not base.is_local(fs):
+        fs.pipe_file(path, data)
+        return
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    else:
-        fs.pipe_file(path, data)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
 
 
 def write_text(url: str, text: str) -> None:

@@ -31,7 +31,7 @@ def run(config: TrainConfig) -> TrainResult:
     t0 = time.monotonic()
     shard_urls = list_shards(config.dataset)
     frames = count_frames(config.dataset)
-    if frames is not None and frames < config.batch_size:
+    if frames < config.batch_size:
         raise ConfigError(
             f"batch_size {config.batch_size} is larger than the {frames} frames of {config.dataset}: "
             "lower --batch-size or ingest more video"

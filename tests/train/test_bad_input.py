@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.config import IngestConfig
 from pipeline.errors import ConfigError, InputError
+from pipeline.ingest import run as ingest
 from tests.helpers import run_cli
 from tests.train.conftest import TINY
 from train.config import TrainConfig
@@ -14,7 +16,16 @@ from train.train import run
 def test_dataset_without_shards_is_a_clear_error(tmp_path):
     out = run_cli("train", str(tmp_path), str(tmp_path / "run"), "--workers", "0", timeout=120)
     assert out.returncode == 2
-    assert "no shards found" in out.stderr and "unitscope ingest" in out.stderr
+    assert "not a unitscope dataset" in out.stderr and "unitscope ingest" in out.stderr
+
+
+def test_dataset_whose_ingest_wrote_no_frames_is_a_clear_error(tmp_path):
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "broken.mp4").write_bytes(b"not a video" * 100)
+    ingest(IngestConfig(src=str(tmp_path / "videos"), out=str(tmp_path / "ds"), workers=0, progress=False))
+    cfg = TrainConfig(dataset=str(tmp_path / "ds"), run=str(tmp_path / "run"), workers=0)
+    with pytest.raises(InputError, match="no shards found"):
+        run(cfg)
 
 
 def test_unknown_config_key_is_a_clear_error(tmp_path, dataset):

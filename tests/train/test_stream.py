@@ -67,7 +67,7 @@ def test_corrupt_jpegs_are_skipped_and_counted(corrupt_dataset):
 
 
 def test_no_shards_is_a_clear_error(tmp_path):
-    with pytest.raises(InputError, match=r"no shards found.*unitscope ingest"):
+    with pytest.raises(InputError, match=r"not a unitscope dataset.*unitscope ingest"):
         shards.list_shards(str(tmp_path))
 
 
@@ -84,4 +84,5 @@ def test_truncated_shard_yields_the_frames_before_the_cut(tmp_path, dataset):
     data = (dataset / schema.shard_path(0)).read_bytes()
     cut.write_bytes(data[: len(data) // 2])
     frames = list(shards.read_unit(shards.Unit(str(cut)), 0, {}))
-    assert 0 < len(frames) < 16
+    whole = list(shards.read_unit(shards.Unit(str(dataset / schema.shard_path(0))), 0, {}))
+    assert 0 < len(frames) < len(whole)
