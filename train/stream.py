@@ -96,7 +96,9 @@ def _init_worker(_: int) -> None:
     torch.set_num_threads(1)
 
 
-def make_loader(spec: StreamSpec, loader_workers: int, skip: dict[int, int] | None = None) -> DataLoader:
+def make_loader(
+    spec: StreamSpec, loader_workers: int, skip: dict[int, int] | None = None, pin: bool = False
+) -> DataLoader:
     """A DataLoader over one rank's stream; batches are assembled inside the workers."""
     return DataLoader(
         ShardStream(spec, skip),
@@ -105,4 +107,5 @@ def make_loader(spec: StreamSpec, loader_workers: int, skip: dict[int, int] | No
         worker_init_fn=_init_worker if loader_workers else None,
         prefetch_factor=4 if loader_workers else None,
         persistent_workers=False,
+        pin_memory=pin,
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import time
 
+import torch
+
 from pipeline.errors import ConfigError
 from train import checkpoint, metrics, plot, storage
 from train.config import TrainConfig
@@ -50,25 +52,35 @@ def _restore(
     return int(state["step"]), {}, 0
 
 
-def train_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict:
+def build_learner(config: TrainConfig, device: torch.device):
+    """(encoder spec, learner on `device`, optimizer, scheduler) for a config, freshly initialised."""
     spec = encoder_spec(config)
     encoder = build_encoder(spec, seed=config.seed)
-    objective = build_objective(config, encoder)
-    learner = Learner(encoder, objective).to(dist.device)
+    learner = Learner(encoder, build_objective(config, encoder)).to(device)
     optimizer = make_optimizer(learner, config)
-    scheduler = make_scheduler(optimizer, config)
+    return spec, learner, optimizer, make_scheduler(optimizer, config)
+
+
+def stream_spec(config: TrainConfig, shard_urls: list[str], rank: int, world: int, seed: int) -> StreamSpec:
+    return StreamSpec(
+        shard_urls=tuple(shard_urls), rank=rank, world=world, batch=config.rank_batch,
+        temporal=config.objective == "temporal", input_size=config.input_size,
+        crop_scale_min=config.crop_scale_min, max_gap_s=config.pair_max_gap_s,
+        shuffle_buffer=config.shuffle_buffer, seed=seed,
+    )  # fmt: skip
+
+
+def train_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict:
+    spec, learner, optimizer, scheduler = build_learner(config, dist.device)
+    objective = learner.objective
     start, positions, skipped = 0, {}, 0
     seed = config.seed
     if config.resume:
         start, positions, skipped = _restore(config, spec, dist, learner, optimizer, scheduler)
         seed = config.seed if positions or start == 0 else config.seed + start
     model = dist.wrap(learner, find_unused=not objective.pairs)
-    stream = StreamSpec(
-        shard_urls=tuple(shard_urls), rank=dist.rank, world=dist.world, batch=config.rank_batch,
-        temporal=objective.pairs, input_size=config.input_size, crop_scale_min=config.crop_scale_min,
-        max_gap_s=config.pair_max_gap_s, shuffle_buffer=config.shuffle_buffer, seed=seed,
-    )  # fmt: skip
-    batches = iter(make_loader(stream, config.loader_workers, skip=positions))
+    stream = stream_spec(config, shard_urls, dist.rank, dist.world, seed)
+    batches = iter(make_loader(stream, config.loader_workers, skip=positions, pin=dist.device.type == "cuda"))
     lead = dist.rank == 0
     log_rows = metrics.MetricsLog(config.run, keep_until=start) if lead else None
     progress = metrics.Progress(config.steps, start)
