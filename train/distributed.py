@@ -107,7 +107,7 @@ def _ray_worker(loop_config: dict) -> None:
 def _user_error(exc: BaseException) -> UnitscopeError | None:
     """The UnitscopeError a worker raised, found in what Ray wraps it in (so the CLI prints it plainly)."""
     seen: set[int] = set()
-    stack: list[Any] = [exc]
+    stack: list[BaseException | None] = [exc]
     while stack:
         e = stack.pop()
         if e is None or id(e) in seen:
@@ -115,10 +115,5 @@ def _user_error(exc: BaseException) -> UnitscopeError | None:
         seen.add(id(e))
         if isinstance(e, UnitscopeError):
             return e
-        if isinstance(e, BaseException):
-            stack += [e.__cause__, e.__context__, getattr(e, "cause", None)]
-            stack += list(getattr(e, "worker_failures", {}).values())
-            if "UnitscopeError" in str(e) or "InputError" in str(e) or "ConfigError" in str(e):
-                msg = str(e).split("Error: ", 1)[-1].strip().splitlines()[0]
-                return UnitscopeError(msg)
+        stack += [e.__cause__, e.__context__, *getattr(e, "worker_failures", {}).values()]
     return None

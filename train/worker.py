@@ -8,7 +8,7 @@ import time
 
 import torch
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, UnitscopeError
 from train import checkpoint, metrics, plot, storage
 from train.config import TrainConfig
 from train.distributed import Dist
@@ -89,7 +89,7 @@ def train_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict
     total_skipped = 0
     for step in range(start + 1, config.steps + 1):
         t0 = time.perf_counter()
-        batch = next(batches)
+        batch = _next_batch(batches)
         t_data = time.perf_counter() - t0
         positions[batch["worker"]] = batch["pos"]
         skipped += batch["skipped"] + batch["bad_samples"]
@@ -117,6 +117,16 @@ def train_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict
         log_rows.flush()
         plot.loss_curve(log_rows.rows, config.run, f"{config.objective} / {config.arch}")
     return {"step": config.steps, "start_step": start, "loss": row.get("loss"), "skipped": total_skipped}
+
+
+def _next_batch(batches) -> dict:
+    """The next batch; a UnitscopeError from a loader worker comes back without the traceback text that
+    the DataLoader folds into its message."""
+    try:
+        return next(batches)
+    except UnitscopeError as exc:
+        last = str(exc).strip().splitlines()[-1]
+        raise type(exc)(last.split(": ", 1)[-1] if "Error: " in last else last) from None
 
 
 def _checkpoint(config, spec, dist, learner, optimizer, scheduler, step, positions, skipped) -> None:

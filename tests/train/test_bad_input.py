@@ -9,6 +9,7 @@ from pipeline.errors import ConfigError, InputError
 from pipeline.ingest import run as ingest
 from tests.helpers import run_cli
 from tests.train.conftest import TINY
+from tests.train.datasets import make_dataset
 from train.config import TrainConfig
 from train.train import run
 
@@ -68,3 +69,12 @@ def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, dataset):
     cfg = TrainConfig(dataset=str(dataset), run=str(tmp_path / "run"), workers=0, resume=True, **TINY)
     with pytest.raises(InputError, match="no checkpoint to continue from"):
         run(cfg)
+
+
+def test_too_few_frames_for_the_loader_slots_is_a_clear_error(tmp_path):
+    ds = make_dataset(tmp_path, [2], shard_frames=10)
+    cfg = TrainConfig(dataset=str(ds), run=str(tmp_path / "run"), workers=0, steps=3, batch_size=2,
+                      loader_workers=2, width=4, input_size=32)  # fmt: skip
+    with pytest.raises(InputError, match=r"read no usable frames in 3 epochs.*use fewer") as info:
+        run(cfg)
+    assert "Traceback" not in str(info.value)
