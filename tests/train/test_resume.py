@@ -18,7 +18,7 @@ from train.config import TrainConfig
 from train.train import run
 
 pytestmark = pytest.mark.slow
-STEPS = 40
+STEPS = 30
 
 
 def _rows(run_dir) -> list[dict]:
