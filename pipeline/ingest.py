@@ -88,9 +88,7 @@ def run(cfg: IngestConfig) -> IngestResult:
         threads=_threads(cfg),
     )
     statuses: dict[int, manifest.ShardStatus] = {}
-    shards_dir = storage.join(root, schema.SHARDS_DIR)
-    # Object stores have no empty directories: a fresh OUT on s3:// has no shards/ to list yet.
-    committed = set(fs.ls(shards_dir, detail=False)) if fs.exists(shards_dir) else set()
+    committed = set(fs.glob(storage.join(root, schema.SHARDS_DIR, schema.SHARD_GLOB)))
     for i in range(len(the_plan.shards)):
         if storage.join(root, schema.shard_path(i)) in committed:
             st = manifest.read_status(fs, root, i)
