@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -135,6 +136,7 @@ class LocalCluster:
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         self.nodes.clear()
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _signal_group(pgid: int, sig: int) -> None:
