@@ -37,9 +37,10 @@ def planted_activations(
     rate = rng.beta(2 * prevalence, 2 * (1 - prevalence), n_videos)
     runs = rng.random((n_videos, frames_per_video // 5 + 1)) < rate[:, None]
     labels = np.repeat(runs, 5, axis=1)[:, :frames_per_video].reshape(-1)
-    factors = rng.standard_normal((n, n_factors)).astype(np.float32)
+    factors = rng.standard_normal((n, n_factors), dtype=np.float32)
     mix = rng.standard_normal((n_factors, n_units)).astype(np.float32) / np.sqrt(n_factors)
-    acts = factors @ mix + 0.7 * rng.standard_normal((n, n_units)).astype(np.float32)
+    acts = factors @ mix
+    acts += 0.7 * rng.standard_normal((n, n_units), dtype=np.float32)
     for i, u in enumerate(planted_units):
         s = strength / (1 + 0.3 * i)
         acts[:, u] = s * labels + rng.standard_normal(n).astype(np.float32)
