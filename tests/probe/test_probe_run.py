@@ -1,0 +1,65 @@
+"""End to end on a tiny dataset and run: activations on Ray, catalogue, units table, frame index, report."""
+
+import json
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from probe import frame_index
+from probe.catalog import (
+    CATALOG_SCHEMA,
+    CATALOG_TABLE,
+    PROBE_JSON,
+    REPORT_HTML,
+    UNITS_SCHEMA,
+    UNITS_TABLE,
+    read_table,
+)
+from probe.config import ProbeConfig
+from probe.probe import run
+from probe.store import ActivationStore
+from tests.probe.tiny_dataset import write_dataset, write_run
+
+
+@pytest.fixture(scope="module")
+def probed(tmp_path_factory, ray_local):
+    root = tmp_path_factory.mktemp("probe")
+    ds = write_dataset(root / "ds")
+    r = write_run(root / "run")
+    cfg = ProbeConfig(run=str(r), dataset=str(ds), permutations=49, min_examples=3, batch_size=16)
+    return cfg, run(cfg)
+
+
+def test_outputs(probed):
+    cfg, result = probed
+    cat = read_table(f"{cfg.run}/{CATALOG_TABLE}")
+    assert cat.schema == CATALOG_SCHEMA
+    units = read_table(f"{cfg.run}/{UNITS_TABLE}")
+    assert units.schema == UNITS_SCHEMA and units.num_rows == result.units == 8 + 16 + 32
+    assert result.frames == 120 and not result.failed_shards
+    best = [r for r in cat.to_pylist() if r["rank"] == 1]
+    assert [(r["concept"], r["label_source"]) for r in best] == [("disk", "dataset")]
+    b = best[0]
+    assert b["n_select_pos"] + b["n_select_neg"] + b["n_eval_pos"] + b["n_eval_neg"] == 120
+    assert b["auc"] > 0.8 and 0 < b["p_value"] <= 1 and b["random_unit"]
+    assert len(b["top_keys"]) == cfg.top_frames
+    info = json.loads(Path(cfg.run, PROBE_JSON).read_text())
+    assert info["pool"] == "max" and info["index"]["dataset"]["trained"]["kind"] == "flat"
+    html = Path(cfg.run, REPORT_HTML).read_text()
+    assert html.count("data:image/jpeg;base64,") >= 16 and "<svg" in html and "random weights" in html
+
+
+def test_frame_index_and_rerun_skips(probed):
+    cfg, result = probed
+    index, keys = frame_index.load(cfg.run)
+    assert index.ntotal == len(keys) == result.frames and index.metric_type == faiss.METRIC_INNER_PRODUCT
+    v = index.reconstruct(5).reshape(1, -1)
+    assert frame_index.nearest(index, keys, v, 1)[0] == [keys[5]]
+    store = ActivationStore(cfg.run)
+    before = {s: store.chunk("trained", s) for s in store.shards()}
+    again = run(cfg)
+    assert again.table == result.table
+    for s, a in before.items():
+        np.testing.assert_array_equal(store.chunk("trained", s), a)
