@@ -35,6 +35,7 @@ class ConceptSet:
     labels: dict[str, np.ndarray]  # concept -> bool over items
     unreadable: list[str] = field(default_factory=list)
     images: list[Image.Image] | None = None  # `folder` only: the decoded images, in item order
+    strata: list[str] | None = None  # `folder` only: each image's subfolder, split separately
 
 
 def dataset_labels(dataset_url: str, stored_keys: set[str], max_frames: int, seed: int) -> ConceptSet:
@@ -136,7 +137,7 @@ def folder_labels(url: str, size: int, min_examples: int) -> ConceptSet:
             owner.append(name)
     owner_arr = np.array(owner)
     labels = {n: owner_arr == n for n in folders if n != NEGATIVES}
-    return ConceptSet("folder", items, list(items), labels, unreadable, images)
+    return ConceptSet("folder", items, list(items), labels, unreadable, images, owner)
 
 
 def exemplar_labels(exemplar_hits: dict[str, set[str]], frames: ConceptSet, min_examples: int) -> ConceptSet:

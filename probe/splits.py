@@ -3,7 +3,7 @@
 Frames of one video are near-duplicates, so a unit chosen on some frames of a video and scored on
 others would be scored on what it was chosen for. Whole videos (or, for image folders, whole images)
 go to one side: the groups are ordered by a seeded hash and the first `select_fraction` of them
-select units and thresholds; the rest report the scores.
+select units and thresholds; the rest report the scores. Image folders are split per subfolder.
 """
 
 from __future__ import annotations
@@ -31,7 +31,18 @@ def select_groups(groups: list[str] | np.ndarray, select_fraction: float, seed: 
     return set(unique[:n_select])
 
 
-def split_mask(groups: list[str] | np.ndarray, select_fraction: float, seed: int) -> np.ndarray:
-    """Boolean mask over frames: True for the selection split, False for the evaluation split."""
-    chosen = select_groups(groups, select_fraction, seed)
+def split_mask(
+    groups: list[str] | np.ndarray, select_fraction: float, seed: int, strata: list[str] | None = None
+) -> np.ndarray:
+    """Boolean mask over frames: True for the selection split, False for the evaluation split.
+
+    With `strata` (e.g. the subfolder of each image of a concept folder), each stratum is split on its
+    own, so every concept has examples on both sides."""
+    if strata is None:
+        chosen = select_groups(groups, select_fraction, seed)
+    else:
+        by_stratum: dict[str, list[str]] = {}
+        for g, s in zip(groups, strata, strict=True):
+            by_stratum.setdefault(str(s), []).append(str(g))
+        chosen = set().union(*(select_groups(gs, select_fraction, seed) for gs in by_stratum.values()))
     return np.fromiter((str(g) in chosen for g in groups), dtype=bool, count=len(groups))

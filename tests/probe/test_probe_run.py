@@ -63,3 +63,34 @@ def test_frame_index_and_rerun_skips(probed):
     assert again.table == result.table
     for s, a in before.items():
         np.testing.assert_array_equal(store.chunk("trained", s), a)
+
+
+def _images(root, name, n, disk, seed):
+    from tests.probe.tiny_dataset import frame
+
+    rng = np.random.default_rng(seed)
+    (root / name).mkdir(parents=True)
+    for i in range(n):
+        (root / name / f"{i}.jpg").write_bytes(frame(rng, 48, disk))
+
+
+def test_folder_and_exemplar_concepts(probed, tmp_path):
+    cfg, _ = probed
+    _images(tmp_path / "concepts", "disk", 12, True, 1)
+    _images(tmp_path / "concepts", "none", 12, False, 2)
+    (tmp_path / "concepts" / "disk" / "bad.jpg").write_bytes(b"not an image")
+    _images(tmp_path / "exemplars", "disk", 3, True, 3)
+    cfg2 = cfg.model_copy(
+        update={
+            "concepts": str(tmp_path / "concepts"),
+            "exemplars": str(tmp_path / "exemplars"),
+            "exemplar_k": 10,
+        }
+    )
+    result = run(cfg2)
+    assert result.unreadable_images == [str(tmp_path / "concepts" / "disk" / "bad.jpg")]
+    best = {r["label_source"]: r for r in result.table}
+    assert set(best) == {"dataset", "folder", "exemplars"}
+    assert best["folder"]["n_select_pos"] + best["folder"]["n_eval_pos"] == 12
+    assert best["folder"]["auc"] > 0.8  # a bright disk: even these random-looking filters see it
+    assert 10 <= best["exemplars"]["n_select_pos"] + best["exemplars"]["n_eval_pos"] <= 30

@@ -22,3 +22,10 @@ def test_two_videos_split_one_each_and_one_is_an_error():
     assert sel.sum() in (1, 2) and len({("a", "a", "b")[i] for i in np.flatnonzero(sel)}) == 1
     with pytest.raises(InputError, match="at least 2"):
         split_mask(["a", "a"], 0.5, seed=0)
+
+
+def test_strata_are_split_separately():
+    groups = [f"img{i}" for i in range(12)]
+    strata = ["cat"] * 4 + ["none"] * 8
+    sel = split_mask(groups, 0.5, seed=0, strata=strata)
+    assert sel[:4].sum() == 2 and sel[4:].sum() == 4
