@@ -6,29 +6,31 @@ Pearson correlation. FAISS finds the largest inner products; the candidates are 
 exactly from the raw activations, so approximation can only change which candidates are looked at,
 never the numbers reported.
 
-Index choice (recorded in probe.json): up to `EXACT_MAX_UNITS` units an exact `IndexFlatIP` over the
-full profiles; above it an approximate index: the profiles projected onto their `PROJECTED_DIMS`
-principal frame-space directions (randomized PCA) inside a FAISS `IndexPreTransform` over an
-`IndexFlatIP`. It holds n_frames / PROJECTED_DIMS times less than a flat copy and is searched that much
-faster; `RESCORE_FACTOR` x k candidates are re-scored exactly. Unit profiles are strongly correlated
-(units share inputs), so few directions carry them: `tests/probe/test_search.py` holds recall@10 >= 0.95.
-IVF and HNSW were measured and rejected here: a concept's label vector correlates weakly (r ~ 0.1-0.5)
-with every unit, and coarse quantisers then route queries to the wrong lists (recall@10 0.56-0.92).
+Index choice (recorded in probe.json): up to `EXACT_MAX_UNITS` units an exact `IndexFlatIP`, which
+holds a float32 copy of every profile (100,000 units x 10,000 frames: 4 GB); above it an approximate
+`IndexScalarQuantizer` (8-bit codes per coordinate, inner product) in a quarter of that, scanned in full,
+whose
+`RESCORE_FACTOR` x k best candidates are re-scored exactly from the raw float16 activations
+(`tests/probe/test_search.py` holds recall@10 >= 0.95). Measured and rejected here: IVF (a concept's
+label vector correlates weakly with every unit, r ~ 0.1-0.5, so the coarse quantiser routes queries to
+the wrong lists: recall@10 0.56-0.92), HNSW (building a graph over 10,000-dimensional vectors costs
+more than scanning them for a handful of queries), and projections onto principal directions (a
+concept detector is a rare direction, one unit among thousands, that PCA drops: recall@10 0.0).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import faiss
 import numpy as np
 
-EXACT_MAX_UNITS = 20_000
-# The approximate index: unit profiles projected onto this many principal frame-space directions.
-PROJECTED_DIMS = 128
+EXACT_MAX_UNITS = 100_000
 # Candidates fetched from the approximate index per requested result, then re-scored exactly.
 RESCORE_FACTOR = 20
 MIN_CANDIDATES = 200
+BLOCK_VALUES = 2**24  # floats converted at a time (64 MB of float32)
 
 
 def unit_vectors(x: np.ndarray) -> np.ndarray:
@@ -36,17 +38,19 @@ def unit_vectors(x: np.ndarray) -> np.ndarray:
 
     A constant column (a dead unit, or a label present everywhere) becomes all zeros: it correlates
     with nothing."""
-    x = np.asarray(x, dtype=np.float32)
-    out = np.empty((x.shape[1], x.shape[0]), dtype=np.float32)
-    step = max(1, 2**24 // max(1, x.shape[0]))  # about 64 MB of float32 at a time
+    block = np.asarray(x).T.astype(np.float32)  # (units, frames), a copy
+    block -= block.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(block, axis=1, keepdims=True)
+    np.divide(block, norm, out=block, where=norm > 0)
+    block[norm[:, 0] == 0] = 0.0
+    return block
+
+
+def unit_blocks(x: np.ndarray) -> Iterator[np.ndarray]:
+    """`unit_vectors` of `x`, a block of units at a time (so no float32 copy of all of `x` is made)."""
+    step = max(1, BLOCK_VALUES // max(1, x.shape[0]))
     for j in range(0, x.shape[1], step):
-        block = x[:, j : j + step].T.astype(np.float32)
-        block -= block.mean(axis=1, keepdims=True)
-        norm = np.linalg.norm(block, axis=1, keepdims=True)
-        np.divide(block, norm, out=block, where=norm > 0)
-        block[norm[:, 0] == 0] = 0.0
-        out[j : j + step] = block
-    return out
+        yield unit_vectors(x[:, j : j + step])
 
 
 def correlations(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -56,31 +60,20 @@ def correlations(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 @dataclass
 class IndexChoice:
-    kind: str  # "flat" (exact) or "rpca-flat" (approximate)
+    kind: str  # "flat" (exact) or "sq8" (approximate)
     n_units: int
     n_frames: int
-    dims: int = 0  # projected dimension of the approximate index
-    candidates_per_result: int = 0
+    candidates_per_result: int = 0  # approximate: candidates re-scored exactly per result
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
 
 def choose_index(n_units: int, n_frames: int, exact_max_units: int = EXACT_MAX_UNITS) -> IndexChoice:
-    """Exact search up to `exact_max_units` units, a projected approximate index above."""
-    if n_units <= exact_max_units or n_frames <= PROJECTED_DIMS:
+    """Exact search up to `exact_max_units` units, 8-bit codes with exact re-scoring above."""
+    if n_units <= exact_max_units:
         return IndexChoice("flat", n_units, n_frames)
-    return IndexChoice("rpca-flat", n_units, n_frames, PROJECTED_DIMS, RESCORE_FACTOR)
-
-
-def _principal_frames(vecs: np.ndarray, dims: int, seed: int) -> np.ndarray:
-    """An orthonormal basis (frames x dims) of the frame-space directions the unit profiles span most:
-    a randomized range finder with one power iteration (Halko et al. 2011)."""
-    rng = np.random.default_rng(seed)
-    omega = rng.standard_normal((vecs.shape[0], dims + 16)).astype(np.float32)
-    basis, _ = np.linalg.qr(vecs.T @ omega)
-    basis, _ = np.linalg.qr(vecs.T @ (vecs @ basis))
-    return np.ascontiguousarray(basis[:, :dims], dtype=np.float32)
+    return IndexChoice("sq8", n_units, n_frames, RESCORE_FACTOR)
 
 
 class UnitIndex:
@@ -90,17 +83,17 @@ class UnitIndex:
         self.acts = acts  # raw activations (frames x units), kept for exact re-scoring
         n_frames, n_units = acts.shape
         self.choice = choose_index(n_units, n_frames, exact_max_units)
-        vecs = unit_vectors(acts)
         if self.choice.kind == "flat":
             self.index = faiss.IndexFlatIP(n_frames)
         else:
-            basis = _principal_frames(vecs, self.choice.dims, seed)
-            projection = faiss.LinearTransform(n_frames, self.choice.dims, False)
-            faiss.copy_array_to_vector(np.ascontiguousarray(basis.T).ravel(), projection.A)
-            projection.is_trained = True
-            self.index = faiss.IndexPreTransform(projection, faiss.IndexFlatIP(self.choice.dims))
-        self.index.add(vecs)
-        del vecs
+            self.index = faiss.IndexScalarQuantizer(
+                n_frames, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+            )
+            rng = np.random.default_rng(seed)
+            sample = np.sort(rng.choice(n_units, min(n_units, 4096), replace=False))
+            self.index.train(unit_vectors(acts[:, sample]))
+        for block in unit_blocks(acts):
+            self.index.add(block)
 
     def search(self, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-`k` units by correlation with each label column: (corr, unit ids), each (queries, k)."""

@@ -26,8 +26,7 @@ def _labels(p, n=6, seed=0):
 
 def test_index_choice_by_size():
     assert choose_index(EXACT_MAX_UNITS, 5000).kind == "flat"
-    assert choose_index(EXACT_MAX_UNITS + 1, 5000).kind == "rpca-flat"
-    assert choose_index(EXACT_MAX_UNITS + 1, 100).kind == "flat"  # too few frames to project
+    assert choose_index(EXACT_MAX_UNITS + 1, 5000).kind == "sq8"
 
 
 def test_exact_index_agrees_with_numpy():
@@ -44,7 +43,7 @@ def test_exact_index_agrees_with_numpy():
 def test_approximate_index_recall():
     p = planted_activations(n_videos=60, n_units=6000, n_factors=24, planted_units=(5, 900, 4000), seed=2)
     index = UnitIndex(p.acts, exact_max_units=1000)
-    assert index.choice.kind == "rpca-flat"
+    assert index.choice.kind == "sq8"
     assert _recall_at_10(index, p.acts, _labels(p, n=9, seed=1)) >= 0.95
 
 
