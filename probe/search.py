@@ -8,9 +8,8 @@ never the numbers reported.
 
 Index choice (recorded in probe.json): up to `EXACT_MAX_UNITS` units an exact `IndexFlatIP`, which
 holds a float32 copy of every profile (100,000 units x 10,000 frames: 4 GB); above it an approximate
-`IndexScalarQuantizer` (8-bit codes per coordinate, inner product) in a quarter of that, scanned in full,
-whose
-`RESCORE_FACTOR` x k best candidates are re-scored exactly from the raw float16 activations
+`IndexScalarQuantizer` (8-bit codes per coordinate, inner product) in a quarter of that, scanned in
+full, whose `RESCORE_FACTOR` x k best candidates are re-scored exactly from the raw float16 activations
 (`tests/probe/test_search.py` holds recall@10 >= 0.95). Measured and rejected here: IVF (a concept's
 label vector correlates weakly with every unit, r ~ 0.1-0.5, so the coarse quantiser routes queries to
 the wrong lists: recall@10 0.56-0.92), HNSW (building a graph over 10,000-dimensional vectors costs
