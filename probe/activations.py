@@ -15,10 +15,10 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 
-import fsspec
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from pipeline import storage
 from probe.encoders import default_device, embeddings, open_encoder, pooled_units
 from probe.store import ActivationStore
 
@@ -59,7 +59,8 @@ class ShardStatus:
 def read_shard(url: str) -> list[tuple[str, bytes]]:
     """(key, JPEG bytes) of every `.jpg` member of a tar, streamed from any fsspec URL."""
     out = []
-    with fsspec.open(url, "rb") as f, tarfile.open(fileobj=f, mode="r|") as tf:
+    fs, path = storage.url_to_fs(url)
+    with fs.open(path, "rb") as f, tarfile.open(fileobj=f, mode="r|") as tf:
         for member in tf:
             if member.isfile() and member.name.endswith(".jpg"):
                 data = tf.extractfile(member).read()

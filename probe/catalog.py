@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 
-import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -83,5 +82,6 @@ def write_table(url: str, rows: list[dict], schema: pa.Schema) -> None:
 
 
 def read_table(url: str) -> pa.Table:
-    with fsspec.open(url, "rb") as f:
-        return pq.read_table(f)
+    from probe.store import read_bytes
+
+    return pq.read_table(io.BytesIO(read_bytes(url)))

@@ -15,12 +15,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-import fsspec
 import numpy as np
-import pyarrow.parquet as pq
 from PIL import Image
 
-from pipeline import schema
+from pipeline import storage
+from pipeline.dataset import Dataset
 from pipeline.errors import InputError
 from probe.activations import decode
 
@@ -40,17 +39,9 @@ class ConceptSet:
 
 def dataset_labels(dataset_url: str, stored_keys: set[str], max_frames: int, seed: int) -> ConceptSet:
     """Labelled frames of the dataset that have stored activations (at most `max_frames`, whole videos)."""
-    root = dataset_url.rstrip("/")
-    try:
-        with fsspec.open(f"{root}/{schema.FRAMES_TABLE}", "rb") as f:
-            frames = pq.read_table(f, columns=["key", "video_id", "labels"]).to_pydict()
-        with fsspec.open(f"{root}/{schema.VIDEOS_TABLE}", "rb") as f:
-            videos = pq.read_table(f, columns=["video_id", "has_labels"]).to_pydict()
-    except FileNotFoundError as exc:
-        raise InputError(
-            f"{dataset_url} is not an ingested dataset ({exc.filename} is missing); "
-            "run `unitscope ingest SRC DATASET` first"
-        ) from None
+    ds = Dataset(dataset_url)
+    frames = ds.frames().select(["key", "video_id", "labels"]).to_pydict()
+    videos = ds.videos().select(["video_id", "has_labels"]).to_pydict()
     labelled_videos = {v for v, has in zip(videos["video_id"], videos["has_labels"], strict=True) if has}
     rows = [
         i
@@ -82,7 +73,7 @@ def _cap_by_video(rows: list[int], video_of: list[str], max_frames: int, seed: i
 
 def read_folder(url: str, size: int) -> tuple[dict[str, list[tuple[str, Image.Image]]], list[str]]:
     """{subfolder: [(path, image resized like frames)]} and the paths that could not be read."""
-    fs, root = fsspec.core.url_to_fs(url.rstrip("/"))
+    fs, root = storage.url_to_fs(url.rstrip("/"))
     if not fs.isdir(root):
         raise InputError(f"concepts folder {url} does not exist or is not a directory")
     out: dict[str, list[tuple[str, Image.Image]]] = {}

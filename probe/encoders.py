@@ -11,9 +11,9 @@ import functools
 import hashlib
 import json
 
-import fsspec
 import numpy as np
 
+from pipeline import storage
 from pipeline.errors import InputError
 
 ENCODER_FILE = "encoder.pt"
@@ -31,7 +31,7 @@ def default_device(device: str | None = None) -> str:
 def check_run(run_url: str) -> dict:
     """The run's encoder spec; InputError naming the run and the fix when it has no encoder."""
     run_url = run_url.rstrip("/")
-    fs, root = fsspec.core.url_to_fs(run_url)
+    fs, root = storage.url_to_fs(run_url)
     missing = [name for name in (ENCODER_FILE, ENCODER_SPEC) if not fs.exists(f"{root}/{name}")]
     if missing:
         raise InputError(
@@ -44,7 +44,7 @@ def check_run(run_url: str) -> dict:
 
 def fingerprint(run_url: str, layers: list[str], pool: str, seed: int) -> str:
     """Identifies what stored activations were computed from: encoder weights, layers, pooling, seed."""
-    fs, root = fsspec.core.url_to_fs(run_url.rstrip("/"))
+    fs, root = storage.url_to_fs(run_url.rstrip("/"))
     info = fs.info(f"{root}/{ENCODER_FILE}")
     token = json.dumps(
         [info.get("size"), str(info.get("mtime", info.get("LastModified"))), layers, pool, seed]

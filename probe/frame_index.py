@@ -10,13 +10,12 @@ from __future__ import annotations
 import io
 
 import faiss
-import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from probe.catalog import FRAME_INDEX, FRAME_INDEX_KEYS
-from probe.store import EMBEDDINGS, ActivationStore, write_bytes
+from probe.store import EMBEDDINGS, ActivationStore, read_bytes, write_bytes
 
 
 def build(store: ActivationStore) -> tuple[faiss.Index, list[str]]:
@@ -45,10 +44,8 @@ def save(run_url: str, index: faiss.Index, keys: list[str]) -> None:
 
 def load(run_url: str) -> tuple[faiss.Index, list[str]]:
     run_url = run_url.rstrip("/")
-    with fsspec.open(f"{run_url}/{FRAME_INDEX}", "rb") as f:
-        index = faiss.deserialize_index(np.frombuffer(f.read(), dtype=np.uint8))
-    with fsspec.open(f"{run_url}/{FRAME_INDEX_KEYS}", "rb") as f:
-        keys = pq.read_table(f).column("key").to_pylist()
+    index = faiss.deserialize_index(np.frombuffer(read_bytes(f"{run_url}/{FRAME_INDEX}"), dtype=np.uint8))
+    keys = pq.read_table(io.BytesIO(read_bytes(f"{run_url}/{FRAME_INDEX_KEYS}"))).column("key").to_pylist()
     return index, keys
 
 

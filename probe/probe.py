@@ -10,10 +10,10 @@ import json
 import logging
 import time
 
-import fsspec
 import numpy as np
 from pydantic import BaseModel
 
+from pipeline.dataset import Dataset
 from pipeline.errors import ConfigError, InputError
 from probe import activations, concepts, frame_index, report
 from probe.catalog import CATALOG_SCHEMA, CATALOG_TABLE, PROBE_JSON, REPORT_HTML, UNITS_SCHEMA, UNITS_TABLE
@@ -42,16 +42,11 @@ class ProbeResult(BaseModel):
 
 
 def list_shards(dataset_url: str) -> list[tuple[int, str]]:
-    from pipeline import schema
-
-    fs, root = fsspec.core.url_to_fs(dataset_url.rstrip("/"))
-    found = sorted(fs.glob(f"{root}/{schema.SHARDS_DIR}/{schema.SHARD_GLOB}"))
-    if not found:
-        raise InputError(
-            f"no shards in {dataset_url} (looked for {schema.SHARDS_DIR}/{schema.SHARD_GLOB}): point "
-            "DATASET at a directory written by `unitscope ingest`"
-        )
-    return [(int(p.rsplit("-", 1)[-1].split(".")[0]), fs.unstrip_protocol(p)) for p in found]
+    """(shard number, URL) of the dataset's committed shards that hold frames."""
+    urls = Dataset(dataset_url).shard_urls()
+    if not urls:
+        raise InputError(f"{dataset_url} has no committed shard with frames: re-run `unitscope ingest`")
+    return [(int(u.rsplit("-", 1)[-1].split(".")[0]), u) for u in urls]
 
 
 def _activations(cfg: ProbeConfig, layers: list[str]) -> tuple[ActivationStore, StoreMeta, list]:

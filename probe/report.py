@@ -11,11 +11,9 @@ import base64
 import html
 from collections.abc import Iterable
 
-import fsspec
 import numpy as np
-import pyarrow.parquet as pq
 
-from pipeline import schema
+from pipeline.dataset import Dataset
 from probe.catalog import unit_name
 from probe.config import ProbeConfig
 from probe.evaluation import ConceptResult
@@ -38,17 +36,9 @@ td:first-child,th:first-child{text-align:left}
 
 
 def frame_jpegs(dataset_url: str, keys: Iterable[str]) -> dict[str, bytes]:
-    """JPEG bytes of frames, one ranged read each (offsets from the frames table)."""
-    want = set(keys)
-    root = dataset_url.rstrip("/")
-    with fsspec.open(f"{root}/{schema.FRAMES_TABLE}", "rb") as f:
-        t = pq.read_table(f, columns=["key", "shard", "jpg_offset", "jpg_size"]).to_pydict()
-    out = {}
-    fs, base = fsspec.core.url_to_fs(root)
-    for key, shard, off, size in zip(t["key"], t["shard"], t["jpg_offset"], t["jpg_size"], strict=True):
-        if key in want:
-            out[key] = fs.cat_file(f"{base}/{schema.shard_path(shard)}", start=off, end=off + size)
-    return out
+    """JPEG bytes of frames, one ranged read each."""
+    ds = Dataset(dataset_url)
+    return {k: ds.read_jpeg(k) for k in sorted(set(keys))}
 
 
 def histogram_svg(pos: np.ndarray, neg: np.ndarray, threshold: float, w: int = 340, h: int = 110) -> str:

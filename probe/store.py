@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from pipeline import storage
 
 ACTIVATIONS_DIR = "probe/activations"
 NETWORKS = ("trained", "random")
@@ -35,13 +38,22 @@ def chunk_name(shard: int) -> str:
 
 
 def write_bytes(url: str, data: bytes) -> None:
-    """Write `data` to `url` atomically: a temporary name, then a rename."""
-    fs, path = fsspec.core.url_to_fs(url)
-    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-    tmp = f"{path}.tmp"
-    with fs.open(tmp, "wb") as f:
+    """Write `data` to `url` so readers see the whole file or none: a temporary name and a rename on
+    local disks, one upload on object stores (which publish an object only when it is complete)."""
+    fs, path = storage.url_to_fs(url)
+    if not storage.is_local(fs):
+        fs.pipe_file(path, data)
+        return
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    with open(tmp, "wb") as f:
         f.write(data)
-    fs.mv(tmp, path)
+    os.replace(tmp, path)
+
+
+def read_bytes(url: str) -> bytes:
+    fs, path = storage.url_to_fs(url)
+    return fs.cat_file(path)
 
 
 def npy_bytes(arr: np.ndarray) -> bytes:
@@ -51,8 +63,7 @@ def npy_bytes(arr: np.ndarray) -> bytes:
 
 
 def read_npy(url: str) -> np.ndarray:
-    with fsspec.open(url, "rb") as f:
-        return np.load(io.BytesIO(f.read()), allow_pickle=False)
+    return np.load(io.BytesIO(read_bytes(url)), allow_pickle=False)
 
 
 @dataclass
@@ -72,7 +83,7 @@ class ActivationStore:
 
     def __init__(self, run_url: str):
         self.url = f"{run_url.rstrip('/')}/{ACTIVATIONS_DIR}"
-        self.fs, self.root = fsspec.core.url_to_fs(self.url)
+        self.fs, self.root = storage.url_to_fs(self.url)
 
     def path(self, kind: str, shard: int) -> str:
         if kind == "keys":
@@ -125,8 +136,7 @@ class ActivationStore:
         return sorted(out)
 
     def keys(self, shard: int) -> list[str]:
-        with fsspec.open(self.path("keys", shard), "rb") as f:
-            return pq.read_table(f).column("key").to_pylist()
+        return pq.read_table(io.BytesIO(read_bytes(self.path("keys", shard)))).column("key").to_pylist()
 
     def chunk(self, kind: str, shard: int) -> np.ndarray:
         return read_npy(self.path(kind, shard))

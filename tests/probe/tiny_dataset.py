@@ -73,6 +73,12 @@ def write_dataset(root: Path, videos: int = 12, frames: int = 10, shards: int = 
     rows["jpg_size"] = [where[k][1] for k in rows["key"]]
     pq.write_table(pa.table(rows, schema=schema.FRAMES_SCHEMA), root / schema.FRAMES_TABLE)
     pq.write_table(pa.table(vrows, schema=schema.VIDEOS_SCHEMA), root / schema.VIDEOS_TABLE)
+    srows = [
+        {"shard": s, "path": schema.shard_path(s), "status": "ok", "videos": len(items) // frames,
+         "frames": len(items), "bytes": (root / schema.shard_path(s)).stat().st_size, "sha256": "", "error": None}
+        for s, items in members.items()
+    ]  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(srows, schema=schema.SHARDS_SCHEMA), root / schema.SHARDS_TABLE)
     (root / schema.DATASET_JSON).write_text(json.dumps({"format_version": schema.FORMAT_VERSION}))
     return root
 
