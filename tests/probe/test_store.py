@@ -54,3 +54,18 @@ def test_unit_rows_match_numpy(store, tmp_path):
     url = str(tmp_path / "units.parquet")
     write_table(url, rows, UNITS_SCHEMA)
     assert read_table(url).schema == UNITS_SCHEMA and read_table(url).num_rows == 6
+
+
+def test_round_trip_on_s3(s3_server):
+    from pipeline import storage
+
+    fs, _ = storage.url_to_fs("s3://probe-store")
+    fs.mkdir("probe-store")
+    s = ActivationStore("s3://probe-store/run")
+    acts = np.arange(12, dtype=np.float16).reshape(4, 3)
+    s.write_chunk(7, ["a", "b", "c", "d"], {"trained": acts})
+    s.write_meta(StoreMeta(["conv1"], [3], "max", "f"))
+    assert s.shards() == [7] and s.keys(7) == ["a", "b", "c", "d"] and s.read_meta().channels == [3]
+    np.testing.assert_array_equal(s.gather("trained", ["d", "a"]), acts[[3, 0]])
+    rows = unit_rows(s, s.read_meta().units, top_k=2, bins=3)
+    assert rows[2]["top_keys"] == ["d", "c"] and sum(rows[0]["hist_counts"]) == 4
