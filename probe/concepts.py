@@ -21,6 +21,7 @@ from PIL import Image
 from pipeline import storage
 from pipeline.dataset import Dataset
 from pipeline.errors import InputError
+from pipeline.schema import parse_frame_key
 from probe.activations import decode
 
 NEGATIVES = "none"
@@ -54,6 +55,13 @@ def dataset_labels(dataset_url: str, stored_keys: set[str], max_frames: int, see
     names = sorted({c for i in rows for c in frames["labels"][i] or []})
     labels = {c: np.array([c in (frames["labels"][i] or []) for i in rows], dtype=bool) for c in names}
     return ConceptSet("dataset", items, groups, labels)
+
+
+def unlabelled_frames(keys: list[str], max_frames: int, seed: int) -> ConceptSet:
+    """Stored frames (at most `max_frames`, whole videos) to expand exemplars over, without labels."""
+    videos = [parse_frame_key(k)[0] for k in keys]
+    rows = _cap_by_video(list(range(len(keys))), videos, max_frames, seed)
+    return ConceptSet("exemplars", [keys[i] for i in rows], [videos[i] for i in rows], {})
 
 
 def _cap_by_video(rows: list[int], video_of: list[str], max_frames: int, seed: int) -> list[int]:

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from pipeline.dataset import Dataset
 from pipeline.errors import ConfigError, InputError
+from pipeline.schema import SHARDS_DIR
 from probe import activations, concepts, frame_index, report
 from probe.catalog import CATALOG_SCHEMA, CATALOG_TABLE, PROBE_JSON, REPORT_HTML, UNITS_SCHEMA, UNITS_TABLE
 from probe.catalog import write_table as write_parquet
@@ -41,22 +42,26 @@ class ProbeResult(BaseModel):
     seconds: float
 
 
-def list_shards(dataset_url: str) -> list[tuple[int, str]]:
-    """(shard number, URL) of the dataset's committed shards that hold frames."""
-    urls = Dataset(dataset_url).shard_urls()
+def list_shards(ds: Dataset) -> tuple[list[tuple[int, str]], list[str]]:
+    """(shard number, URL) of the dataset's committed shards that hold frames, and their checksums."""
+    urls = ds.shard_urls()
     if not urls:
-        raise InputError(f"{dataset_url} has no committed shard with frames: re-run `unitscope ingest`")
-    return [(int(u.rsplit("-", 1)[-1].split(".")[0]), u) for u in urls]
+        raise InputError(f"{ds.url} has no committed shard with frames: re-run `unitscope ingest`")
+    sums = {r["path"]: r["sha256"] or "" for r in ds.shards().to_pylist()}
+    shards = [(int(u.rsplit("-", 1)[-1].split(".")[0]), u) for u in urls]
+    return shards, [sums.get(f"{SHARDS_DIR}/{u.rsplit('/', 1)[-1]}", "") for u in urls]
 
 
 def _activations(cfg: ProbeConfig, layers: list[str]) -> tuple[ActivationStore, StoreMeta, list]:
     store = ActivationStore(cfg.run)
-    fp = fingerprint(cfg.run, layers, cfg.pool, cfg.seed) + ("+random" if cfg.random_control else "")
+    shards, checksums = list_shards(Dataset(cfg.dataset))
+    fp = fingerprint(cfg.run, cfg.dataset, checksums, layers, cfg.pool, cfg.seed)
+    fp += "+random" if cfg.random_control else ""
     if store.reset_if_stale(fp):
         log.info("stored activations were computed for another encoder or layers: recomputing")
     spec = activations.EncodeSpec(cfg.run, tuple(layers), cfg.pool, cfg.seed, cfg.random_control,
                                   cfg.batch_size, cfg.device)  # fmt: skip
-    specs = [activations.ShardSpec(spec, i, url) for i, url in list_shards(cfg.dataset)]
+    specs = [activations.ShardSpec(spec, i, url) for i, url in shards]
     import ray
 
     if not ray.is_initialized():  # the CLI attaches to --address first; a direct caller gets local Ray
@@ -109,7 +114,9 @@ def run(cfg: ProbeConfig) -> ProbeResult:
         sets.append(concepts.folder_labels(cfg.concepts, enc_spec["input_size"], cfg.min_examples))
     if cfg.exemplars:
         ex = concepts.read_folder(cfg.exemplars, enc_spec["input_size"])[0]
-        pool_set = frames if frames.items else _all_frames(cfg, fkeys)
+        pool_set = (
+            frames if frames.items else concepts.unlabelled_frames(fkeys, cfg.max_labelled_frames, cfg.seed)
+        )
         hits = {}
         for name, imgs in ex.items():
             emb = activations.encode_images(spec, [im for _, im in imgs])[0]["embeddings"]
@@ -177,9 +184,3 @@ def run(cfg: ProbeConfig) -> ProbeResult:
         unreadable_images=unreadable,
         seconds=time.perf_counter() - t0,
     )
-
-
-def _all_frames(cfg: ProbeConfig, keys: list[str]) -> ConceptSet:
-    from pipeline.schema import parse_frame_key
-
-    return ConceptSet("exemplars", keys, [parse_frame_key(k)[0] for k in keys], {})

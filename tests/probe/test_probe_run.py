@@ -94,3 +94,18 @@ def test_folder_and_exemplar_concepts(probed, tmp_path):
     assert best["folder"]["n_select_pos"] + best["folder"]["n_eval_pos"] == 12
     assert best["folder"]["auc"] > 0.8  # a bright disk: even these random-looking filters see it
     assert 10 <= best["exemplars"]["n_select_pos"] + best["exemplars"]["n_eval_pos"] <= 30
+
+
+def test_stored_activations_are_tied_to_encoder_and_dataset(probed):
+    from probe.encoders import fingerprint
+
+    cfg, _ = probed
+    base = fingerprint(cfg.run, cfg.dataset, ["a"], ["conv1"], "max", 0)
+    assert base == fingerprint(cfg.run, cfg.dataset + "/", ["a"], ["conv1"], "max", 0)
+    others = [
+        fingerprint(cfg.run, "/elsewhere", ["a"], ["conv1"], "max", 0),
+        fingerprint(cfg.run, cfg.dataset, ["b"], ["conv1"], "max", 0),
+        fingerprint(cfg.run, cfg.dataset, ["a"], ["conv2"], "max", 0),
+        fingerprint(cfg.run, cfg.dataset, ["a"], ["conv1"], "mean", 0),
+    ]
+    assert base not in others and len(set(others)) == 4
