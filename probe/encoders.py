@@ -42,13 +42,15 @@ def check_run(run_url: str) -> dict:
         return json.load(f)
 
 
-def fingerprint(run_url: str, layers: list[str], pool: str, seed: int) -> str:
-    """Identifies what stored activations were computed from: encoder weights, layers, pooling, seed."""
+def fingerprint(
+    run_url: str, dataset: str, shard_ids: list[str], layers: list[str], pool: str, seed: int
+) -> str:
+    """Identifies what stored activations were computed from: encoder weights, dataset and its shards
+    (`shard_ids`, e.g. checksums), layers, pooling, seed."""
     fs, root = storage.url_to_fs(run_url.rstrip("/"))
     info = fs.info(f"{root}/{ENCODER_FILE}")
-    token = json.dumps(
-        [info.get("size"), str(info.get("mtime", info.get("LastModified"))), layers, pool, seed]
-    )
+    mtime = str(info.get("mtime", info.get("LastModified")))
+    token = json.dumps([info.get("size"), mtime, dataset.rstrip("/"), shard_ids, layers, pool, seed])
     return hashlib.sha1(token.encode()).hexdigest()[:16]
 
 
