@@ -36,6 +36,7 @@ class EncodeSpec:
     random_control: bool
     batch_size: int = 64
     device: str | None = None
+    token: str = ""  # fingerprint of the encoder file: workers keep encoders cached under it
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,9 @@ def decode(data: bytes) -> Image.Image | None:
 def encode_images(spec: EncodeSpec, images: list[Image.Image]) -> tuple[dict[str, np.ndarray], list[int]]:
     """{"trained": (N, units) f16, "random": ..., "embeddings": (N, dim) f32} and channels per layer."""
     device = default_device(spec.device)
-    nets = {"trained": open_encoder(spec.run, "trained", spec.seed, device)}
+    nets = {"trained": open_encoder(spec.run, "trained", spec.seed, device, spec.token)}
     if spec.random_control:
-        nets["random"] = open_encoder(spec.run, "random", spec.seed, device)
+        nets["random"] = open_encoder(spec.run, "random", spec.seed, device, spec.token)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in [*nets, "embeddings"]}
     channels: list[int] = []
     for i in range(0, len(images), spec.batch_size):

@@ -55,8 +55,9 @@ def fingerprint(
 
 
 @functools.lru_cache(maxsize=4)
-def open_encoder(run_url: str, network: str, seed: int, device: str):
-    """The trained encoder (`network="trained"`) or a random-weight one of the same spec, in eval mode."""
+def open_encoder(run_url: str, network: str, seed: int, device: str, token: str = ""):
+    """The trained encoder (`network="trained"`) or a random-weight one of the same spec, in eval mode.
+    Cached per process; `token` (the activations' fingerprint) changes when the encoder file does."""
     from train.encoder import build_encoder
     from train.model_io import load_encoder
 

@@ -52,15 +52,17 @@ def list_shards(ds: Dataset) -> tuple[list[tuple[int, str]], list[str]]:
     return shards, [sums.get(f"{SHARDS_DIR}/{u.rsplit('/', 1)[-1]}", "") for u in urls]
 
 
-def _activations(cfg: ProbeConfig, layers: list[str]) -> tuple[ActivationStore, StoreMeta, list]:
+def _activations(
+    cfg: ProbeConfig, layers: list[str]
+) -> tuple[ActivationStore, StoreMeta, list, activations.EncodeSpec]:
     store = ActivationStore(cfg.run)
     shards, checksums = list_shards(Dataset(cfg.dataset))
     fp = fingerprint(cfg.run, cfg.dataset, checksums, layers, cfg.pool, cfg.seed)
     fp += "+random" if cfg.random_control else ""
     if store.reset_if_stale(fp):
         log.info("stored activations were computed for another encoder or layers: recomputing")
-    spec = activations.EncodeSpec(cfg.run, tuple(layers), cfg.pool, cfg.seed, cfg.random_control,
-                                  cfg.batch_size, cfg.device)  # fmt: skip
+    spec = activations.EncodeSpec(cfg.run.rstrip("/"), tuple(layers), cfg.pool, cfg.seed, cfg.random_control,
+                                  cfg.batch_size, cfg.device, token=fp)  # fmt: skip
     specs = [activations.ShardSpec(spec, i, url) for i, url in shards]
     import ray
 
@@ -77,7 +79,7 @@ def _activations(cfg: ProbeConfig, layers: list[str]) -> tuple[ActivationStore, 
         store.write_meta(meta)
     if meta is None or not store.shards():
         raise InputError(f"no activations could be computed for {cfg.dataset}: {[s.error for s in failed]}")
-    return store, meta, statuses
+    return store, meta, statuses, spec
 
 
 def _acts_for(cs: ConceptSet, store: ActivationStore, spec: activations.EncodeSpec) -> dict[str, np.ndarray]:
@@ -95,10 +97,8 @@ def run(cfg: ProbeConfig) -> ProbeResult:
     unknown = [layer for layer in layers if layer not in enc_spec["layers"]]
     if unknown:
         raise ConfigError(f"unknown layer(s) {unknown}: the encoder of {run_url} has {enc_spec['layers']}")
-    store, meta, statuses = _activations(cfg, layers)
+    store, meta, statuses, spec = _activations(cfg, layers)
     units = meta.units
-    spec = activations.EncodeSpec(run_url, tuple(layers), cfg.pool, cfg.seed, cfg.random_control,
-                                  cfg.batch_size, cfg.device)  # fmt: skip
 
     rows = unit_rows(store, units, cfg.top_frames, cfg.histogram_bins)
     write_parquet(f"{run_url}/{UNITS_TABLE}", rows, UNITS_SCHEMA)

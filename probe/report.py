@@ -29,6 +29,7 @@ td:first-child,th:first-child{text-align:left}
 .yes{background:#2b8a3e;color:#fff;border-radius:4px;padding:1px 6px} .no{color:#868e96}
 .cards{display:flex;flex-wrap:wrap;gap:14px} .card{border:1px solid #dee2e6;border-radius:8px;padding:10px;width:360px}
 .card.control{background:#f8f9fa;border-style:dashed} .card h3{margin:0 0 4px;font-size:15px}
+.cap{color:#868e96;font-size:12px;margin-top:4px}
 .gal{display:grid;grid-template-columns:repeat(6,1fr);gap:3px;margin-top:6px}
 .gal img{width:100%;aspect-ratio:1;object-fit:cover;border-radius:3px}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}
@@ -99,7 +100,7 @@ def _gallery(keys: list[str], jpegs: dict[str, bytes]) -> str:
         for k in keys
         if k in jpegs
     ]
-    return f'<div class="gal">{"".join(imgs)}</div>'
+    return f'<div class="cap">top-activating frames</div><div class="gal">{"".join(imgs)}</div>'
 
 
 def _card(title: str, score, pos_neg, keys, jpegs, control: bool, extra: str = "") -> str:
