@@ -131,18 +131,21 @@ def compute(specs: list[ShardSpec], workers: int | None = None, use_ray: bool = 
     )
     task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=2)(process_shard)
     limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    pending, done = [], []
+    pending: dict = {}  # ObjectRef -> shard number
+    done: list[ShardStatus] = []
     queue = list(specs)
     t0 = time.perf_counter()
     while queue or pending:
         while queue and len(pending) < limit:
-            pending.append(task.remote(queue.pop(0)))
-        ready, pending = ray.wait(pending, num_returns=1)
+            spec = queue.pop(0)
+            pending[task.remote(spec)] = spec.shard
+        ready, _ = ray.wait(list(pending), num_returns=1)
         for ref in ready:
+            shard = pending.pop(ref)
             try:
                 done.append(ray.get(ref))
-            except ray.exceptions.RayError as exc:  # a worker died or the code raised: record, go on
-                done.append(ShardStatus(-1, "failed", error=str(exc).splitlines()[0]))
+            except ray.exceptions.RayError as exc:  # the worker died or the code raised: record, go on
+                done.append(ShardStatus(shard, "failed", error=str(exc).strip().splitlines()[-1][:500]))
         frames = sum(s.frames for s in done)
         rate = frames / max(1e-9, time.perf_counter() - t0)
         log.info("activations: %d/%d shards, %d frames, %.1f frames/s", len(done), len(specs), frames, rate)

@@ -26,7 +26,9 @@ class ProbeConfig(BaseModel):
     pool: Literal["max", "mean"] = Field("max", description="spatial pooling of each channel")
     batch_size: int = Field(64, ge=1, description="frames per forward pass")
     device: str | None = Field(None, description="torch device (default: cuda when present, else cpu)")
-    workers: int | None = Field(None, ge=1, description="Ray tasks in flight (default: cluster CPUs)")
+    workers: int | None = Field(
+        None, ge=0, description="Ray tasks in flight (default: cluster CPUs); 0 = in this process, no Ray"
+    )
     address: str | None = Field(None, description="Ray cluster address (default: local Ray)")
 
     select_fraction: float = Field(0.5, gt=0, lt=1, description="share of videos that select units")

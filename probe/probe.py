@@ -64,11 +64,12 @@ def _activations(
     spec = activations.EncodeSpec(cfg.run.rstrip("/"), tuple(layers), cfg.pool, cfg.seed, cfg.random_control,
                                   cfg.batch_size, cfg.device, token=fp)  # fmt: skip
     specs = [activations.ShardSpec(spec, i, url) for i, url in shards]
-    import ray
+    if cfg.workers != 0:
+        import ray
 
-    if not ray.is_initialized():  # the CLI attaches to --address first; a direct caller gets local Ray
-        ray.init(address=cfg.address or "local", include_dashboard=False, logging_level=logging.WARNING)
-    statuses = activations.compute(specs, cfg.workers)
+        if not ray.is_initialized():  # the CLI attaches to --address first; a direct caller gets local Ray
+            ray.init(address=cfg.address or "local", include_dashboard=False, logging_level=logging.WARNING)
+    statuses = activations.compute(specs, cfg.workers, use_ray=cfg.workers != 0)
     failed = [s for s in statuses if s.status == "failed"]
     for s in failed:
         log.error("shard %d failed: %s", s.shard, s.error)

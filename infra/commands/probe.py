@@ -27,7 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layers", default=None, metavar="L1,L2", help="layers to probe (default: all)")
     p.add_argument("--pool", default=None, choices=["max", "mean"], help="spatial pooling (default: max)")
     p.add_argument("--permutations", type=int, default=None, help="shuffles of the permutation null (199)")
-    p.add_argument("--workers", type=int, default=None, help="Ray tasks in flight (default: CPUs)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="Ray tasks in flight (default: CPUs); 0 = no Ray"
+    )
     add_common(p)
     p.set_defaults(func=main)
 
@@ -37,7 +39,8 @@ def main(args: argparse.Namespace) -> int:
     from probe.probe import run
 
     cfg = build_config(ProbeConfig, args)
-    init_ray(cfg.address)
+    if cfg.workers != 0:
+        init_ray(cfg.address)
     result = run(cfg)
     print(format_table(result.table))
     if result.skipped_concepts:

@@ -109,3 +109,30 @@ def test_stored_activations_are_tied_to_encoder_and_dataset(probed):
         fingerprint(cfg.run, cfg.dataset, ["a"], ["conv1"], "mean", 0),
     ]
     assert base not in others and len(set(others)) == 4
+
+
+def test_in_process_executor_matches_ray_and_bad_shard_is_a_row(probed, tmp_path):
+    import shutil
+
+    from probe.activations import EncodeSpec, ShardSpec, compute
+
+    cfg, _ = probed
+    ds = tmp_path / "ds"
+    shutil.copytree(cfg.dataset, ds)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    for name in ("encoder.pt", "encoder.json"):
+        shutil.copy(Path(cfg.run, name), run_dir / name)
+    ray_store = ActivationStore(cfg.run)
+    local = ActivationStore(str(run_dir))
+
+    enc = EncodeSpec(str(run_dir), ("conv1", "conv2", "conv3"), "max", cfg.seed, True, 16)
+    shard1 = ds / "shards" / "frames-000001.tar"
+    shard1.write_bytes(shard1.read_bytes()[:700])  # cut inside the first member
+    statuses = compute([ShardSpec(enc, 0, str(ds / "shards/frames-000000.tar")), ShardSpec(enc, 1, str(shard1))],
+                       use_ray=False)  # fmt: skip
+    assert [s.status for s in statuses] == ["ok", "failed"] and "frames-000001.tar" in statuses[1].error
+    assert local.keys(0) == ray_store.keys(0)
+    for kind in ("trained", "random", "embeddings"):
+        np.testing.assert_allclose(local.chunk(kind, 0), ray_store.chunk(kind, 0), rtol=1e-3, atol=1e-3)
+    assert not local.has_chunk(1)
