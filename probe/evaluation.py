@@ -73,22 +73,23 @@ def score_set(
     index_info: dict[str, dict] = {}
     if not usable:
         return SetResult([], skipped, index_info)
-    indexes = {}
+    indexes, held_out = {}, {}
     for network, a in acts.items():
         indexes[network] = UnitIndex(a[sel], exact_max_units=cfg.exact_max_units, seed=cfg.seed)
         index_info[network] = indexes[network].choice.as_dict()
+        held_out[network] = a[~sel]
     for concept, (y, counts) in usable.items():
         trained = select_and_evaluate(
-            indexes["trained"], acts["trained"][~sel], y[sel], y[~sel], cfg.candidates, cfg.keep
+            indexes["trained"], held_out["trained"], y[sel], y[~sel], cfg.candidates, cfg.keep
         )
         random = []
         if "random" in indexes:
             random = select_and_evaluate(
-                indexes["random"], acts["random"][~sel], y[sel], y[~sel], cfg.candidates, 1
+                indexes["random"], held_out["random"], y[sel], y[~sel], cfg.candidates, 1
             )
         if cfg.permutations:
             null = permutation_null(
-                indexes["trained"], acts["trained"][~sel], y[sel], y[~sel], trained[0].auc,
+                indexes["trained"], held_out["trained"], y[sel], y[~sel], trained[0].auc,
                 cfg.candidates, cfg.permutations, cfg.seed,
             )  # fmt: skip
             null_aucs = null.null_aucs
@@ -96,7 +97,7 @@ def score_set(
         else:
             null_aucs, pvals = np.array([]), [float("nan")] * len(trained)
         shown = {"trained": [s.unit for s in trained[: cfg.report_units]], "random": [s.unit for s in random]}
-        eval_acts = {n: np.asarray(acts[n][~sel][:, cols], np.float32) for n, cols in shown.items() if cols}
+        eval_acts = {n: np.asarray(held_out[n][:, cols], np.float32) for n, cols in shown.items() if cols}
         results.append(
             ConceptResult(
                 concept, cs.source, counts, trained, random, pvals, null_aucs.tolist(), y[~sel], eval_acts
