@@ -136,3 +136,13 @@ def test_in_process_executor_matches_ray_and_bad_shard_is_a_row(probed, tmp_path
     for kind in ("trained", "random", "embeddings"):
         np.testing.assert_allclose(local.chunk(kind, 0), ray_store.chunk(kind, 0), rtol=1e-3, atol=1e-3)
     assert not local.has_chunk(1)
+
+
+def test_unknown_layer_and_missing_dataset_are_clear_errors(probed, tmp_path):
+    from pipeline.errors import ConfigError, InputError
+
+    cfg, _ = probed
+    with pytest.raises(ConfigError, match=r"unknown layer\(s\) \['conv9'\].*conv1"):
+        run(cfg.model_copy(update={"layers": ["conv9"]}))
+    with pytest.raises(InputError, match="not a unitscope dataset"):
+        run(cfg.model_copy(update={"dataset": str(tmp_path / "nothing")}))
