@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 # The default budget: about 10 minutes on 2 CPU cores (tests/bench/demo_quality.py measures it).
 SYNTH = {"seconds": 20.0, "fps": 10.0, "size": 160}
 INGEST = {"fps": 5.0, "size": 64, "shard_frames": 500}
-TRAIN = {"objective": "temporal", "steps": 600, "batch_size": 64, "workers": 0}
+TRAIN = {"objective": "temporal", "steps": 1000, "batch_size": 64, "workers": 0}
 PROBE = {"permutations": 199}
 
 
