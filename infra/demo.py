@@ -59,11 +59,10 @@ def run(cfg: DemoConfig) -> DemoResult:
     from pipeline.ingest import run as ingest
     from pipeline.synth import SynthConfig
     from pipeline.synth import run as synth
-    from train.config import TrainConfig
-    from train.train import run as train
-
     from probe.config import ProbeConfig
     from probe.probe import run as probe
+    from train.config import TrainConfig
+    from train.train import run as train
 
     out = cfg.out.rstrip("/")
     if "://" not in out:

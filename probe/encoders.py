@@ -12,27 +12,23 @@ import hashlib
 import json
 
 import numpy as np
+import torch
 
 from pipeline import storage
 from pipeline.errors import InputError
-
-ENCODER_FILE = "encoder.pt"
-ENCODER_SPEC = "encoder.json"
+from train.encoder import build_encoder
+from train.model_io import ENCODER_SPEC, ENCODER_WEIGHTS, load_encoder
 
 
 def default_device(device: str | None = None) -> str:
-    if device:
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def check_run(run_url: str) -> dict:
     """The run's encoder spec; InputError naming the run and the fix when it has no encoder."""
     run_url = run_url.rstrip("/")
     fs, root = storage.url_to_fs(run_url)
-    missing = [name for name in (ENCODER_FILE, ENCODER_SPEC) if not fs.exists(f"{root}/{name}")]
+    missing = [name for name in (ENCODER_WEIGHTS, ENCODER_SPEC) if not fs.exists(f"{root}/{name}")]
     if missing:
         raise InputError(
             f"{run_url} has no trained encoder ({', '.join(missing)} missing); train one first with "
@@ -48,7 +44,7 @@ def fingerprint(
     """Identifies what stored activations were computed from: encoder weights, dataset and its shards
     (`shard_ids`, e.g. checksums), layers, pooling, seed."""
     fs, root = storage.url_to_fs(run_url.rstrip("/"))
-    info = fs.info(f"{root}/{ENCODER_FILE}")
+    info = fs.info(f"{root}/{ENCODER_WEIGHTS}")
     mtime = str(info.get("mtime", info.get("LastModified")))
     token = json.dumps([info.get("size"), mtime, dataset.rstrip("/"), shard_ids, layers, pool, seed])
     return hashlib.sha1(token.encode()).hexdigest()[:16]
@@ -58,9 +54,6 @@ def fingerprint(
 def open_encoder(run_url: str, network: str, seed: int, device: str, token: str = ""):
     """The trained encoder (`network="trained"`) or a random-weight one of the same spec, in eval mode.
     Cached per process; `token` (the activations' fingerprint) changes when the encoder file does."""
-    from train.encoder import build_encoder
-    from train.model_io import load_encoder
-
     if network == "trained":
         enc = load_encoder(run_url, device=device)
     else:
@@ -71,8 +64,6 @@ def open_encoder(run_url: str, network: str, seed: int, device: str, token: str 
 def pooled_units(enc, x, layers: list[str], pool: str) -> tuple[np.ndarray, list[int]]:
     """(N, units) float16 pooled responses of `layers` for the preprocessed batch `x`, and the
     channel count of each layer."""
-    import torch
-
     with torch.inference_mode():
         feats = enc.features(x)
         cols = []
@@ -85,8 +76,6 @@ def pooled_units(enc, x, layers: list[str], pool: str) -> tuple[np.ndarray, list
 
 def embeddings(enc, x) -> np.ndarray:
     """(N, dim) float32 L2-normalised frame embeddings."""
-    import torch
-
     with torch.inference_mode():
         e = enc.embed(x).float()
         e = torch.nn.functional.normalize(e.flatten(1), dim=1)

@@ -14,6 +14,8 @@ import pyarrow.parquet as pq
 from PIL import Image, ImageDraw
 
 from pipeline import schema
+from train.encoder import EncoderSpec, build_encoder
+from train.model_io import save_encoder
 
 
 def frame(rng: np.random.Generator, size: int, disk: bool) -> bytes:
@@ -85,8 +87,5 @@ def write_dataset(root: Path, videos: int = 12, frames: int = 10, shards: int = 
 
 def write_run(root: Path, size: int = 32, seed: int = 1) -> Path:
     """A run directory with an (untrained, seeded) encoder of the train stage's family."""
-    from train.encoder import EncoderSpec, build_encoder
-    from train.model_io import save_encoder
-
     save_encoder(build_encoder(EncoderSpec.create("conv4", 8, 3, size), seed), str(root))
     return root
