@@ -90,14 +90,23 @@ def _acts_for(cs: ConceptSet, store: ActivationStore, spec: activations.EncodeSp
     return {n: store.gather(n, cs.items) for n in nets}
 
 
-def run(cfg: ProbeConfig) -> ProbeResult:
-    t0 = time.perf_counter()
+def check_inputs(cfg: ProbeConfig) -> tuple[dict, list[str]]:
+    """The run's encoder spec and the layers to probe; clear errors for a run without an encoder, an
+    unknown layer or a DATASET that is not one (before any Ray work starts)."""
     run_url = cfg.run.rstrip("/")
     enc_spec = check_run(run_url)
     layers = cfg.layers or list(enc_spec["layers"])
     unknown = [layer for layer in layers if layer not in enc_spec["layers"]]
     if unknown:
         raise ConfigError(f"unknown layer(s) {unknown}: the encoder of {run_url} has {enc_spec['layers']}")
+    Dataset(cfg.dataset)
+    return enc_spec, layers
+
+
+def run(cfg: ProbeConfig) -> ProbeResult:
+    t0 = time.perf_counter()
+    run_url = cfg.run.rstrip("/")
+    enc_spec, layers = check_inputs(cfg)
     store, meta, statuses, spec = _activations(cfg, layers)
     units = meta.units
 

@@ -38,9 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from probe.config import ProbeConfig
-    from probe.probe import run
+    from probe.probe import check_inputs, run
 
     cfg = build_config(ProbeConfig, args)
+    check_inputs(cfg)
     if cfg.workers != 0:
         init_ray(cfg.address)
     result = run(cfg)
