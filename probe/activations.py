@@ -1,0 +1,152 @@
+"""Batch inference over a dataset's shards: every unit's pooled response on every frame, on Ray.
+
+The unit of work is a shard: `process_shard(spec) -> ShardStatus` reads one WebDataset tar, runs the
+trained encoder (and the random-weight control, on the same decoded frames) in batches, and commits
+one chunk of the activation store. Ray tasks and the in-process loop share that function. A frame whose
+JPEG cannot be decoded is skipped and counted; a shard that cannot be read is a failed row, not a
+crash; committed chunks are skipped on a re-run.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import tarfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from pipeline import storage
+from probe.encoders import default_device, embeddings, open_encoder, pooled_units
+from probe.store import ActivationStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EncodeSpec:
+    """What to compute for a batch of images (small and picklable; encoders are built from it)."""
+
+    run: str
+    layers: tuple[str, ...]
+    pool: str
+    seed: int
+    random_control: bool
+    batch_size: int = 64
+    device: str | None = None
+    token: str = ""  # fingerprint of the encoder file: workers keep encoders cached under it
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    encode: EncodeSpec
+    shard: int
+    url: str  # the shard's tar
+
+
+@dataclass
+class ShardStatus:
+    shard: int
+    status: str  # ok / skipped (already committed) / failed
+    frames: int = 0
+    bad_frames: int = 0
+    channels: list[int] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def read_shard(url: str) -> list[tuple[str, bytes]]:
+    """(key, JPEG bytes) of every `.jpg` member of a tar, streamed from any fsspec URL."""
+    out = []
+    fs, path = storage.url_to_fs(url)
+    with fs.open(path, "rb") as f, tarfile.open(fileobj=f, mode="r|") as tf:
+        for member in tf:
+            if member.isfile() and member.name.endswith(".jpg"):
+                data = tf.extractfile(member).read()
+                out.append((member.name[: -len(".jpg")].rsplit("/", 1)[-1], data))
+    return out
+
+
+def decode(data: bytes) -> Image.Image | None:
+    """RGB image from JPEG (or any PIL format) bytes; None when it cannot be decoded."""
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.load()
+        return img.convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+
+
+def encode_images(spec: EncodeSpec, images: list[Image.Image]) -> tuple[dict[str, np.ndarray], list[int]]:
+    """{"trained": (N, units) f16, "random": ..., "embeddings": (N, dim) f32} and channels per layer."""
+    device = default_device(spec.device)
+    nets = {"trained": open_encoder(spec.run, "trained", spec.seed, device, spec.token)}
+    if spec.random_control:
+        nets["random"] = open_encoder(spec.run, "random", spec.seed, device, spec.token)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in [*nets, "embeddings"]}
+    channels: list[int] = []
+    for i in range(0, len(images), spec.batch_size):
+        x = nets["trained"].preprocess(images[i : i + spec.batch_size])
+        for name, enc in nets.items():
+            acts, channels = pooled_units(enc, x, list(spec.layers), spec.pool)
+            parts[name].append(acts)
+        parts["embeddings"].append(embeddings(nets["trained"], x))
+    return {k: np.concatenate(v) for k, v in parts.items() if v}, channels
+
+
+def process_shard(spec: ShardSpec) -> ShardStatus:
+    """Compute and commit the activation chunk of one shard (skipped when already committed)."""
+    t0 = time.perf_counter()
+    store = ActivationStore(spec.encode.run)
+    if store.has_chunk(spec.shard):
+        return ShardStatus(spec.shard, "skipped")
+    try:
+        members = read_shard(spec.url)
+    except (OSError, tarfile.TarError, EOFError) as exc:
+        return ShardStatus(spec.shard, "failed", error=f"cannot read {spec.url}: {exc}")
+    keys, images = [], []
+    for key, data in members:
+        img = decode(data)
+        if img is not None:
+            keys.append(key)
+            images.append(img)
+    bad = len(members) - len(images)
+    if not images:
+        return ShardStatus(spec.shard, "failed", bad_frames=bad, error=f"{spec.url} holds no decodable frame")
+    arrays, channels = encode_images(spec.encode, images)
+    store.write_chunk(spec.shard, keys, arrays)
+    return ShardStatus(spec.shard, "ok", len(keys), bad, channels, seconds=time.perf_counter() - t0)
+
+
+def compute(specs: list[ShardSpec], workers: int | None = None, use_ray: bool = True) -> list[ShardStatus]:
+    """Run `process_shard` over `specs`: Ray tasks (at most `workers` in flight) or in this process."""
+    if not use_ray:
+        return [process_shard(s) for s in specs]
+    import ray
+
+    gpus = (
+        1 if ray.cluster_resources().get("GPU", 0) >= 1 and specs and specs[0].encode.device != "cpu" else 0
+    )
+    task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=2)(process_shard)
+    limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    pending: dict = {}  # ObjectRef -> shard number
+    done: list[ShardStatus] = []
+    queue = list(specs)
+    t0 = time.perf_counter()
+    while queue or pending:
+        while queue and len(pending) < limit:
+            spec = queue.pop(0)
+            pending[task.remote(spec)] = spec.shard
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        for ref in ready:
+            shard = pending.pop(ref)
+            try:
+                done.append(ray.get(ref))
+            except ray.exceptions.RayError as exc:  # the worker died or the code raised: record, go on
+                done.append(ShardStatus(shard, "failed", error=str(exc).strip().splitlines()[-1][:500]))
+        frames = sum(s.frames for s in done)
+        rate = frames / max(1e-9, time.perf_counter() - t0)
+        log.info("activations: %d/%d shards, %d frames, %.1f frames/s", len(done), len(specs), frames, rate)
+    return sorted(done, key=lambda s: s.shard)

@@ -1,0 +1,82 @@
+"""The encoders a probe runs: the run's trained encoder and the same architecture with random weights.
+
+Built from the run URL inside each worker (never pickled) and cached per process, so a Ray worker that
+handles many shards loads them once. `pooled_units` turns a batch of images into one row per image of
+every unit's spatially pooled response, layers concatenated in the order given.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+
+import numpy as np
+import torch
+
+from pipeline import storage
+from pipeline.errors import InputError
+from train.encoder import build_encoder
+from train.model_io import ENCODER_SPEC, ENCODER_WEIGHTS, load_encoder
+
+
+def default_device(device: str | None = None) -> str:
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def check_run(run_url: str) -> dict:
+    """The run's encoder spec; InputError naming the run and the fix when it has no encoder."""
+    run_url = run_url.rstrip("/")
+    fs, root = storage.url_to_fs(run_url)
+    missing = [name for name in (ENCODER_WEIGHTS, ENCODER_SPEC) if not fs.exists(f"{root}/{name}")]
+    if missing:
+        raise InputError(
+            f"{run_url} has no trained encoder ({', '.join(missing)} missing); train one first with "
+            f"`unitscope train DATASET {run_url}`, or point at a run directory that holds one"
+        )
+    with fs.open(f"{root}/{ENCODER_SPEC}", "r") as f:
+        return json.load(f)
+
+
+def fingerprint(
+    run_url: str, dataset: str, shard_ids: list[str], layers: list[str], pool: str, seed: int
+) -> str:
+    """Identifies what stored activations were computed from: encoder weights, dataset and its shards
+    (`shard_ids`, e.g. checksums), layers, pooling, seed."""
+    fs, root = storage.url_to_fs(run_url.rstrip("/"))
+    info = fs.info(f"{root}/{ENCODER_WEIGHTS}")
+    mtime = str(info.get("mtime", info.get("LastModified")))
+    token = json.dumps([info.get("size"), mtime, dataset.rstrip("/"), shard_ids, layers, pool, seed])
+    return hashlib.sha1(token.encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=4)
+def open_encoder(run_url: str, network: str, seed: int, device: str, token: str = ""):
+    """The trained encoder (`network="trained"`) or a random-weight one of the same spec, in eval mode.
+    Cached per process; `token` (the activations' fingerprint) changes when the encoder file does."""
+    if network == "trained":
+        enc = load_encoder(run_url, device=device)
+    else:
+        enc = build_encoder(check_run(run_url), seed).to(device)
+    return enc.eval()
+
+
+def pooled_units(enc, x, layers: list[str], pool: str) -> tuple[np.ndarray, list[int]]:
+    """(N, units) float16 pooled responses of `layers` for the preprocessed batch `x`, and the
+    channel count of each layer."""
+    with torch.inference_mode():
+        feats = enc.features(x)
+        cols = []
+        for layer in layers:
+            f = feats[layer].float()
+            cols.append(f.amax(dim=(2, 3)) if pool == "max" else f.mean(dim=(2, 3)))
+    channels = [c.shape[1] for c in cols]
+    return torch.cat(cols, dim=1).cpu().numpy().astype(np.float16), channels
+
+
+def embeddings(enc, x) -> np.ndarray:
+    """(N, dim) float32 L2-normalised frame embeddings."""
+    with torch.inference_mode():
+        e = enc.embed(x).float()
+        e = torch.nn.functional.normalize(e.flatten(1), dim=1)
+    return e.cpu().numpy().astype(np.float32)

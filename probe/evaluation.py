@@ -1,0 +1,143 @@
+"""Score one concept set: split by video, search each network's units, run the controls, make catalogue rows.
+
+Per concept set and network one FAISS index is built over the selection split's unit profiles; every
+concept of the set (and every shuffle of the permutation null) queries it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipeline.errors import InputError
+from probe.catalog import unit_name
+from probe.concepts import ConceptSet
+from probe.config import ProbeConfig
+from probe.controls import is_detector, p_value, permutation_null
+from probe.search import UnitIndex
+from probe.selection import UnitScore, select_and_evaluate
+from probe.splits import split_mask
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConceptResult:
+    concept: str
+    source: str
+    counts: dict[str, int]  # n_select_pos, n_select_neg, n_eval_pos, n_eval_neg
+    trained: list[UnitScore]
+    random: list[UnitScore]
+    p_values: list[float]  # per trained unit, from the null of best units
+    null_aucs: list[float]
+    eval_labels: np.ndarray | None = None  # for the report: labels of the evaluation split
+    eval_acts: dict[str, np.ndarray] = field(default_factory=dict)  # network -> (eval, shown units)
+
+
+@dataclass
+class SetResult:
+    results: list[ConceptResult]
+    skipped: dict[str, str]  # concept -> why it was not scored
+    index: dict[str, dict]  # network -> the FAISS index choice
+
+
+def score_set(
+    cs: ConceptSet, acts: dict[str, np.ndarray], units: list[tuple[str, int]], cfg: ProbeConfig
+) -> SetResult:
+    """Catalogue results for every concept of `cs`; `acts[network]` is (items, units), row-aligned."""
+    sel = split_mask(cs.groups, cfg.select_fraction, cfg.seed, cs.strata)
+    results, skipped = [], {}
+    usable = {}
+    for concept, y in cs.labels.items():
+        counts = {
+            "n_select_pos": int(y[sel].sum()),
+            "n_select_neg": int((~y[sel]).sum()),
+            "n_eval_pos": int(y[~sel].sum()),
+            "n_eval_neg": int((~y[~sel]).sum()),
+        }
+        low = {k: v for k, v in counts.items() if v < cfg.min_examples}
+        if low:
+            why = (
+                f"too few examples for concept {concept!r} ({cs.source}): "
+                + ", ".join(f"{k}={v}" for k, v in low.items())
+                + f" (min_examples={cfg.min_examples}); label more frames or lower min_examples"
+            )
+            if cs.source != "dataset":  # a set the user made for this probe: an error, not a skip
+                raise InputError(why)
+            log.warning(why)
+            skipped[concept] = why
+            continue
+        usable[concept] = (y, counts)
+    index_info: dict[str, dict] = {}
+    if not usable:
+        return SetResult([], skipped, index_info)
+    indexes, held_out = {}, {}
+    for network, a in acts.items():
+        indexes[network] = UnitIndex(a[sel], exact_max_units=cfg.exact_max_units, seed=cfg.seed)
+        index_info[network] = indexes[network].choice.as_dict()
+        held_out[network] = a[~sel]
+    for concept, (y, counts) in usable.items():
+        trained = select_and_evaluate(
+            indexes["trained"], held_out["trained"], y[sel], y[~sel], cfg.candidates, cfg.keep
+        )
+        random = []
+        if "random" in indexes:
+            random = select_and_evaluate(
+                indexes["random"], held_out["random"], y[sel], y[~sel], cfg.candidates, 1
+            )
+        if cfg.permutations:
+            null = permutation_null(
+                indexes["trained"], held_out["trained"], y[sel], y[~sel], trained[0].auc,
+                cfg.candidates, cfg.permutations, cfg.seed,
+            )  # fmt: skip
+            null_aucs = null.null_aucs
+            pvals = [p_value(null_aucs, s.auc) for s in trained]
+        else:
+            null_aucs, pvals = np.array([]), [float("nan")] * len(trained)
+        shown = {"trained": [s.unit for s in trained[: cfg.report_units]], "random": [s.unit for s in random]}
+        eval_acts = {n: np.asarray(held_out[n][:, cols], np.float32) for n, cols in shown.items() if cols}
+        results.append(
+            ConceptResult(
+                concept, cs.source, counts, trained, random, pvals, null_aucs.tolist(), y[~sel], eval_acts
+            )
+        )
+        best, ctrl = trained[0], (random[0].auc if random else float("nan"))
+        log.info(
+            "%s (%s): best %s held-out AUC %.3f, random %.3f, p %.4f",
+            concept, cs.source, unit_name(*units[best.unit]), best.auc, ctrl, pvals[0],
+        )  # fmt: skip
+    return SetResult(results, skipped, index_info)
+
+
+def catalog_rows(
+    r: ConceptResult, units: list[tuple[str, int]], top_keys: dict[int, list[str]], cfg: ProbeConfig
+) -> list[dict]:
+    """Rows of CATALOG_SCHEMA for one concept result."""
+    rnd = r.random[0] if r.random else None
+    random_auc = rnd.auc if rnd else float("nan")
+    rows = []
+    for s, p in zip(r.trained, r.p_values, strict=True):
+        layer, ch = units[s.unit]
+        rows.append(
+            {
+                "unit": unit_name(layer, ch),
+                "layer": layer,
+                "channel": ch,
+                "concept": r.concept,
+                "label_source": r.source,
+                "rank": s.rank,
+                "auc": s.auc,
+                "accuracy": s.accuracy,
+                "threshold": s.threshold,
+                "select_auc": s.select_auc,
+                **r.counts,
+                "random_auc": random_auc,
+                "random_unit": unit_name(*units[rnd.unit]) if rnd else None,
+                "p_value": p,
+                "is_detector": is_detector(s.auc, random_auc, p, cfg.random_margin, cfg.alpha),
+                "top_keys": top_keys.get(s.unit, [])[: cfg.top_frames],
+            }
+        )
+    return rows

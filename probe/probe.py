@@ -1,0 +1,196 @@
+"""The probe stage's entry point: `run(ProbeConfig) -> ProbeResult`.
+
+activations (Ray, per shard) → units.parquet + frame index → concept sets → unit search with controls
+→ catalog.parquet, probe.json, report.html, all under RUN/probe/.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import numpy as np
+from pydantic import BaseModel
+
+from pipeline.dataset import Dataset
+from pipeline.errors import ConfigError, InputError
+from pipeline.schema import SHARDS_DIR
+from probe import activations, concepts, frame_index, report
+from probe.catalog import CATALOG_SCHEMA, CATALOG_TABLE, PROBE_JSON, REPORT_HTML, UNITS_SCHEMA, UNITS_TABLE
+from probe.catalog import write_table as write_parquet
+from probe.concepts import ConceptSet
+from probe.config import ProbeConfig
+from probe.encoders import check_run, fingerprint
+from probe.evaluation import ConceptResult, catalog_rows, score_set
+from probe.store import ActivationStore, StoreMeta, write_bytes
+from probe.units import column_top, unit_rows
+
+log = logging.getLogger(__name__)
+
+
+class ProbeResult(BaseModel):
+    run: str
+    catalog: str
+    report: str
+    frames: int
+    units: int
+    table: list[dict]  # one row per concept: its best unit and the controls
+    skipped_concepts: dict[str, str]
+    failed_shards: list[dict]
+    unreadable_images: list[str]
+    seconds: float
+
+
+def list_shards(ds: Dataset) -> tuple[list[tuple[int, str]], list[str]]:
+    """(shard number, URL) of the dataset's committed shards that hold frames, and their checksums."""
+    urls = ds.shard_urls()
+    if not urls:
+        raise InputError(f"{ds.url} has no committed shard with frames: re-run `unitscope ingest`")
+    sums = {r["path"]: r["sha256"] or "" for r in ds.shards().to_pylist()}
+    shards = [(int(u.rsplit("-", 1)[-1].split(".")[0]), u) for u in urls]
+    return shards, [sums.get(f"{SHARDS_DIR}/{u.rsplit('/', 1)[-1]}", "") for u in urls]
+
+
+def _activations(
+    cfg: ProbeConfig, layers: list[str]
+) -> tuple[ActivationStore, StoreMeta, list, activations.EncodeSpec]:
+    store = ActivationStore(cfg.run)
+    shards, checksums = list_shards(Dataset(cfg.dataset))
+    fp = fingerprint(cfg.run, cfg.dataset, checksums, layers, cfg.pool, cfg.seed)
+    fp += "+random" if cfg.random_control else ""
+    if store.reset_if_stale(fp):
+        log.info("stored activations were computed for another encoder or layers: recomputing")
+    spec = activations.EncodeSpec(cfg.run.rstrip("/"), tuple(layers), cfg.pool, cfg.seed, cfg.random_control,
+                                  cfg.batch_size, cfg.device, token=fp)  # fmt: skip
+    specs = [activations.ShardSpec(spec, i, url) for i, url in shards]
+    if cfg.workers != 0:
+        import ray
+
+        if not ray.is_initialized():  # the CLI attaches to --address first; a direct caller gets local Ray
+            ray.init(address=cfg.address or "local", include_dashboard=False, logging_level=logging.WARNING)
+    statuses = activations.compute(specs, cfg.workers, use_ray=cfg.workers != 0)
+    failed = [s for s in statuses if s.status == "failed"]
+    for s in failed:
+        log.error("shard %d failed: %s", s.shard, s.error)
+    meta = store.read_meta()
+    channels = next((s.channels for s in statuses if s.status == "ok"), None)
+    if channels is not None:
+        meta = StoreMeta(layers, channels, cfg.pool, fp)
+        store.write_meta(meta)
+    if meta is None or not store.shards():
+        raise InputError(f"no activations could be computed for {cfg.dataset}: {[s.error for s in failed]}")
+    return store, meta, statuses, spec
+
+
+def _acts_for(cs: ConceptSet, store: ActivationStore, spec: activations.EncodeSpec) -> dict[str, np.ndarray]:
+    if cs.images is not None:
+        return activations.encode_images(spec, cs.images)[0]
+    nets = ["trained", "random"] if spec.random_control else ["trained"]
+    return {n: store.gather(n, cs.items) for n in nets}
+
+
+def check_inputs(cfg: ProbeConfig) -> tuple[dict, list[str]]:
+    """The run's encoder spec and the layers to probe; clear errors for a run without an encoder, an
+    unknown layer or a DATASET that is not one (before any Ray work starts)."""
+    run_url = cfg.run.rstrip("/")
+    enc_spec = check_run(run_url)
+    layers = cfg.layers or list(enc_spec["layers"])
+    unknown = [layer for layer in layers if layer not in enc_spec["layers"]]
+    if unknown:
+        raise ConfigError(f"unknown layer(s) {unknown}: the encoder of {run_url} has {enc_spec['layers']}")
+    Dataset(cfg.dataset)
+    return enc_spec, layers
+
+
+def run(cfg: ProbeConfig) -> ProbeResult:
+    t0 = time.perf_counter()
+    run_url = cfg.run.rstrip("/")
+    enc_spec, layers = check_inputs(cfg)
+    store, meta, statuses, spec = _activations(cfg, layers)
+    units = meta.units
+
+    rows = unit_rows(store, units, cfg.top_frames, cfg.histogram_bins)
+    write_parquet(f"{run_url}/{UNITS_TABLE}", rows, UNITS_SCHEMA)
+    fidx, fkeys = frame_index.build(store)
+    frame_index.save(run_url, fidx, fkeys)
+
+    sets: list[ConceptSet] = []
+    stored = set(fkeys)
+    frames = concepts.dataset_labels(cfg.dataset, stored, cfg.max_labelled_frames, cfg.seed)
+    if frames.labels:
+        sets.append(frames)
+    if cfg.concepts:
+        sets.append(concepts.folder_labels(cfg.concepts, enc_spec["input_size"], cfg.min_examples))
+    if cfg.exemplars:
+        ex = concepts.read_folder(cfg.exemplars, enc_spec["input_size"])[0]
+        pool_set = (
+            frames if frames.items else concepts.unlabelled_frames(fkeys, cfg.max_labelled_frames, cfg.seed)
+        )
+        hits = {}
+        for name, imgs in ex.items():
+            emb = activations.encode_images(spec, [im for _, im in imgs])[0]["embeddings"]
+            hits[name] = {k for near in frame_index.nearest(fidx, fkeys, emb, cfg.exemplar_k) for k in near}
+        sets.append(concepts.exemplar_labels(hits, pool_set, cfg.min_examples))
+    if not sets:
+        raise InputError(
+            f"no concepts to probe: {cfg.dataset} has no labelled frames (no label sidecars); "
+            "pass --concepts DIR (one subfolder of images per concept) or exemplars"
+        )
+
+    results: list[ConceptResult] = []
+    skipped: dict[str, str] = {}
+    index_info: dict[str, dict] = {}
+    for cs in sets:
+        out = score_set(cs, _acts_for(cs, store, spec), units, cfg)
+        results += out.results
+        skipped.update(out.skipped)
+        index_info[cs.source] = out.index
+
+    top_of = {j: r["top_keys"] for j, r in enumerate(rows)}
+    catalog = [row for r in results for row in catalog_rows(r, units, top_of, cfg)]
+    write_parquet(f"{run_url}/{CATALOG_TABLE}", catalog, CATALOG_SCHEMA)
+    random_units = sorted({r.random[0].unit for r in results if r.random})
+    random_top = dict(
+        zip(random_units, column_top(store, "random", random_units, cfg.top_frames), strict=True)
+    )
+
+    failed = [s.__dict__ for s in statuses if s.status == "failed"]
+    unreadable = [u for cs in sets for u in cs.unreadable]
+    info = {
+        "run": run_url,
+        "dataset": cfg.dataset,
+        "config": cfg.model_dump(),
+        "pool": cfg.pool,
+        "layers": meta.layers,
+        "channels": meta.channels,
+        "frames": len(fkeys),
+        "units": len(units),
+        "detector_rule": {
+            "random_margin": cfg.random_margin,
+            "alpha": cfg.alpha,
+            "rule": "held-out AUC >= random control's best held-out AUC + random_margin and p <= alpha",
+        },
+        "index": index_info,
+        "skipped_concepts": skipped,
+        "failed_shards": failed,
+        "bad_frames": sum(s.bad_frames for s in statuses),
+        "unreadable_images": unreadable,
+        "null_aucs": {f"{r.source}/{r.concept}": r.null_aucs for r in results},
+    }
+    write_bytes(f"{run_url}/{PROBE_JSON}", json.dumps(info, indent=1, default=float).encode())
+    html = report.render(info, results, catalog, rows, random_top, units, cfg)
+    write_bytes(f"{run_url}/{REPORT_HTML}", html.encode())
+    table = [row for row in catalog if row["rank"] == 1]
+    return ProbeResult(
+        run=run_url,
+        catalog=f"{run_url}/{CATALOG_TABLE}",
+        report=f"{run_url}/{REPORT_HTML}",
+        frames=len(fkeys),
+        units=len(units),
+        table=[{k: v for k, v in row.items() if k != "top_keys"} for row in table],
+        skipped_concepts=skipped,
+        failed_shards=failed,
+        unreadable_images=unreadable,
+        seconds=time.perf_counter() - t0,
+    )

@@ -1,0 +1,179 @@
+"""RUN/probe/report.html: one self-contained page (images as data URIs, charts as inline SVG).
+
+Per concept: the best units of the trained encoder beside the random-weight control's best unit, each
+with its held-out response histogram (frames with the concept vs without, the selection threshold
+marked) and a gallery of its top-activating frames; the permutation null with the observed AUC.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Iterable
+
+import numpy as np
+
+from pipeline.dataset import Dataset
+from probe.catalog import unit_name
+from probe.config import ProbeConfig
+from probe.evaluation import ConceptResult
+
+POS, NEG, ACCENT = "#d9480f", "#868e96", "#1c7ed6"
+
+CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1180px;color:#212529;padding:0 16px}
+h1{font-size:24px;margin:0 0 4px} h2{margin:36px 0 8px;border-bottom:2px solid #dee2e6;padding-bottom:4px}
+.meta{color:#495057} table{border-collapse:collapse;margin:8px 0}
+td,th{padding:4px 10px;border-bottom:1px solid #e9ecef;text-align:right} th{background:#f1f3f5}
+td:first-child,th:first-child{text-align:left}
+.yes{background:#2b8a3e;color:#fff;border-radius:4px;padding:1px 6px} .no{color:#868e96}
+.cards{display:flex;flex-wrap:wrap;gap:14px} .card{border:1px solid #dee2e6;border-radius:8px;padding:10px;width:360px}
+.card.control{background:#f8f9fa;border-style:dashed} .card h3{margin:0 0 4px;font-size:15px}
+.cap{color:#868e96;font-size:12px;margin-top:4px}
+.gal{display:grid;grid-template-columns:repeat(6,1fr);gap:3px;margin-top:6px}
+.gal img{width:100%;aspect-ratio:1;object-fit:cover;border-radius:3px}
+.legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}
+"""
+
+
+def frame_jpegs(dataset_url: str, keys: Iterable[str]) -> dict[str, bytes]:
+    """JPEG bytes of frames, one ranged read each."""
+    ds = Dataset(dataset_url)
+    return {k: ds.read_jpeg(k) for k in sorted(set(keys))}
+
+
+def histogram_svg(pos: np.ndarray, neg: np.ndarray, threshold: float, w: int = 340, h: int = 110) -> str:
+    """Overlaid density histograms of responses with (orange) and without (grey) the concept."""
+    both = np.concatenate([pos, neg])
+    lo, hi = float(both.min()), float(both.max())
+    if hi <= lo:
+        hi = lo + 1.0
+    edges = np.linspace(lo, hi, 31)
+    hp = np.histogram(pos, edges)[0] / max(1, len(pos))
+    hn = np.histogram(neg, edges)[0] / max(1, len(neg))
+    top = max(hp.max(), hn.max(), 1e-9)
+    bw = w / 30
+    bars = []
+    for series, color in ((hn, NEG), (hp, POS)):
+        for i, v in enumerate(series):
+            bh = (h - 16) * v / top
+            bars.append(
+                f'<rect x="{i * bw:.1f}" y="{h - 14 - bh:.1f}" width="{bw - 1:.1f}" height="{bh:.1f}" '
+                f'fill="{color}" fill-opacity="0.6"/>'
+            )
+    if np.isfinite(threshold) and lo <= threshold <= hi:
+        x = w * (threshold - lo) / (hi - lo)
+        bars.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{h - 14}" stroke="#000" stroke-dasharray="3 2"/>'
+        )
+    bars.append(f'<text x="0" y="{h - 2}" font-size="10">{lo:.2f}</text>')
+    bars.append(f'<text x="{w}" y="{h - 2}" font-size="10" text-anchor="end">{hi:.2f}</text>')
+    return f'<svg width="{w}" height="{h}" viewBox="0 0 {w} {h}">{"".join(bars)}</svg>'
+
+
+def null_svg(null: list[float], observed: float, w: int = 340, h: int = 70) -> str:
+    """The permutation null's held-out AUCs (grey) and the observed one (blue line)."""
+    if not null:
+        return ""
+    edges = np.linspace(0.0, 1.0, 51)
+    counts = np.histogram(np.clip(null, 0, 1), edges)[0]
+    bw, top = w / 50, max(1, counts.max())
+    bars = [
+        f'<rect x="{i * bw:.1f}" y="{h - 14 - (h - 16) * c / top:.1f}" width="{bw - 1:.1f}" '
+        f'height="{(h - 16) * c / top:.1f}" fill="{NEG}"/>'
+        for i, c in enumerate(counts)
+    ]
+    x = w * min(max(observed, 0), 1)
+    bars.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{h - 14}" stroke="{ACCENT}" stroke-width="2"/>')
+    for v in (0, 0.5, 1):
+        bars.append(f'<text x="{w * v:.0f}" y="{h - 2}" font-size="10" text-anchor="middle">{v}</text>')
+    return f'<svg width="{w}" height="{h}" viewBox="-8 0 {w + 16} {h}">{"".join(bars)}</svg>'
+
+
+def _fmt(v: float) -> str:
+    return "—" if v is None or not np.isfinite(v) else f"{v:.3f}"
+
+
+def _gallery(keys: list[str], jpegs: dict[str, bytes]) -> str:
+    imgs = [
+        f'<img title="{html.escape(k)}" src="data:image/jpeg;base64,{base64.b64encode(jpegs[k]).decode()}">'
+        for k in keys
+        if k in jpegs
+    ]
+    return f'<div class="cap">top-activating frames</div><div class="gal">{"".join(imgs)}</div>'
+
+
+def _card(title: str, score, pos_neg, keys, jpegs, control: bool, extra: str = "") -> str:
+    pos, neg = pos_neg
+    return (
+        f'<div class="card{" control" if control else ""}"><h3>{html.escape(title)}</h3>'
+        f"held-out AUC <b>{_fmt(score.auc)}</b> · accuracy {_fmt(score.accuracy)} · "
+        f"selection AUC {_fmt(score.select_auc)}{extra}"
+        f"{histogram_svg(pos, neg, score.threshold)}{_gallery(keys, jpegs)}</div>"
+    )
+
+
+def render(info: dict, results: list[ConceptResult], catalog: list[dict], unit_rows: list[dict],
+           random_top: dict[int, list[str]], units: list[tuple[str, int]], cfg: ProbeConfig) -> str:  # fmt: skip
+    shown_keys = {
+        k for r in results for s in r.trained[: cfg.report_units] for k in unit_rows[s.unit]["top_keys"]
+    }
+    shown_keys |= {k for ks in random_top.values() for k in ks}
+    jpegs = frame_jpegs(info["dataset"], shown_keys)
+    best = {(row["label_source"], row["concept"]): row for row in catalog if row["rank"] == 1}
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>unitscope probe — {html.escape(info['run'])}</title>",
+        f"<style>{CSS}</style></head><body><h1>Which units became concept detectors?</h1>",
+        f"<p class='meta'>run <code>{html.escape(info['run'])}</code> · dataset <code>{html.escape(info['dataset'])}</code>"
+        f" · {info['frames']} frames · {info['units']} units in {', '.join(info['layers'])} ({info['pool']}-pooled)"
+        f"<br>Units are chosen on one half of the labelled videos and scored on the other. A unit is a "
+        f"<span class='yes'>detector</span> when its held-out AUC beats the same network with random weights by "
+        f"{cfg.random_margin} and its permutation p-value is at most {cfg.alpha}.</p>",
+        "<table><tr><th>concept</th><th>labels</th><th>best unit</th><th>held-out AUC</th><th>accuracy</th>"
+        "<th>random weights</th><th>p</th><th>detector</th></tr>",
+    ]
+    for (source, concept), row in sorted(best.items()):
+        parts.append(
+            f"<tr><td><a href='#{source}-{html.escape(concept)}'>{html.escape(concept)}</a></td><td>{source}</td>"
+            f"<td>{row['unit']}</td><td><b>{_fmt(row['auc'])}</b></td><td>{_fmt(row['accuracy'])}</td>"
+            f"<td>{_fmt(row['random_auc'])} ({row['random_unit'] or '—'})</td><td>{row['p_value']:.4f}</td>"
+            f"<td>{'<span class=yes>yes</span>' if row['is_detector'] else '<span class=no>no</span>'}</td></tr>"
+        )
+    parts.append("</table>")
+    if info["skipped_concepts"]:
+        items = "".join(f"<li>{html.escape(v)}</li>" for v in info["skipped_concepts"].values())
+        parts.append(f"<p>Not scored:</p><ul>{items}</ul>")
+    for r in results:
+        y = r.eval_labels
+        c = r.counts
+        parts.append(
+            f"<h2 id='{r.source}-{html.escape(r.concept)}'>{html.escape(r.concept)} "
+            f"<small class='meta'>({r.source} labels{'; pseudo-labels' if r.source == 'exemplars' else ''})</small></h2>"
+            f"<p class='meta'>selection: {c['n_select_pos']} with / {c['n_select_neg']} without · evaluation: "
+            f"{c['n_eval_pos']} with / {c['n_eval_neg']} without"
+            f"<span class='legend'><span style='background:{POS}'></span>with concept"
+            f"<span style='background:{NEG}'></span>without · dashed: threshold</span></p><div class='cards'>"
+        )
+        for i, s in enumerate(r.trained[: cfg.report_units]):
+            a = r.eval_acts["trained"][:, i]
+            name = unit_name(*units[s.unit])
+            extra = f" · p {r.p_values[i]:.4f}"
+            parts.append(
+                _card(
+                    f"#{s.rank} {name}", s, (a[y], a[~y]), unit_rows[s.unit]["top_keys"], jpegs, False, extra
+                )
+            )
+        if r.random:
+            s = r.random[0]
+            a = r.eval_acts["random"][:, 0]
+            title = f"random weights: best unit {unit_name(*units[s.unit])}"
+            parts.append(_card(title, s, (a[y], a[~y]), random_top.get(s.unit, []), jpegs, True))
+        if r.null_aucs:
+            parts.append(
+                f"<div class='card control'><h3>permutation null ({len(r.null_aucs)} shuffles)</h3>"
+                f"held-out AUC of the unit chosen with shuffled labels; blue: the real best unit "
+                f"({_fmt(r.trained[0].auc)}, p = {r.p_values[0]:.4f}){null_svg(r.null_aucs, r.trained[0].auc)}</div>"
+            )
+        parts.append("</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,163 @@
+"""The activation store: per-shard float16 chunks of every unit's pooled response, under RUN/probe/.
+
+Layout (one chunk per dataset shard, so a million frames x thousands of units stream to storage and
+are read back one chunk at a time, never whole):
+
+    activations/meta.json                      layers, channels per layer, pooling, fingerprint
+    activations/keys/shard-000000.parquet      frame keys of the chunk, in row order (the commit mark)
+    activations/trained/shard-000000.npy       float16 (frames, units) of the trained encoder
+    activations/random/shard-000000.npy        the same architecture with random weights
+    activations/embeddings/shard-000000.npy    float32 (frames, dim) frame embeddings
+
+Each file is written under a temporary name and renamed; the keys table is written last, so a chunk
+whose keys exist is complete and a re-run skips it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline import storage
+
+ACTIVATIONS_DIR = "probe/activations"
+NETWORKS = ("trained", "random")
+EMBEDDINGS = "embeddings"
+
+
+def chunk_name(shard: int) -> str:
+    return f"shard-{shard:06d}"
+
+
+def write_bytes(url: str, data: bytes) -> None:
+    """Write `data` to `url` so readers see the whole file or none: a temporary name and a rename on
+    local disks, one upload on object stores (which publish an object only when it is complete)."""
+    fs, path = storage.url_to_fs(url)
+    if not storage.is_local(fs):
+        fs.pipe_file(path, data)
+        return
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def read_bytes(url: str) -> bytes:
+    fs, path = storage.url_to_fs(url)
+    return fs.cat_file(path)
+
+
+def npy_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+def read_npy(url: str) -> np.ndarray:
+    return np.load(io.BytesIO(read_bytes(url)), allow_pickle=False)
+
+
+@dataclass
+class StoreMeta:
+    layers: list[str]
+    channels: list[int]
+    pool: str
+    fingerprint: str
+
+    @property
+    def units(self) -> list[tuple[str, int]]:
+        return [(layer, c) for layer, n in zip(self.layers, self.channels, strict=True) for c in range(n)]
+
+
+class ActivationStore:
+    """Chunks of activations of one run, keyed by shard number."""
+
+    def __init__(self, run_url: str):
+        self.url = f"{run_url.rstrip('/')}/{ACTIVATIONS_DIR}"
+        self.fs, self.root = storage.url_to_fs(self.url)
+
+    def path(self, kind: str, shard: int) -> str:
+        if kind == "keys":
+            return f"{self.url}/keys/{chunk_name(shard)}.parquet"
+        return f"{self.url}/{kind}/{chunk_name(shard)}.npy"
+
+    # -- metadata ------------------------------------------------------------------------------------
+    def read_meta(self) -> StoreMeta | None:
+        try:
+            with self.fs.open(f"{self.root}/meta.json", "r") as f:
+                return StoreMeta(**json.load(f))
+        except FileNotFoundError:
+            return None
+
+    def reset_if_stale(self, fingerprint: str) -> bool:
+        """Delete chunks computed for another encoder/layers/pooling; True when something was deleted."""
+        meta = self.read_meta()
+        stale = (meta is not None and meta.fingerprint != fingerprint) or (
+            meta is None and self.fs.exists(self.root)
+        )
+        if stale:
+            self.fs.rm(self.root, recursive=True)
+        return stale
+
+    def write_meta(self, meta: StoreMeta) -> None:
+        write_bytes(f"{self.url}/meta.json", json.dumps(meta.__dict__, indent=1).encode())
+
+    # -- chunks --------------------------------------------------------------------------------------
+    def has_chunk(self, shard: int) -> bool:
+        return self.fs.exists(f"{self.root}/keys/{chunk_name(shard)}.parquet")
+
+    def write_chunk(self, shard: int, keys: list[str], arrays: dict[str, np.ndarray]) -> None:
+        for kind, arr in arrays.items():
+            write_bytes(self.path(kind, shard), npy_bytes(arr))
+        buf = io.BytesIO()
+        pq.write_table(pa.table({"key": pa.array(keys, pa.string())}), buf)
+        write_bytes(self.path("keys", shard), buf.getvalue())
+
+    def shards(self) -> list[int]:
+        """Committed chunks, in shard order."""
+        try:
+            names = self.fs.ls(f"{self.root}/keys", detail=False)
+        except FileNotFoundError:
+            return []
+        out = []
+        for name in names:
+            base = name.rsplit("/", 1)[-1]
+            if base.startswith("shard-") and base.endswith(".parquet"):
+                out.append(int(base[len("shard-") : -len(".parquet")]))
+        return sorted(out)
+
+    def keys(self, shard: int) -> list[str]:
+        return pq.read_table(io.BytesIO(read_bytes(self.path("keys", shard)))).column("key").to_pylist()
+
+    def chunk(self, kind: str, shard: int) -> np.ndarray:
+        return read_npy(self.path(kind, shard))
+
+    def iter_chunks(self, kind: str) -> Iterator[tuple[list[str], np.ndarray]]:
+        for shard in self.shards():
+            yield self.keys(shard), self.chunk(kind, shard)
+
+    def gather(self, kind: str, keys: list[str]) -> np.ndarray:
+        """Rows of `keys`, in that order, read chunk by chunk (only the requested rows are kept)."""
+        want = {k: i for i, k in enumerate(keys)}
+        out: np.ndarray | None = None
+        found = 0
+        for chunk_keys, arr in self.iter_chunks(kind):
+            rows = [(r, want[k]) for r, k in enumerate(chunk_keys) if k in want]
+            if out is None:
+                out = np.zeros((len(keys), arr.shape[1]), dtype=arr.dtype)
+            if rows:
+                src, dst = map(list, zip(*rows, strict=True))
+                out[dst] = arr[src]
+                found += len(rows)
+        if out is None or found != len(keys):
+            raise KeyError(f"{len(keys) - found} of {len(keys)} frames have no stored {kind} activations")
+        return out
