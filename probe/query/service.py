@@ -1,0 +1,133 @@
+"""The query functions over one probed run; the CLI and the HTTP API are thin layers over these."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import fsspec
+
+from pipeline import schema
+from pipeline.errors import InputError
+from probe.query import layout
+from probe.query.catalogue import Catalogue, parse_unit
+from probe.query.errors import BadQuery
+from probe.query.frame_index import FrameIndex
+from probe.query.frames import FrameStore
+from probe.query.image import ImageEncoder, decode_image
+
+
+class RunQueries:
+    """Everything a query needs from a probed run, loaded once: catalogue, frames, frame index, encoder."""
+
+    def __init__(self, run_url: str, dataset_url: str | None = None):
+        self.run_url = run_url.rstrip("/")
+        self.catalogue = Catalogue(self.run_url)
+        self.dataset_url = dataset_url or probed_dataset(self.run_url)
+        self.frames = FrameStore(self.dataset_url)
+        self.index = FrameIndex(self.run_url)
+        self.encoder = ImageEncoder(self.run_url, self.catalogue.mean, self.catalogue.std)
+
+    # concept → units
+    def concepts(self) -> list[dict[str, Any]]:
+        return self.catalogue.concepts()
+
+    def concept_units(self, name: str, top: int = 10) -> list[dict[str, Any]]:
+        return self.catalogue.concept_units(name, top)
+
+    # unit → labels and frames
+    def unit(self, unit: str, top: int = 10) -> dict[str, Any]:
+        """Statistics, concept labels (best first) and top-activating frames of `LAYER/CHANNEL`."""
+        layer, channel = parse_unit(unit)
+        row = self.catalogue.unit(layer, channel)
+        return {
+            "unit": row["unit"],
+            "layer": layer,
+            "channel": channel,
+            "mean": row["mean"],
+            "std": row["std"],
+            "histogram": {"counts": row["hist_counts"], "edges": row["hist_edges"]},
+            "concepts": self.catalogue.unit_labels(row["unit"]),
+            "frames": self.unit_frames(unit, top),
+        }
+
+    def unit_frames(self, unit: str, top: int = 10) -> list[dict[str, Any]]:
+        """The frames that activate `unit` most: key, activation, video URI, timestamp, labels."""
+        layer, channel = parse_unit(unit)
+        row = self.catalogue.unit(layer, channel)
+        return [self.frame(k, activation=v) for k, v in zip(row["top_keys"][:top], row["top_values"][:top])]
+
+    def frame(self, key: str, **extra: Any) -> dict[str, Any]:
+        info = self.frames.info(key)
+        return {
+            "key": key,
+            **extra,
+            "video_uri": info.video_uri,
+            "frame_idx": info.frame_idx,
+            "pts": info.pts,
+            "labels": info.labels,
+        }
+
+    def frame_jpeg(self, key: str) -> bytes:
+        """JPEG bytes of frame `key` (a valid key present in the dataset; NotFound otherwise)."""
+        try:
+            schema.parse_frame_key(key)
+        except ValueError as exc:
+            raise BadQuery(str(exc)) from None
+        return self.frames.read_jpeg(key)
+
+    def neighbors(self, key: str, top: int = 10) -> list[dict[str, Any]]:
+        """The dataset frames nearest to frame `key` in the encoder's embedding space."""
+        try:
+            schema.parse_frame_key(key)
+        except ValueError as exc:
+            raise BadQuery(str(exc)) from None
+        self.frames.row(key)
+        return [self.frame(k, score=s) for k, s in self.index.neighbors(key, top)]
+
+    # image → units + nearest frames
+    def images(self, blobs: list[bytes], top: int = 10) -> list[dict[str, Any]]:
+        """For each encoded image: the units that fire most (z-score) with their labels, and the
+        nearest dataset frames. Images are decoded first so a bad one fails before any work."""
+        decoded = [decode_image(b) for b in blobs]
+        return self.decoded_images(decoded, top)
+
+    def decoded_images(self, images: list, top: int = 10) -> list[dict[str, Any]]:
+        z, emb = self.encoder.encode(images)
+        hits = self.index.search(emb, top)
+        out = []
+        for i in range(len(images)):
+            scored = [(float(zs[i, c]), layer, c) for layer, zs in z.items() for c in range(zs.shape[1])]
+            scored.sort(reverse=True)
+            units = []
+            for score, layer, c in scored[:top]:
+                name = f"{layer}/{c}"
+                labels = self.catalogue.unit_labels(name)
+                units.append(
+                    {
+                        "unit": name,
+                        "z": score,
+                        "concepts": [
+                            {"concept": r["concept"], "auc": r.get("auc"), "is_detector": r.get("is_detector")}
+                            for r in labels
+                        ],
+                    }
+                )
+            out.append({"units": units, "neighbors": [self.frame(k, score=s) for k, s in hits[i]]})
+        return out
+
+    def image(self, data: bytes, top: int = 10) -> dict[str, Any]:
+        return self.images([data], top)[0]
+
+
+def probed_dataset(run_url: str) -> str:
+    """The dataset URL the probe recorded in probe.json."""
+    fs, root = fsspec.core.url_to_fs(run_url)
+    try:
+        meta = json.loads(fs.cat_file(f"{root}/{layout.PROBE_JSON}"))
+    except FileNotFoundError:
+        raise InputError(f"{run_url} has no {layout.PROBE_JSON}; run `unitscope probe` first") from None
+    for name in ("dataset", "dataset_url"):
+        if isinstance(meta.get(name), str):
+            return meta[name]
+    raise InputError(f"{run_url}/{layout.PROBE_JSON} does not record the dataset it probed")
