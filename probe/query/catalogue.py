@@ -72,7 +72,9 @@ class Catalogue:
             return self.by_concept[name][:top]
         except KeyError:
             known = ", ".join(sorted(self.by_concept)) or "none"
-            raise NotFound(f"unknown concept {name!r}; the catalogue of {self.run_url} has: {known}") from None
+            raise NotFound(
+                f"unknown concept {name!r}; the catalogue of {self.run_url} has: {known}"
+            ) from None
 
     def unit(self, layer: str, channel: int) -> dict[str, Any]:
         """The statistics row of one unit; NotFound naming the layers and channel range otherwise."""

@@ -46,8 +46,8 @@ class FrameIndex:
             faiss.normalize_L2(vectors)
         scores, rows = self.index.search(vectors, min(k, self.index.ntotal))
         return [
-            [(self.keys[r], float(s)) for r, s in zip(rs, ss) if r >= 0]
-            for rs, ss in zip(rows, scores)
+            [(self.keys[r], float(s)) for r, s in zip(rs, ss, strict=False) if r >= 0]
+            for rs, ss in zip(rows, scores, strict=False)
         ]
 
     def neighbors(self, key: str, k: int) -> list[tuple[str, float]]:

@@ -44,7 +44,9 @@ class FrameStore:
         self._offset = frames.column("jpg_offset").to_numpy()
         self._size = frames.column("jpg_size").to_numpy()
         self._frames = frames
-        self._uri = dict(zip(videos.column("video_id").to_pylist(), videos.column("uri").to_pylist()))
+        self._uri = dict(
+            zip(videos.column("video_id").to_pylist(), videos.column("uri").to_pylist(), strict=True)
+        )
         self._shard_paths = {
             int(s): f"{self.root}/{schema.shard_path(int(s))}" for s in np.unique(self._shard)
         }
@@ -93,5 +95,7 @@ def _read_table(fs, path: str, url: str):
         with fs.open(path, "rb") as f:
             return pq.read_table(f)
     except FileNotFoundError:
-        raise InputError(f"{url} has no {path.rsplit('/', 2)[-2]}/{path.rsplit('/', 1)[-1]}; "
-                         "is it a dataset written by `unitscope ingest`?") from None
+        raise InputError(
+            f"{url} has no {path.rsplit('/', 2)[-2]}/{path.rsplit('/', 1)[-1]}; "
+            "is it a dataset written by `unitscope ingest`?"
+        ) from None

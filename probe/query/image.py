@@ -28,8 +28,10 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
             img.load()
     except BadQuery:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise BadQuery(f"not a decodable image: {exc}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadQuery(f"image declares more than the limit of {max_pixels} pixels") from None
+    except UnidentifiedImageError:
+        raise BadQuery("the upload is not an image Pillow can decode (JPEG, PNG, WebP, ...)") from None
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt data inside a known format
         raise BadQuery(f"the image cannot be decoded: {exc}") from None
     return img.convert("RGB")

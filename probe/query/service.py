@@ -55,7 +55,10 @@ class RunQueries:
         """The frames that activate `unit` most: key, activation, video URI, timestamp, labels."""
         layer, channel = parse_unit(unit)
         row = self.catalogue.unit(layer, channel)
-        return [self.frame(k, activation=v) for k, v in zip(row["top_keys"][:top], row["top_values"][:top])]
+        return [
+            self.frame(k, activation=v)
+            for k, v in zip(row["top_keys"][:top], row["top_values"][:top], strict=False)
+        ]
 
     def frame(self, key: str, **extra: Any) -> dict[str, Any]:
         info = self.frames.info(key)
@@ -90,13 +93,14 @@ class RunQueries:
         """For each encoded image: the units that fire most (z-score) with their labels, and the
         nearest dataset frames. Images are decoded first so a bad one fails before any work."""
         decoded = [decode_image(b) for b in blobs]
-        return self.decoded_images(decoded, top)
+        return self.describe(decoded, [top] * len(decoded))
 
-    def decoded_images(self, images: list, top: int = 10) -> list[dict[str, Any]]:
+    def describe(self, images: list, tops: list[int]) -> list[dict[str, Any]]:
+        """`images` (decoded RGB) in one encoder batch; the i-th answer holds `tops[i]` units and frames."""
         z, emb = self.encoder.encode(images)
-        hits = self.index.search(emb, top)
+        hits = self.index.search(emb, max(tops))
         out = []
-        for i in range(len(images)):
+        for i, top in enumerate(tops):
             scored = [(float(zs[i, c]), layer, c) for layer, zs in z.items() for c in range(zs.shape[1])]
             scored.sort(reverse=True)
             units = []
@@ -108,12 +112,16 @@ class RunQueries:
                         "unit": name,
                         "z": score,
                         "concepts": [
-                            {"concept": r["concept"], "auc": r.get("auc"), "is_detector": r.get("is_detector")}
+                            {
+                                "concept": r["concept"],
+                                "auc": r.get("auc"),
+                                "is_detector": r.get("is_detector"),
+                            }
                             for r in labels
                         ],
                     }
                 )
-            out.append({"units": units, "neighbors": [self.frame(k, score=s) for k, s in hits[i]]})
+            out.append({"units": units, "neighbors": [self.frame(k, score=s) for k, s in hits[i][:top]]})
         return out
 
     def image(self, data: bytes, top: int = 10) -> dict[str, Any]:

@@ -29,7 +29,9 @@ def _jpegs(n: int, size: int, rng: np.random.Generator) -> list[bytes]:
     return out
 
 
-def write_dataset(root: Path, frames: int, videos: int = 100, shard_frames: int = 5000, size: int = 64) -> list[str]:
+def write_dataset(
+    root: Path, frames: int, videos: int = 100, shard_frames: int = 5000, size: int = 64
+) -> list[str]:
     """Shards and manifest of `frames` frames; returns the frame keys in manifest order."""
     rng = np.random.default_rng(0)
     pics = _jpegs(64, size, rng)
@@ -68,19 +70,37 @@ def write_dataset(root: Path, frames: int, videos: int = 100, shard_frames: int 
             rows["jpg_size"].append(n)
     pq.write_table(pa.table(rows, schema=schema.FRAMES_SCHEMA), root / schema.FRAMES_TABLE)
     vrows = {f.name: [] for f in schema.VIDEOS_SCHEMA}
-    for v, (u, vid) in enumerate(zip(uris, vids)):
-        for name, val in (("uri", u), ("video_id", vid), ("shard", v * per_video // shard_frames),
-                          ("status", "ok"), ("error", None), ("codec", "h264"), ("duration", per_video / 2),
-                          ("fps", 25.0), ("width", size), ("height", size), ("size_bytes", 0),
-                          ("frames_written", per_video), ("has_labels", True)):
+    for v, (u, vid) in enumerate(zip(uris, vids, strict=True)):
+        for name, val in (
+            ("uri", u),
+            ("video_id", vid),
+            ("shard", v * per_video // shard_frames),
+            ("status", "ok"),
+            ("error", None),
+            ("codec", "h264"),
+            ("duration", per_video / 2),
+            ("fps", 25.0),
+            ("width", size),
+            ("height", size),
+            ("size_bytes", 0),
+            ("frames_written", per_video),
+            ("has_labels", True),
+        ):
             vrows[name].append(val)
     pq.write_table(pa.table(vrows, schema=schema.VIDEOS_SCHEMA), root / schema.VIDEOS_TABLE)
     (root / schema.DATASET_JSON).write_text(json.dumps({"format_version": schema.FORMAT_VERSION}))
     return rows["key"]
 
 
-def write_probe(run: Path, dataset: Path, keys: list[str], layers: dict[str, int], concepts: list[str],
-                dim: int = 32, top: int = 16) -> None:
+def write_probe(
+    run: Path,
+    dataset: Path,
+    keys: list[str],
+    layers: dict[str, int],
+    concepts: list[str],
+    dim: int = 32,
+    top: int = 16,
+) -> None:
     """Catalogue and units tables, frame index and probe.json shaped like the probe stage's."""
     rng = np.random.default_rng(1)
     out = run / layout.PROBE_DIR
@@ -91,24 +111,49 @@ def write_probe(run: Path, dataset: Path, keys: list[str], layers: dict[str, int
             counts = rng.integers(0, 100, 20).tolist()
             picks = rng.choice(len(keys), top, replace=False)
             values = np.sort(rng.normal(3, 1, top))[::-1]
-            units.append({"unit": f"{layer}/{c}", "layer": layer, "channel": c,
-                          "mean": float(rng.normal()), "std": float(rng.uniform(0.5, 2)),
-                          "top_keys": [keys[p] for p in picks], "top_values": values.tolist(),
-                          "hist_counts": counts, "hist_edges": np.linspace(-3, 3, 21).tolist()})
+            units.append(
+                {
+                    "unit": f"{layer}/{c}",
+                    "layer": layer,
+                    "channel": c,
+                    "mean": float(rng.normal()),
+                    "std": float(rng.uniform(0.5, 2)),
+                    "top_keys": [keys[p] for p in picks],
+                    "top_values": values.tolist(),
+                    "hist_counts": counts,
+                    "hist_edges": np.linspace(-3, 3, 21).tolist(),
+                }
+            )
     pq.write_table(pa.Table.from_pylist(units), out / "units.parquet")
     catalog = []
     for concept in concepts:
         chosen = rng.choice(len(units), min(10, len(units)), replace=False)
         aucs = np.sort(rng.uniform(0.5, 1.0, len(chosen)))[::-1]
-        for rank, (u, auc) in enumerate(zip(chosen, aucs)):
+        for rank, (u, auc) in enumerate(zip(chosen, aucs, strict=True)):
             unit = units[u]
-            catalog.append({"unit": unit["unit"], "layer": unit["layer"], "channel": unit["channel"],
-                            "concept": concept, "label_source": "synthetic", "rank": rank,
-                            "auc": float(auc), "accuracy": float(auc) - 0.05, "threshold": 1.0,
-                            "select_auc": float(auc) + 0.01, "n_select_pos": 10, "n_select_neg": 90,
-                            "n_eval_pos": 10, "n_eval_neg": 90, "random_auc": 0.55,
-                            "random_unit": unit["unit"], "p_value": 0.01, "is_detector": bool(auc > 0.8),
-                            "top_keys": unit["top_keys"][:5]})
+            catalog.append(
+                {
+                    "unit": unit["unit"],
+                    "layer": unit["layer"],
+                    "channel": unit["channel"],
+                    "concept": concept,
+                    "label_source": "synthetic",
+                    "rank": rank,
+                    "auc": float(auc),
+                    "accuracy": float(auc) - 0.05,
+                    "threshold": 1.0,
+                    "select_auc": float(auc) + 0.01,
+                    "n_select_pos": 10,
+                    "n_select_neg": 90,
+                    "n_eval_pos": 10,
+                    "n_eval_neg": 90,
+                    "random_auc": 0.55,
+                    "random_unit": unit["unit"],
+                    "p_value": 0.01,
+                    "is_detector": bool(auc > 0.8),
+                    "top_keys": unit["top_keys"][:5],
+                }
+            )
     pq.write_table(pa.Table.from_pylist(catalog), out / "catalog.parquet")
     emb = rng.normal(size=(len(keys), dim)).astype(np.float32)
     faiss.normalize_L2(emb)
