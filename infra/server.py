@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fsspec.implementations.local import LocalFileSystem
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from infra import gallery
 from infra.batcher import Batcher
@@ -29,8 +30,8 @@ from probe.query.image import decode_image
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 MAX_TOP = 1000
-# A client that keeps sending past the limit is read (and discarded) up to this many bytes so it can
-# still receive its 413; beyond this the connection is closed.
+# A body without a declared length that runs past the limit is read (and discarded) up to this many
+# bytes so the client can still receive its 413; beyond this the connection is closed.
 _DRAIN_BYTES = 64 * 1024 * 1024
 
 _IMAGE_BODY = {
@@ -182,16 +183,23 @@ async def _read_upload(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and not declared.isdigit():
         raise HTTPException(400, f"bad Content-Length header {declared!r}")
+    if declared is not None and int(declared) > limit:
+        raise HTTPException(
+            413, f"upload of {declared} bytes is larger than {limit} bytes; send a smaller image"
+        )
     body = bytearray()
     received = 0
-    too_big = declared is not None and int(declared) > limit
-    async for chunk in request.stream():
-        received += len(chunk)
-        too_big = too_big or received > limit
-        if not too_big:
-            body += chunk
-        elif received > _DRAIN_BYTES:
-            break
+    too_big = False
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            too_big = too_big or received > limit
+            if not too_big:
+                body += chunk
+            elif received > _DRAIN_BYTES:
+                break
+    except ClientDisconnect:
+        raise HTTPException(400, "the client closed the connection before the body was complete") from None
     if too_big:
         raise HTTPException(413, f"upload larger than {limit} bytes; send a smaller image")
     body_bytes = bytes(body)
