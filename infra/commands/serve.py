@@ -20,6 +20,7 @@ class ServeConfig(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     max_upload_bytes: int = Field(MAX_UPLOAD_BYTES, ge=1024)
+    access_log: bool = True
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--config", default=None, metavar="FILE", help="YAML or JSON config; flags given override it"
     )
+    p.add_argument(
+        "--no-access-log", dest="access_log", action="store_const", const=False, default=None,
+        help="do not log every request",
+    )  # fmt: skip
     p.set_defaults(func=main)
 
 
@@ -46,5 +51,5 @@ def main(args: argparse.Namespace) -> int:
     cfg = build_config(ServeConfig, args)
     app = create_app(cfg.run, cfg.dataset, max_upload_bytes=cfg.max_upload_bytes)
     log.info("serving %s on http://%s:%d (docs at /docs)", cfg.run, cfg.host, cfg.port)
-    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info")
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info", access_log=cfg.access_log)
     return 0

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -62,7 +63,7 @@ def test_unknown_names_exit_nonzero(run, args, message):
 def _listening_addresses(port: int) -> set[str]:
     """Local IPv4 addresses with a socket listening on `port`, from /proc/net/tcp."""
     addrs = set()
-    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         local, state = line.split()[1], line.split()[3]
         ip_hex, port_hex = local.split(":")
         if state == "0A" and int(port_hex, 16) == port:
