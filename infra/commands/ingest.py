@@ -1,0 +1,93 @@
+"""`unitscope ingest SRC OUT`: videos → WebDataset shards + Parquet manifest."""
+
+from __future__ import annotations
+
+import argparse
+
+from infra.options import add_common, build_config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "ingest",
+        help="decode videos into WebDataset shards + a Parquet manifest",
+        description="Decode, sample, resize and JPEG-encode videos into a dataset directory.",
+    )
+    p.add_argument(
+        "src", metavar="SRC", help="folder (recursive), glob, or .txt list of video URIs; any fsspec URL"
+    )
+    p.add_argument("out", metavar="OUT", help="dataset directory to write (rerun the same command to resume)")
+    p.add_argument(
+        "--fps", type=float, default=None, help="frames kept per second of video; 0 = every frame (default 1)"
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="output frames are PX x PX, short side + center crop (default 128)",
+    )
+    p.add_argument(
+        "--shard-frames",
+        dest="shard_frames",
+        type=int,
+        default=None,
+        metavar="N",
+        help="frames per shard (default 1000)",
+    )
+    p.add_argument(
+        "--shard-bytes",
+        dest="shard_bytes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="bytes per shard (default 256 MiB)",
+    )
+    p.add_argument(
+        "--max-frames",
+        dest="max_frames",
+        type=int,
+        default=None,
+        metavar="N",
+        help="at most N frames per video",
+    )
+    p.add_argument(
+        "--keyframes-only",
+        dest="keyframes_only",
+        action="store_true",
+        default=None,
+        help="decode keyframes only (fast; frame indices from timestamps)",
+    )
+    p.add_argument(
+        "--jpeg-quality",
+        dest="jpeg_quality",
+        type=int,
+        default=None,
+        metavar="Q",
+        help="JPEG qscale 2 (best) .. 31 (default 3)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Ray tasks at once (default: all CPUs); 0 = no Ray, in this process",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="decoder threads per worker (default: CPUs / workers)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_common(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from pipeline.config import IngestConfig
+    from pipeline.ingest import run
+
+    cfg = build_config(IngestConfig, args, src=args.src, out=args.out, progress=False if args.quiet else None)
+    result = run(cfg)
+    return 0 if result.shards_failed == 0 else 1

@@ -1,0 +1,140 @@
+"""The ingest stage's entry point: `run(IngestConfig) -> IngestResult` (list, plan, execute, merge)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from pydantic import BaseModel
+
+from pipeline import executor, manifest, plan, schema, sources, storage
+from pipeline.config import IngestConfig
+from pipeline.decode import DecodeSettings
+from pipeline.errors import InputError
+from pipeline.progress import Progress
+
+
+class IngestResult(BaseModel):
+    out: str
+    videos: int
+    videos_ok: int
+    videos_failed: int
+    videos_skipped: int
+    frames: int
+    shards: int
+    shards_failed: int
+    shards_run: int  # shards built by this run (0 when an earlier run had finished the job)
+    wall_s: float
+    concepts: list[str]
+
+    def summary(self) -> str:
+        return (
+            f"ingest: done in {self.wall_s:.1f}s: {self.videos_ok} ok, {self.videos_failed} failed, "
+            f"{self.videos_skipped} skipped videos; {self.frames} frames in {self.shards} shards "
+            f"({self.shards_run} built now, {self.shards_failed} failed) -> {self.out}"
+        )
+
+
+def _open_out(cfg: IngestConfig):
+    """The output filesystem and root; InputError when OUT cannot be a dataset directory."""
+    try:
+        fs, root = storage.url_to_fs(cfg.out)
+        if fs.isfile(root):
+            raise InputError(
+                f"OUT {cfg.out!r} is a file; give a directory (new or an earlier ingest's output)"
+            )
+        if fs.isdir(root):
+            names = {os.path.basename(p.rstrip("/")) for p in fs.ls(root, detail=False)}
+            if names and not names & {"manifest", "shards", schema.DATASET_JSON}:
+                raise InputError(
+                    f"OUT {cfg.out!r} is a non-empty directory that is not a unitscope dataset; "
+                    "choose a new or empty directory so nothing there is overwritten"
+                )
+        fs.makedirs(storage.join(root, schema.SHARDS_DIR), exist_ok=True)
+        fs.makedirs(storage.join(root, schema.PARTS_DIR), exist_ok=True)
+        storage.write_bytes(fs, storage.join(root, ".unitscope-write-test"), root, b"ok")
+        fs.rm(storage.join(root, ".unitscope-write-test"))
+    except InputError:
+        raise
+    except (OSError, ValueError, ImportError) as exc:
+        raise InputError(
+            f"cannot write OUT {cfg.out!r}: {exc}; check the path, permissions or credentials"
+        ) from exc
+    return fs, root
+
+
+def _threads(cfg: IngestConfig) -> int:
+    if cfg.threads:
+        return cfg.threads
+    return max(1, (os.cpu_count() or 1) // max(1, cfg.workers or os.cpu_count() or 1))
+
+
+def run(cfg: IngestConfig) -> IngestResult:
+    """Ingest SRC into OUT; resumes a killed run, and does nothing when OUT already holds the finished job."""
+    t0 = time.monotonic()
+    fs, root = _open_out(cfg)
+    the_plan = plan.load_plan(fs, root, cfg)
+    if the_plan is None:
+        the_plan = plan.make_plan(sources.list_sources(cfg.src), cfg)
+        plan.save_plan(fs, root, the_plan)
+    storage.clear_staging(fs, root)
+    settings = DecodeSettings(
+        fps=cfg.fps,
+        size=cfg.size,
+        max_frames=cfg.max_frames,
+        keyframes_only=cfg.keyframes_only,
+        jpeg_quality=cfg.jpeg_quality,
+        threads=_threads(cfg),
+    )
+    statuses: dict[int, manifest.ShardStatus] = {}
+    committed = set(fs.ls(storage.join(root, schema.SHARDS_DIR), detail=False))
+    for i in range(len(the_plan.shards)):
+        if storage.join(root, schema.shard_path(i)) in committed:
+            st = manifest.read_status(fs, root, i)
+            if st is not None:
+                statuses[i] = st.model_copy(update={"reused": True})
+    pending = [
+        plan.shard_spec(the_plan, i, cfg.out, settings)
+        for i in range(len(the_plan.shards))
+        if i not in statuses
+    ]
+    finished = fs.exists(storage.join(root, schema.DATASET_JSON))
+    progress = Progress(
+        total_videos=sum(len(s.videos) for s in pending),
+        est_frames=sum(the_plan.est_frames(s.index) for s in pending),
+        enabled=cfg.progress,
+    )
+    if pending:
+        runner = (
+            executor.run_in_process(pending, progress)
+            if cfg.workers == 0
+            else executor.run_ray(pending, cfg.workers, cfg.max_retries, progress, cfg.address)
+        )
+        for st in runner:
+            statuses[st.index] = st
+    if pending or not finished:
+        info = {
+            "src": cfg.src,
+            "config": cfg.model_dump(exclude={"address", "progress", "workers", "threads"}),
+        }
+        doc = manifest.merge(fs, root, [statuses[i] for i in sorted(statuses)], the_plan, info)
+        storage.clear_staging(fs, root)
+    else:
+        doc = json.loads(fs.cat_file(storage.join(root, schema.DATASET_JSON)))
+    c = doc["counts"]
+    result = IngestResult(
+        out=cfg.out,
+        videos=c["videos"],
+        videos_ok=c["videos_ok"],
+        videos_failed=c["videos_failed"],
+        videos_skipped=c["videos_skipped"],
+        frames=c["frames"],
+        shards=c["shards"],
+        shards_failed=c["shards_failed"],
+        shards_run=sum(not s.reused for s in statuses.values()),
+        wall_s=time.monotonic() - t0,
+        concepts=doc["concepts"],
+    )
+    progress.finish(result.summary())
+    return result

@@ -1,0 +1,128 @@
+"""The Parquet manifest: per-shard parts (written before a shard is committed) and their merge into
+`manifest/videos|frames|shards.parquet` plus `dataset.json`, streamed part by part."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel
+
+from pipeline import schema, storage
+
+
+class ShardStatus(BaseModel):
+    """What became of one shard; `reused` when an earlier run had already committed it."""
+
+    index: int
+    status: str = "ok"
+    videos: int = 0
+    videos_ok: int = 0
+    videos_failed: int = 0
+    frames: int = 0
+    bytes: int = 0
+    sha256: str | None = None
+    error: str | None = None
+    concepts: list[str] = []
+    reused: bool = False
+
+
+def _part(root: str, index: int, kind: str) -> str:
+    return storage.join(root, schema.PARTS_DIR, f"{index:06d}.{kind}")
+
+
+def write_part(
+    fs, root: str, index: int, videos: list[dict], frames: list[dict], status: ShardStatus
+) -> None:
+    """Write a shard's rows; the status file goes last, so its presence means the part is complete."""
+    for kind, rows, sch in (
+        ("videos.parquet", videos, schema.VIDEOS_SCHEMA),
+        ("frames.parquet", frames, schema.FRAMES_SCHEMA),
+    ):
+        with storage.atomic_writer(fs, _part(root, index, kind), root) as f:
+            pq.write_table(pa.Table.from_pylist(rows, schema=sch), f)
+    storage.write_bytes(fs, _part(root, index, "status.json"), root, status.model_dump_json().encode())
+
+
+def read_status(fs, root: str, index: int) -> ShardStatus | None:
+    path = _part(root, index, "status.json")
+    if not fs.exists(path):
+        return None
+    return ShardStatus.model_validate_json(fs.cat_file(path))
+
+
+def _stream_parts(
+    fs, root: str, indices: list[int], kind: str, sch: pa.Schema, extra: pa.Table | None, dest: str
+) -> None:
+    with storage.atomic_writer(fs, storage.join(root, dest), root) as f, pq.ParquetWriter(f, sch) as w:
+        for i in indices:
+            with fs.open(_part(root, i, kind), "rb") as pf:
+                w.write_table(pq.read_table(pf, schema=sch))
+        if extra is not None and extra.num_rows:
+            w.write_table(extra)
+
+
+def merge(fs, root: str, statuses: list[ShardStatus], plan, info: dict) -> dict:
+    """Write the three tables and dataset.json from the parts of committed shards; failed shards' and
+    skipped inputs' videos get rows too. Returns the counts written into dataset.json."""
+    ok = [s.index for s in statuses if s.status == "ok"]
+    extra_videos = [
+        {
+            "uri": s.uri,
+            "video_id": schema.video_id(s.rel),
+            "shard": None,
+            "status": "skipped",
+            "error": s.reason,
+            "frames_written": 0,
+            "has_labels": False,
+        }
+        for s in plan.skipped
+    ]
+    for st in statuses:
+        if st.status != "ok":
+            extra_videos += [
+                {
+                    "uri": v.uri,
+                    "video_id": v.video_id,
+                    "shard": st.index,
+                    "status": "failed",
+                    "error": f"its shard task failed: {st.error}",
+                    "frames_written": 0,
+                    "has_labels": False,
+                }
+                for v in plan.shards[st.index]
+            ]
+    extra = pa.Table.from_pylist(extra_videos, schema=schema.VIDEOS_SCHEMA)
+    _stream_parts(fs, root, ok, "videos.parquet", schema.VIDEOS_SCHEMA, extra, schema.VIDEOS_TABLE)
+    _stream_parts(fs, root, ok, "frames.parquet", schema.FRAMES_SCHEMA, None, schema.FRAMES_TABLE)
+    shard_rows = [
+        {
+            "shard": s.index,
+            "path": schema.shard_path(s.index),
+            "status": s.status,
+            "videos": s.videos,
+            "frames": s.frames,
+            "bytes": s.bytes,
+            "sha256": s.sha256,
+            "error": s.error,
+        }
+        for s in sorted(statuses, key=lambda s: s.index)
+    ]
+    with storage.atomic_writer(fs, storage.join(root, schema.SHARDS_TABLE), root) as f:
+        pq.write_table(pa.Table.from_pylist(shard_rows, schema=schema.SHARDS_SCHEMA), f)
+    counts = {
+        "videos": sum(len(v) for v in plan.shards) + len(plan.skipped),
+        "videos_ok": sum(s.videos_ok for s in statuses if s.status == "ok"),
+        "videos_failed": sum(
+            s.videos_failed if s.status == "ok" else len(plan.shards[s.index]) for s in statuses
+        ),
+        "videos_skipped": len(plan.skipped),
+        "frames": sum(s.frames for s in statuses if s.status == "ok"),
+        "shards": len(ok),
+        "shards_failed": len(statuses) - len(ok),
+    }
+    concepts = sorted({c for s in statuses for c in s.concepts})
+    doc = {"format_version": schema.FORMAT_VERSION, **info, "counts": counts, "concepts": concepts}
+    storage.write_bytes(fs, storage.join(root, schema.DATASET_JSON), root, json.dumps(doc, indent=1).encode())
+    return doc

@@ -1,0 +1,69 @@
+"""Progress on stderr while a job runs (videos, frames, frames/s, ETA), and a way for Ray workers to report."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+class Progress:
+    """Counts what has been done and prints a line at most every `every` seconds."""
+
+    def __init__(
+        self, total_videos: int, est_frames: int, enabled: bool = True, stream: TextIO | None = None
+    ):
+        self.total_videos = total_videos
+        self.est_frames = max(1, est_frames)
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.videos = 0
+        self.frames = 0
+        self.start = time.monotonic()
+        self._last = 0.0
+        self._tty = self.stream.isatty()
+        self.every = 0.5 if self._tty else 5.0
+
+    def add(self, videos: int, frames: int) -> None:
+        self.videos += videos
+        self.frames += frames
+        self.tick()
+
+    def line(self) -> str:
+        elapsed = max(1e-6, time.monotonic() - self.start)
+        rate = self.frames / elapsed
+        left = max(0, self.est_frames - self.frames)
+        eta = f"{int(left / rate) // 60}:{int(left / rate) % 60:02d}" if rate > 0 and left else "--:--"
+        return (
+            f"ingest: {self.videos}/{self.total_videos} videos, {self.frames} frames, "
+            f"{rate:.0f} frames/s, ETA {eta}"
+        )
+
+    def tick(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self._last < self.every):
+            return
+        self._last = now
+        end = "\r" if self._tty else "\n"
+        print(self.line(), end=end, file=self.stream, flush=True)
+
+    def finish(self, summary: str) -> None:
+        if self.enabled:
+            print(("\n" if self._tty else "") + summary, file=self.stream, flush=True)
+
+
+class RemoteCounter:
+    """A Ray actor the workers send (videos, frames) increments to; the driver polls `take()`."""
+
+    def __init__(self):
+        self.videos = 0
+        self.frames = 0
+
+    def add(self, videos: int, frames: int) -> None:
+        self.videos += videos
+        self.frames += frames
+
+    def take(self) -> tuple[int, int]:
+        out = (self.videos, self.frames)
+        self.videos = self.frames = 0
+        return out

@@ -1,0 +1,85 @@
+"""Storage on any fsspec filesystem: open URLs, join paths, and write files atomically (temp, then publish)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from typing import IO, Any
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+# Local writes are staged here (inside the dataset directory, so a rename publishes them atomically).
+STAGING_DIR = ".staging"
+
+
+def storage_options(url: str) -> dict[str, Any]:
+    """Per-protocol options taken from the environment when the call happens (fsspec reads
+    FSSPEC_* variables only at import time; the S3 endpoint may be set later, e.g. by a test server)."""
+    if url.startswith(("s3://", "s3a://")) and os.environ.get("FSSPEC_S3_ENDPOINT_URL"):
+        return {"endpoint_url": os.environ["FSSPEC_S3_ENDPOINT_URL"]}
+    return {}
+
+
+def url_to_fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem and the path on it for a local path or fsspec URL."""
+    return fsspec.core.url_to_fs(url, **storage_options(url))
+
+
+def is_local(fs: fsspec.AbstractFileSystem) -> bool:
+    return isinstance(fs, LocalFileSystem)
+
+
+def join(base: str, *parts: str) -> str:
+    """Join path parts with "/" (fsspec paths and URLs use forward slashes everywhere)."""
+    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def to_url(fs: fsspec.AbstractFileSystem, path: str) -> str:
+    """A URL that `url_to_fs` maps back to `path` on `fs` (plain paths stay plain for local files)."""
+    return path if is_local(fs) else fs.unstrip_protocol(path)
+
+
+@contextlib.contextmanager
+def atomic_writer(fs: fsspec.AbstractFileSystem, path: str, root: str) -> Iterator[IO[bytes]]:
+    """A binary file that appears at `path` only when the block exits without an exception.
+
+    Local files are written under `<root>/.staging` and renamed into place; other filesystems get a
+    local temporary file uploaded in one piece (object stores publish an upload only once complete).
+    A crash leaves at most a file under `.staging` (removed by the next run), never a partial `path`.
+    """
+    if is_local(fs):
+        staging = join(root, STAGING_DIR)
+        os.makedirs(staging, exist_ok=True)
+        tmp = join(staging, f"{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    else:
+        fd, tmp = tempfile.mkstemp(prefix="unitscope-", suffix=".tmp")
+        os.close(fd)
+    try:
+        with open(tmp, "wb") as f:
+            yield f
+        if is_local(fs):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.replace(tmp, path)
+        else:
+            fs.put_file(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+
+
+def write_bytes(fs: fsspec.AbstractFileSystem, path: str, root: str, data: bytes) -> None:
+    """Write a small file atomically."""
+    with atomic_writer(fs, path, root) as f:
+        f.write(data)
+
+
+def clear_staging(fs: fsspec.AbstractFileSystem, root: str) -> None:
+    """Remove what killed runs left in the staging area (local datasets only)."""
+    if is_local(fs):
+        staging = join(root, STAGING_DIR)
+        if fs.exists(staging):
+            fs.rm(staging, recursive=True)
