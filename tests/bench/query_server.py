@@ -85,9 +85,9 @@ def main() -> None:
         root = Path(tmp)
         t0 = time.perf_counter()
         keys = write_dataset(root / "dataset", args.frames, videos=200, shard_frames=5000)
-        write_encoder(root / "run")
+        layers = write_encoder(root / "run")  # the train stage's default architecture, random weights
         concepts = ["face", "cat", "body", "car", "tree"]
-        write_probe(root / "run", root / "dataset", keys, None, concepts)
+        write_probe(root / "run", root / "dataset", keys, layers, concepts, dim=list(layers.values())[-1])
         build_s = time.perf_counter() - t0
 
         port = free_port()

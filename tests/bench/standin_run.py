@@ -92,6 +92,17 @@ def write_dataset(
     return rows["key"]
 
 
+def write_encoder(run: Path, arch: str = "conv4", width: int = 32, input_size: int = 64) -> dict[str, int]:
+    """The train stage's default encoder architecture with random weights, saved as the run's encoder;
+    returns {layer: channels}."""
+    from train.encoder import EncoderSpec, build_encoder
+    from train.model_io import save_encoder
+
+    spec = EncoderSpec.create(arch, width, None, input_size)
+    save_encoder(build_encoder(spec, seed=0), str(run))
+    return dict(zip(spec.layers, spec.channels, strict=True))
+
+
 def write_probe(
     run: Path,
     dataset: Path,
@@ -129,7 +140,7 @@ def write_probe(
     for concept in concepts:
         chosen = rng.choice(len(units), min(10, len(units)), replace=False)
         aucs = np.sort(rng.uniform(0.5, 1.0, len(chosen)))[::-1]
-        for rank, (u, auc) in enumerate(zip(chosen, aucs, strict=True)):
+        for rank, (u, auc) in enumerate(zip(chosen, aucs, strict=True), start=1):
             unit = units[u]
             catalog.append(
                 {
@@ -161,4 +172,5 @@ def write_probe(
     index.add(emb)
     (run / layout.FRAME_INDEX).write_bytes(faiss.serialize_index(index).tobytes())
     pq.write_table(pa.table({"key": keys}), run / layout.FRAME_INDEX_KEYS)
-    (run / layout.PROBE_JSON).write_text(json.dumps({"dataset": str(dataset)}))
+    info = {"dataset": str(dataset), "pool": "max", "layers": list(layers), "channels": list(layers.values())}
+    (run / layout.PROBE_JSON).write_text(json.dumps(info))
