@@ -88,7 +88,7 @@ def run(cfg: IngestConfig) -> IngestResult:
         threads=_threads(cfg),
     )
     statuses: dict[int, manifest.ShardStatus] = {}
-    committed = set(fs.ls(storage.join(root, schema.SHARDS_DIR), detail=False))
+    committed = set(fs.glob(storage.join(root, schema.SHARDS_DIR, schema.SHARD_GLOB)))
     for i in range(len(the_plan.shards)):
         if storage.join(root, schema.shard_path(i)) in committed:
             st = manifest.read_status(fs, root, i)

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -32,16 +34,44 @@ def _part(root: str, index: int, kind: str) -> str:
     return storage.join(root, schema.PARTS_DIR, f"{index:06d}.{kind}")
 
 
-def write_part(
-    fs, root: str, index: int, videos: list[dict], frames: list[dict], status: ShardStatus
-) -> None:
-    """Write a shard's rows; the status file goes last, so its presence means the part is complete."""
-    for kind, rows, sch in (
-        ("videos.parquet", videos, schema.VIDEOS_SCHEMA),
-        ("frames.parquet", frames, schema.FRAMES_SCHEMA),
+class RowSink:
+    """Frame rows streamed to a Parquet file in row groups, so a shard's memory does not grow with its length."""
+
+    BATCH = 1024
+
+    def __init__(self, writer: pq.ParquetWriter):
+        self.writer = writer
+        self.rows: list[dict] = []
+        self.count = 0
+
+    def append(self, row: dict) -> None:
+        self.rows.append(row)
+        self.count += 1
+        if len(self.rows) >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            self.writer.write_table(pa.Table.from_pylist(self.rows, schema=schema.FRAMES_SCHEMA))
+            self.rows = []
+
+
+@contextlib.contextmanager
+def frames_part(fs, root: str, index: int) -> Iterator[RowSink]:
+    """The shard's frames part, published when the block exits cleanly."""
+    with (
+        storage.atomic_writer(fs, _part(root, index, "frames.parquet"), root) as f,
+        pq.ParquetWriter(f, schema.FRAMES_SCHEMA) as w,
     ):
-        with storage.atomic_writer(fs, _part(root, index, kind), root) as f:
-            pq.write_table(pa.Table.from_pylist(rows, schema=sch), f)
+        sink = RowSink(w)
+        yield sink
+        sink.flush()
+
+
+def write_part(fs, root: str, index: int, videos: list[dict], status: ShardStatus) -> None:
+    """Write a shard's video rows, then its status: the status file's presence means the part is complete."""
+    with storage.atomic_writer(fs, _part(root, index, "videos.parquet"), root) as f:
+        pq.write_table(pa.Table.from_pylist(videos, schema=schema.VIDEOS_SCHEMA), f)
     storage.write_bytes(fs, _part(root, index, "status.json"), root, status.model_dump_json().encode())
 
 

@@ -42,6 +42,7 @@ class ShardWriter:
         info.mtime = 0  # deterministic bytes: the same input gives the same shard
         offset = self._tar.offset + len(info.tobuf(self._tar.format, self._tar.encoding, self._tar.errors))
         self._tar.addfile(info, io.BytesIO(data))
+        self._tar.members.clear()  # TarFile keeps every member's TarInfo otherwise: memory grows per frame
         return offset
 
     def add(self, key: str, jpeg: bytes, meta: bytes) -> tuple[int, int]:

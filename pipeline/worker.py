@@ -55,7 +55,12 @@ def _check_complete(reader: VideoReader) -> None:
 
 
 def _ingest_video(
-    v: VideoRef, spec: ShardSpec, writer: ShardWriter, frames: list[dict], concepts: set[str], report: Report
+    v: VideoRef,
+    spec: ShardSpec,
+    writer: ShardWriter,
+    frames: manifest.RowSink,
+    concepts: set[str],
+    report: Report,
 ) -> dict:
     vid = v.video_id
     row = {
@@ -150,23 +155,24 @@ def process_shard(spec: ShardSpec, report: Report | None = None) -> ShardStatus:
     if done is not None and fs.exists(tar_path):
         return done.model_copy(update={"reused": True})
     videos: list[dict] = []
-    frames: list[dict] = []
     concepts: set[str] = set()
+    # Publication order: frames part, videos part, status (the part is complete), then the tar (the commit).
     with storage.atomic_writer(fs, tar_path, root) as f:
-        writer = ShardWriter(f)
-        for v in spec.videos:
-            videos.append(_ingest_video(v, spec, writer, frames, concepts, report))
-        nbytes, sha = writer.close()
+        with manifest.frames_part(fs, root, spec.index) as frames:
+            writer = ShardWriter(f)
+            for v in spec.videos:
+                videos.append(_ingest_video(v, spec, writer, frames, concepts, report))
+            nbytes, sha = writer.close()
         ok = sum(r["status"] == "ok" for r in videos)
         status = ShardStatus(
             index=spec.index,
             videos=len(videos),
             videos_ok=ok,
             videos_failed=len(videos) - ok,
-            frames=len(frames),
+            frames=frames.count,
             bytes=nbytes,
             sha256=sha,
             concepts=sorted(concepts),
         )
-        manifest.write_part(fs, root, spec.index, videos, frames, status)  # before the tar is committed
+        manifest.write_part(fs, root, spec.index, videos, status)
     return status

@@ -4,6 +4,7 @@ good video is fully ingested; unusable SRC/OUT are refused with exit 2 and a mes
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -45,6 +46,7 @@ def test_bad_files_are_failed_rows_and_the_rest_is_ingested(messy, tmp_path):
     proc = run_cli("ingest", messy, tmp_path / "out", "--fps", "5", "--size", "32", "--workers", "0")
     assert proc.returncode == 0, proc.stderr
     assert "3 ok, 7 failed, 1 skipped" in proc.stderr
+    assert re.search(r"ingest: \d+/10 videos, \d+ frames, \d+ frames/s, ETA", proc.stderr)  # progress
     ds = Dataset(str(tmp_path / "out"))
     rows = {r["uri"].rsplit("/", 1)[1]: r for r in ds.videos().to_pylist()}
     for name, words in BAD.items():
