@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -39,17 +40,21 @@ class Catalogue:
             rows.sort(key=lambda r: (r.get("rank") is None, r.get("rank"), -(r.get("auc") or 0.0)))
         for rows in self.labels_of.values():
             rows.sort(key=lambda r: -(r.get("auc") or 0.0))
-        self.units: dict[str, dict[str, Any]] = {}
-        self.channels: dict[str, int] = {}
-        for row in map(_clean, units):
-            self.units[row["unit"]] = row
-            self.channels[row["layer"]] = max(self.channels.get(row["layer"], 0), row["channel"] + 1)
-        self.layers = list(self.channels)
-        self.mean = {layer: np.zeros(n, np.float32) for layer, n in self.channels.items()}
-        self.std = {layer: np.ones(n, np.float32) for layer, n in self.channels.items()}
-        for row in self.units.values():
-            self.mean[row["layer"]][row["channel"]] = row["mean"]
-            self.std[row["layer"]][row["channel"]] = max(row["std"], 1e-6)
+        self.units = {row["unit"]: row for row in map(_clean, units)}
+        meta = json.loads(fs.cat_file(f"{root}/{layout.PROBE_JSON}"))
+        self.dataset: str = meta["dataset"]
+        self.pool: str = meta["pool"]
+        self.layers: list[str] = list(meta["layers"])
+        self.channels = dict(zip(self.layers, meta["channels"], strict=True))
+        # Units in the order of the probe's activation columns (layers in order, channels within).
+        self.unit_names = [f"{layer}/{c}" for layer, n in self.channels.items() for c in range(n)]
+        missing = [u for u in self.unit_names if u not in self.units]
+        if missing:
+            raise InputError(
+                f"{self.run_url}: {layout.UNITS_TABLE} lacks {len(missing)} units, e.g. {missing[0]}"
+            )
+        self.mean = np.array([self.units[u]["mean"] for u in self.unit_names], np.float32)
+        self.std = np.array([self.units[u]["std"] for u in self.unit_names], np.float32)
 
     def concepts(self) -> list[dict[str, Any]]:
         """Every concept with its number of units searched, detectors found and the best unit."""

@@ -38,34 +38,24 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
 
 
 class ImageEncoder:
-    """The run's encoder, loaded once on first use: unit z-scores and embeddings of a batch of images."""
+    """The run's trained encoder, loaded on first use, applied exactly as the probe applied it: the same
+    preprocessing, the same spatial pooling of each unit, the same embedding as the frame index."""
 
-    def __init__(self, run_url: str, mean: dict[str, np.ndarray], std: dict[str, np.ndarray]):
+    def __init__(self, run_url: str, layers: list[str], pool: str, mean: np.ndarray, std: np.ndarray):
         self.run_url = run_url
-        self.mean = mean
-        self.std = std
-        self._encoder = None
+        self.layers = layers
+        self.pool = pool
+        self.mean = mean.astype(np.float32)
+        self.std = np.maximum(std.astype(np.float32), 1e-6)
         self._lock = threading.Lock()
 
-    def _load(self):
-        with self._lock:
-            if self._encoder is None:
-                from train.encoder import load_encoder
+    def encode(self, images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+        """((N, units) z-score of every unit's pooled response, (N, D) frame-index embeddings)."""
+        from probe.encoders import default_device, embeddings, open_encoder, pooled_units
 
-                self._encoder = load_encoder(self.run_url)
-        return self._encoder
-
-    def encode(self, images: list[Image.Image]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """({layer: (N, C) z-scores of each unit}, (N, D) embeddings) for a batch of images."""
-        import torch
-
-        enc = self._load()
-        with torch.inference_mode():
+        with self._lock:  # one forward pass at a time: torch already uses every core
+            enc = open_encoder(self.run_url, "trained", 0, default_device())
             x = enc.preprocess(images)
-            feats = enc.features(x)
-            emb = enc.embed(x)
-        z = {}
-        for layer, mean in self.mean.items():
-            act = feats[layer].float().mean(dim=(2, 3)).cpu().numpy()
-            z[layer] = (act - mean) / self.std[layer]
-        return z, emb.float().cpu().numpy()
+            acts, _ = pooled_units(enc, x, self.layers, self.pool)
+            emb = embeddings(enc, x)
+        return (acts.astype(np.float32) - self.mean) / self.std, emb

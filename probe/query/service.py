@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import fsspec
+import numpy as np
 
 from pipeline import schema
-from pipeline.errors import InputError
-from probe.query import layout
 from probe.query.catalogue import Catalogue, parse_unit
 from probe.query.errors import BadQuery
 from probe.query.frame_index import FrameIndex
@@ -23,10 +20,11 @@ class RunQueries:
     def __init__(self, run_url: str, dataset_url: str | None = None):
         self.run_url = run_url.rstrip("/")
         self.catalogue = Catalogue(self.run_url)
-        self.dataset_url = dataset_url or probed_dataset(self.run_url)
+        self.dataset_url = dataset_url or self.catalogue.dataset
         self.frames = FrameStore(self.dataset_url)
         self.index = FrameIndex(self.run_url)
-        self.encoder = ImageEncoder(self.run_url, self.catalogue.mean, self.catalogue.std)
+        c = self.catalogue
+        self.encoder = ImageEncoder(self.run_url, c.layers, c.pool, c.mean, c.std)
 
     # concept → units
     def concepts(self) -> list[dict[str, Any]]:
@@ -101,41 +99,17 @@ class RunQueries:
         hits = self.index.search(emb, max(tops))
         out = []
         for i, top in enumerate(tops):
-            scored = [(float(zs[i, c]), layer, c) for layer, zs in z.items() for c in range(zs.shape[1])]
-            scored.sort(reverse=True)
-            units = []
-            for score, layer, c in scored[:top]:
-                name = f"{layer}/{c}"
-                labels = self.catalogue.unit_labels(name)
-                units.append(
-                    {
-                        "unit": name,
-                        "z": score,
-                        "concepts": [
-                            {
-                                "concept": r["concept"],
-                                "auc": r.get("auc"),
-                                "is_detector": r.get("is_detector"),
-                            }
-                            for r in labels
-                        ],
-                    }
-                )
+            best = np.argsort(-z[i], kind="stable")[:top]
+            units = [
+                {"unit": self.catalogue.unit_names[j], "z": float(z[i, j]), "concepts": self._labels(j)}
+                for j in best
+            ]
             out.append({"units": units, "neighbors": [self.frame(k, score=s) for k, s in hits[i][:top]]})
         return out
 
+    def _labels(self, column: int) -> list[dict[str, Any]]:
+        rows = self.catalogue.unit_labels(self.catalogue.unit_names[column])
+        return [{"concept": r["concept"], "auc": r["auc"], "is_detector": r["is_detector"]} for r in rows]
+
     def image(self, data: bytes, top: int = 10) -> dict[str, Any]:
         return self.images([data], top)[0]
-
-
-def probed_dataset(run_url: str) -> str:
-    """The dataset URL the probe recorded in probe.json."""
-    fs, root = fsspec.core.url_to_fs(run_url)
-    try:
-        meta = json.loads(fs.cat_file(f"{root}/{layout.PROBE_JSON}"))
-    except FileNotFoundError:
-        raise InputError(f"{run_url} has no {layout.PROBE_JSON}; run `unitscope probe` first") from None
-    for name in ("dataset", "dataset_url"):
-        if isinstance(meta.get(name), str):
-            return meta[name]
-    raise InputError(f"{run_url}/{layout.PROBE_JSON} does not record the dataset it probed")
