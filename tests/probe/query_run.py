@@ -32,12 +32,20 @@ class SmallRun:
 
 
 def small_run(tmp_path_factory) -> SmallRun:
-    """The run: stand-in tables until the real stages can build it."""
+    """A synthetic corpus of a few short clips, ingested for real; probe tables stand in until the
+    train and probe stages can build the run."""
     if "run" not in _BUILT:
-        from tests.bench.standin_run import write_dataset, write_probe
+        from pipeline.config import IngestConfig
+        from pipeline.ingest import run as ingest
+        from pipeline.synth import SynthConfig
+        from pipeline.synth import run as synth
+        from tests.bench.standin_run import write_probe
 
         root = tmp_path_factory.mktemp("query-run")
-        keys = write_dataset(root / "dataset", 300, videos=6, shard_frames=100)
+        synth(SynthConfig(out=str(root / "videos"), videos=4, seconds=3, fps=8, size=96, workers=0))
+        ingest(IngestConfig(src=str(root / "videos"), out=str(root / "dataset"), fps=4, size=32,
+                            shard_frames=20, workers=0, progress=False))  # fmt: skip
+        keys = pq.read_table(root / "dataset" / schema.FRAMES_TABLE).column("key").to_pylist()
         write_probe(root / "run", root / "dataset", keys, {"conv1": 8, "conv2": 16}, ["face", "cat"])
         _BUILT["run"] = SmallRun(root / "run", root / "dataset")
     return _BUILT["run"]
