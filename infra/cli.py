@@ -9,6 +9,7 @@ import pkgutil
 import sys
 
 import infra.commands
+from infra import runtime
 from pipeline.errors import UnitscopeError
 
 # The order subcommands are listed in; any other module in infra/commands is appended.
@@ -36,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         datefmt="%H:%M:%S",
     )
     try:
+        if args.command not in ("submit", "jobs"):  # those talk HTTP to the dashboard, with their own token
+            runtime.prepare_cluster_auth(getattr(args, "address", None))
         return int(args.func(args) or 0)
     except UnitscopeError as exc:
         print(f"unitscope {args.command}: error: {exc}", file=sys.stderr)

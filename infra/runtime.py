@@ -5,7 +5,25 @@ from __future__ import annotations
 import logging
 import os
 
+from infra import auth
+from pipeline.errors import UnitscopeError
+
 log = logging.getLogger(__name__)
+
+
+class ClusterError(UnitscopeError):
+    """The Ray cluster cannot be reached, or refuses this client."""
+
+
+def prepare_cluster_auth(address: str | None) -> auth.Token | None:
+    """When this process will attach to a cluster (`address` or RAY_ADDRESS), present the cluster token.
+
+    The CLI calls it before any stage runs, so stages that call `ray.init(address=...)` themselves get
+    token authentication too; without an address it does nothing (local Ray makes its own token).
+    """
+    if address or os.environ.get("RAY_ADDRESS"):
+        return auth.enable_for_driver()
+    return None
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> str:
@@ -20,13 +38,15 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> str:
         return "ray (already initialised)"
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address:
+        token = prepare_cluster_auth(address)
         try:
             ray.init(address=address, log_to_driver=True, logging_level=logging.WARNING)
         except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError...
-            raise RuntimeError(
+            sent = f"the token from {token.source} was sent" if token else "no token was sent"
+            raise ClusterError(
                 f"could not attach to the Ray cluster at {address!r}: {exc}. Check the address "
-                "(ray://HOST:10001 or HOST:6379 from inside the cluster), that the head is running, "
-                "and RAY_AUTH_TOKEN if the cluster uses token authentication."
+                "(HOST:6379, the head's GCS port, or ray://HOST:10001), that the head is running, and, "
+                f"if the cluster uses token authentication, its token ({sent}): {auth.HOW_TO_SET}"
             ) from exc
         return f"ray cluster at {address}"
     ray.init(

@@ -1,0 +1,44 @@
+"""`unitscope train DATASET RUN`: learn an unsupervised encoder from a dataset's shards."""
+
+from __future__ import annotations
+
+import argparse
+
+from infra.options import add_common, build_config
+from infra.runtime import init_ray
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train an unsupervised encoder on a dataset's shards (Ray Train)")
+    p.add_argument("dataset", help="dataset directory written by `unitscope ingest` (fsspec URL)")
+    p.add_argument("run", help="run directory for checkpoints, metrics and the encoder (fsspec URL)")
+    p.add_argument("--objective", default=None, choices=["temporal", "sparse"], help="default: temporal")
+    p.add_argument(
+        "--arch", default=None, help="encoder: conv4 (default for temporal), conv5, conv6, le3, le4"
+    )
+    p.add_argument("--steps", type=int, default=None, help="optimisation steps (default 400)")
+    p.add_argument("--batch-size", type=int, default=None, help="global batch size (default 64)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="Ray Train workers; 0 = in this process (default 1)"
+    )
+    p.add_argument(
+        "--resume", action="store_true", default=None, help="continue RUN from its last checkpoint"
+    )
+    add_common(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from train.config import TrainConfig
+    from train.train import run
+
+    config = build_config(TrainConfig, args)
+    if config.workers > 0:
+        init_ray(config.address)
+    result = run(config)
+    print(
+        f"trained {result.steps} steps (from step {result.start_step}) in {result.seconds:.0f}s, "
+        f"{result.images_per_s:.0f} images/s, final loss {result.final_loss:.4f}, "
+        f"{result.skipped_frames} frames skipped; encoder: {result.encoder}"
+    )
+    return 0

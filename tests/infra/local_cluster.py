@@ -1,0 +1,144 @@
+"""A real multi-node Ray cluster on this machine for tests: `ray start --head` plus worker nodes.
+
+Each node is a `ray start --block` process in its own session, with its own ports and temp dir, token
+authentication on, and an environment without this process' RAY_*/AWS_*/FSSPEC_* variables (so what a
+job sees comes from its runtime env). Nodes are stopped by their own process ids: SIGTERM to each
+node's process group, then SIGKILL to whatever of it is left. Never `ray stop`, which would stop every
+Ray on the machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.helpers import free_port
+
+RAY = str(Path(sys.executable).with_name("ray"))
+STRIPPED = ("RAY_", "AWS_", "FSSPEC_", "PYTHONPATH")
+
+
+class LocalCluster:
+    def __init__(self, token: str | None = None):
+        # Short root: Ray's Unix socket paths live under the temp dir and must stay < 108 bytes.
+        self.root = Path(tempfile.mkdtemp(prefix="usc-", dir="/tmp"))
+        self.token = token or secrets.token_hex(16)
+        self.gcs_port = free_port()
+        self.dashboard_port = free_port()
+        self.nodes: list[subprocess.Popen] = []
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://127.0.0.1:{self.dashboard_port}"
+
+    def node_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(STRIPPED)}
+        env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=self.token, PYTHONUNBUFFERED="1")
+        # The job entrypoint's `python` is this interpreter (its environment has ray and the deps).
+        env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+        return env
+
+    def client_env(self, token: str | None = "") -> dict[str, str]:
+        """Environment for a CLI client: the cluster's token, another `token`, or none (None).
+
+        HOME points into the cluster's root so that no ~/.ray/auth_token of this machine is used.
+        """
+        return {"RAY_AUTH_TOKEN": self.token if token == "" else (token or ""), "HOME": str(self.root)}
+
+    def _start(self, name: str, args: list[str]) -> None:
+        log = open(self.root / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+        cmd = [
+            RAY, "start", "--block", "--disable-usage-stats",
+            "--temp-dir", str(self.root / name),
+            "--object-store-memory", str(80 * 2**20),
+            "--dashboard-agent-listen-port", str(free_port()),
+            "--metrics-export-port", str(free_port()),
+            *args,
+        ]  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, env=self.node_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        self.nodes.append(proc)
+
+    def start_head(self, num_cpus: int, resources: dict | None = None) -> None:
+        self._start(
+            "head",
+            [
+                "--head", "--port", str(self.gcs_port),
+                "--dashboard-host", "127.0.0.1", "--dashboard-port", str(self.dashboard_port),
+                "--ray-client-server-port", str(free_port()),
+                "--num-cpus", str(num_cpus), "--resources", json.dumps(resources or {}),
+            ],
+        )  # fmt: skip
+        self._wait(lambda: self._get("/api/gcs_healthz") is not None, "head node")
+
+    def add_node(self, num_cpus: int, resources: dict | None = None) -> None:
+        n = len(self.nodes)
+        self._start(
+            f"node{n}",
+            ["--address", f"127.0.0.1:{self.gcs_port}", "--num-cpus", str(num_cpus),
+             "--resources", json.dumps(resources or {})],
+        )  # fmt: skip
+        self._wait(lambda: len(self.alive_nodes()) >= n + 1, f"node {n}")
+
+    def _get(self, path: str):
+        req = urllib.request.Request(
+            self.dashboard_url + path, headers={"Authorization": f"Bearer {self.token}"}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return json.loads(resp.read() or b"null") if path.startswith("/api/v0") else resp.read()
+        except OSError:
+            return None
+
+    def alive_nodes(self) -> list[dict]:
+        """Alive nodes from Ray's state API (node_id, resources_total, ...)."""
+        data = self._get("/api/v0/nodes?limit=100&detail=1")
+        rows = (data or {}).get("data", {}).get("result", {}).get("result", [])
+        return [r for r in rows if r.get("state") == "ALIVE"]
+
+    def state(self, kind: str, job_id: str) -> list[dict]:
+        """Rows of Ray's state API ("tasks", "actors") for one Ray job (by its Ray job id)."""
+        query = f"limit=10000&detail=1&filter_keys=job_id&filter_predicates=%3D&filter_values={job_id}"
+        data = self._get(f"/api/v0/{kind}?{query}")
+        return (data or {}).get("data", {}).get("result", {}).get("result", [])
+
+    def _wait(self, ready, what: str, timeout: float = 90) -> None:
+        deadline = time.time() + timeout
+        while not ready():
+            dead = [p for p in self.nodes if p.poll() is not None]
+            if dead or time.time() > deadline:
+                logs = "\n".join(p.read_text()[-2000:] for p in self.root.glob("*.log"))
+                self.stop()
+                raise RuntimeError(f"{what} of the test Ray cluster did not start\n{logs}")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        """Stop the nodes this object started, by process group id: worker nodes first, the head last."""
+        for proc in reversed(self.nodes):
+            _signal_group(proc.pid, signal.SIGTERM)
+        deadline = time.time() + 3
+        for proc in reversed(self.nodes):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+        for proc in self.nodes:  # what is left of each group (slow shutdowns, stray workers)
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        self.nodes.clear()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)

@@ -1,0 +1,88 @@
+"""The shard stream: split over ranks and loader workers, temporal pairs, resume position, bad input."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from pipeline import schema
+from pipeline.errors import InputError
+from train import pairs, shards
+from train.stream import ShardStream, StreamSpec
+
+
+def _spec(ds, **kw) -> StreamSpec:
+    base = dict(shard_urls=tuple(shards.list_shards(str(ds))), rank=0, world=1, batch=4, temporal=True,
+                input_size=32, crop_scale_min=0.35, max_gap_s=1.0, shuffle_buffer=8, seed=0)  # fmt: skip
+    base.update(kw)
+    return StreamSpec(**base)
+
+
+@pytest.mark.parametrize("slots", [1, 2, 4, 7])
+def test_every_epoch_deals_each_frame_to_exactly_one_slot(dataset, slots):
+    urls = shards.list_shards(str(dataset))
+    units = shards.plan_units(urls, slots)
+    assert len(units) >= slots
+    for epoch in range(2):
+        seen: list[list[str]] = []
+        for slot in range(slots):
+            mine = shards.units_for_slot(units, epoch, 0, slot, slots)
+            assert mine, f"slot {slot} of {slots} got no work"
+            seen.append([f.key for u in mine for f in shards.read_unit(u, epoch, {})])
+        flat = [k for s in seen for k in s]
+        assert len(flat) == len(set(flat)) == 37
+
+
+def test_temporal_pairs_join_nearby_frames_of_one_video(dataset):
+    units = shards.plan_units(shards.list_shards(str(dataset)), 1)
+    frames = [f for u in units for f in shards.read_unit(u, 0, {})]
+    got = list(pairs.temporal_pairs(frames, 1.0, random.Random(0)))
+    assert len(got) >= len(frames) - 6
+    for a, b in got:
+        assert a.video == b.video and abs(a.pts - b.pts) <= 1.0
+    assert sum(a.key != b.key for a, b in got) >= len(got) - 2  # self-pairs only for stragglers
+    covered = {f.key for p in got for f in p}
+    assert covered == {f.key for f in frames}
+
+
+def test_stream_resumes_exactly_where_it_stopped(dataset):
+    spec = _spec(dataset)
+    it = iter(ShardStream(spec))
+    batches = [next(it) for _ in range(5)]
+    resumed = next(iter(ShardStream(spec, skip={0: batches[2]["pos"]})))
+    assert resumed["keys"] == batches[3]["keys"]
+    for b in batches:
+        assert b["views"][0].shape == (4, 3, 32, 32) and b["views"][0].dtype.__str__() == "torch.uint8"
+        for key in b["keys"]:
+            schema.parse_frame_key(key)
+
+
+def test_corrupt_jpegs_are_skipped_and_counted(corrupt_dataset):
+    it = iter(ShardStream(_spec(corrupt_dataset, temporal=False, shuffle_buffer=1)))
+    batches = [next(it) for _ in range(4)]  # 16 of the 17 good frames of the first epoch
+    assert {e for b in batches for e in b["epochs"]} == {0}
+    assert sum(b["skipped"] for b in batches) == 3
+    assert all(len(b["keys"]) == 4 for b in batches)
+
+
+def test_no_shards_is_a_clear_error(tmp_path):
+    with pytest.raises(InputError, match=r"not a unitscope dataset.*unitscope ingest"):
+        shards.list_shards(str(tmp_path))
+
+
+def test_unreadable_shard_is_counted_and_skipped(tmp_path, dataset):
+    broken = tmp_path / "broken.tar"
+    broken.write_bytes(b"this is not a tar file" * 100)
+    counters: dict[str, int] = {}
+    assert list(shards.read_unit(shards.Unit(str(broken)), 0, counters)) == []
+    assert counters["bad_shards"] == 1
+
+
+def test_truncated_shard_yields_the_frames_before_the_cut(tmp_path, dataset):
+    cut = tmp_path / "cut.tar"
+    data = (dataset / schema.shard_path(0)).read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    frames = list(shards.read_unit(shards.Unit(str(cut)), 0, {}))
+    whole = list(shards.read_unit(shards.Unit(str(dataset / schema.shard_path(0))), 0, {}))
+    assert 0 < len(frames) < len(whole)

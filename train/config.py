@@ -1,0 +1,74 @@
+"""TrainConfig: every setting of a training run, validated, and recorded in RUN/config.json."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ARCHS = ("conv4", "conv5", "conv6", "le3", "le4")
+DEFAULT_ARCH = {"temporal": "conv4", "sparse": "le3"}
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str = Field(description="dataset directory (fsspec URL) written by `unitscope ingest`")
+    run: str = Field(description="run directory (fsspec URL) for checkpoints, metrics and the encoder")
+    objective: Literal["temporal", "sparse"] = "temporal"
+    arch: str | None = Field(
+        None, description=f"encoder family member, one of {', '.join(ARCHS)} (default: per objective)"
+    )
+    width: int = Field(32, ge=4, le=1024, description="channels of the first layer (doubles per layer)")
+    depth: int | None = Field(None, ge=1, le=8, description="number of layers (default: the arch's)")
+    input_size: int = Field(64, ge=16, le=512, description="square input side in pixels")
+    steps: int = Field(400, ge=1)
+    batch_size: int = Field(64, ge=2, description="global batch size, split evenly over the workers")
+    lr: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    warmup_steps: int = Field(30, ge=0)
+    # temporal objective
+    temperature: float = Field(0.2, gt=0)
+    pair_max_gap_s: float = Field(2.0, gt=0, description="positives: frames of one video this close")
+    crop_scale_min: float = Field(0.35, gt=0, le=1)
+    # sparse objective
+    sparsity: float = Field(0.1, ge=0, description="weight of the L2-pooled sparsity penalty")
+    # execution
+    workers: int = Field(1, ge=0, description="Ray Train workers; 0 trains in this process without Ray")
+    loader_workers: int = Field(2, ge=0, description="DataLoader worker processes per training worker")
+    shuffle_buffer: int = Field(512, ge=1)
+    use_gpu: bool | None = Field(None, description="default: use CUDA when it is available")
+    checkpoint_every: int = Field(100, ge=1)
+    keep_checkpoints: int = Field(2, ge=1)
+    log_every: int = Field(10, ge=1)
+    resume: bool = False
+    seed: int = 0
+    record_keys: bool = Field(False, description="write the sample keys each rank trained on to RUN/keys/")
+    address: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        if self.arch is None:
+            self.arch = DEFAULT_ARCH[self.objective]
+        if self.arch not in ARCHS:
+            raise ValueError(f"unknown arch {self.arch!r}: choose one of {', '.join(ARCHS)}")
+        ranks = max(self.workers, 1)
+        if self.batch_size % ranks:
+            raise ValueError(
+                f"batch_size {self.batch_size} does not split evenly over {ranks} workers: "
+                f"use a multiple of {ranks}"
+            )
+        if self.batch_size // ranks < 2:
+            raise ValueError(
+                f"batch_size {self.batch_size} leaves fewer than 2 samples per worker over {ranks} "
+                "workers: use at least 2 per worker"
+            )
+        return self
+
+    @property
+    def ranks(self) -> int:
+        return max(self.workers, 1)
+
+    @property
+    def rank_batch(self) -> int:
+        return self.batch_size // self.ranks

@@ -1,0 +1,119 @@
+"""Where distribution happens, and the only place: Ray Train's TorchTrainer (gloo on CPU, nccl on GPU)
+runs the per-rank loop on N workers and DDP wraps the single-device model; `workers=0` runs the same
+loop in this process without Ray."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from pipeline.errors import UnitscopeError
+from train.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Dist:
+    """This process' place in the job."""
+
+    rank: int
+    world: int
+    device: torch.device
+
+    def wrap(self, model: nn.Module, find_unused: bool = False) -> nn.Module:
+        if self.world == 1:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=find_unused)
+
+    def gather(self, obj: Any) -> list[Any]:
+        """`obj` from every rank, in rank order."""
+        if self.world == 1:
+            return [obj]
+        out: list[Any] = [None] * self.world
+        torch.distributed.all_gather_object(out, obj)
+        return out
+
+
+def want_gpu(config: TrainConfig) -> bool:
+    if config.use_gpu is not None:
+        return config.use_gpu
+    if config.workers == 0:
+        return torch.cuda.is_available()
+    import ray
+
+    return ray.cluster_resources().get("GPU", 0) >= config.workers
+
+
+WorkerFn = Callable[[TrainConfig, list[str], Dist], dict]
+
+
+def launch(config: TrainConfig, shard_urls: list[str], fn: WorkerFn) -> dict:
+    """Run `fn(config, shard_urls, dist)` on every rank; returns rank 0's summary."""
+    if config.workers == 0:
+        gpu = want_gpu(config)
+        device = torch.device("cuda" if gpu else "cpu")
+        return fn(config, shard_urls, Dist(0, 1, device))
+
+    import ray
+    import ray.train
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    if not ray.is_initialized():  # the CLI attaches to --address first; a direct caller gets local Ray
+        ray.init(address=config.address or "local", include_dashboard=False, logging_level=logging.WARNING)
+    gpu = want_gpu(config)
+    trainer = TorchTrainer(
+        _ray_worker,
+        train_loop_config={"config": config.model_dump(), "shards": shard_urls, "fn": fn},
+        torch_config=TorchConfig(backend="nccl" if gpu else "gloo"),
+        scaling_config=ray.train.ScalingConfig(num_workers=config.workers, use_gpu=gpu),
+        run_config=ray.train.RunConfig(
+            name=f"unitscope-train-{os.getpid()}",
+            storage_path=os.path.join(tempfile.gettempdir(), "unitscope-ray-train"),
+            failure_config=ray.train.FailureConfig(max_failures=0),
+        ),
+    )
+    try:
+        result = trainer.fit()
+    except Exception as exc:
+        user = _user_error(exc)
+        if user is not None:
+            raise user from exc
+        raise
+    return dict(result.metrics or {})
+
+
+def _ray_worker(loop_config: dict) -> None:
+    import ray.train
+    import ray.train.torch
+
+    ctx = ray.train.get_context()
+    dist = Dist(ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device())
+    config = TrainConfig.model_validate(loop_config["config"])
+    summary = loop_config["fn"](config, loop_config["shards"], dist)
+    ray.train.report(summary)
+
+
+def _user_error(exc: BaseException) -> UnitscopeError | None:
+    """The UnitscopeError a worker raised, found in what Ray wraps it in (so the CLI prints it plainly)."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, UnitscopeError):
+            return e
+        stack += [e.__cause__, e.__context__, *getattr(e, "worker_failures", {}).values()]
+    return None

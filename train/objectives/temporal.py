@@ -1,0 +1,39 @@
+"""The `temporal` objective: contrastive learning (SimCLR's NT-Xent) where the positive of a frame is a
+nearby frame of the same video, each under its own augmentation; the rest of the batch are negatives."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from train.encoder import Encoder
+
+
+class TemporalContrast(nn.Module):
+    pairs = True
+
+    def __init__(self, embed_dim: int, temperature: float, hidden: int = 512, out: int = 128):
+        super().__init__()
+        self.temperature = temperature
+        self.head = nn.Sequential(
+            nn.Linear(embed_dim, hidden, bias=False),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, out),
+        )
+
+    def forward(self, encoder: Encoder, views: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        a, b = views
+        n = a.shape[0]
+        h = encoder.embed(torch.cat([a, b]))
+        z = F.normalize(self.head(h).float(), dim=1)
+        sim = z @ z.T / self.temperature
+        sim.fill_diagonal_(float("-inf"))
+        target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+        loss = F.cross_entropy(sim, target)
+        with torch.no_grad():
+            acc = (sim.argmax(dim=1) == target).float().mean()
+            pos = (z[:n] * z[n:]).sum(dim=1).mean()
+            std = F.normalize(h.float(), dim=1).std(dim=0).mean()
+        return {"loss": loss, "nce": loss.detach(), "pair_acc": acc, "pos_sim": pos, "embed_std": std}

@@ -1,0 +1,111 @@
+"""The training input: an endless, deterministic stream of decoded, augmented batches for one rank.
+
+Per loader worker: shard frames (split by rank and worker) -> pairs (temporal) or singles (sparse) ->
+shuffle buffer -> decode + augment -> batch. Everything before decoding is seeded, so a worker's stream is
+a pure function of (seed, rank, worker): its position is the number of items it has handed out, and a
+resumed run replays the undecoded items up to there and continues where it stopped. Streams never end, so
+every rank takes exactly one batch per step and DDP never waits on a rank that ran dry.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from train import augment, pairs, shards
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """What one rank's stream needs; small and picklable (built into loader workers, not the data)."""
+
+    shard_urls: tuple[str, ...]
+    rank: int
+    world: int
+    batch: int
+    temporal: bool
+    input_size: int
+    crop_scale_min: float
+    max_gap_s: float
+    shuffle_buffer: int
+    seed: int
+
+
+class ShardStream(IterableDataset):
+    def __init__(self, spec: StreamSpec, skip: dict[int, int] | None = None):
+        super().__init__()
+        self.spec = spec
+        self.skip = skip or {}
+
+    def __iter__(self) -> Iterator[dict]:
+        s = self.spec
+        info = get_worker_info()
+        wid, nw = (info.id, info.num_workers) if info else (0, 1)
+        slot, slots = s.rank * nw + wid, s.world * nw
+        counters: dict[str, int] = {}
+        units = shards.plan_units(list(s.shard_urls), slots)
+        frames = shards.slot_frames(units, slot, slots, s.seed, counters)
+        order_rng = random.Random(f"{s.seed}/{slot}")
+        items = pairs.temporal_pairs(frames, s.max_gap_s, order_rng) if s.temporal else pairs.singles(frames)
+        items = pairs.shuffled(items, s.shuffle_buffer, order_rng)
+        pos = 0
+        for _ in range(self.skip.get(wid, 0)):
+            next(items)
+            pos += 1
+        rng = np.random.default_rng([s.seed, slot, pos])
+        min_side = math.ceil(s.input_size / math.sqrt(s.crop_scale_min))
+        nviews = 2 if s.temporal else 1
+        while True:
+            views: list[list[np.ndarray]] = [[] for _ in range(nviews)]
+            keys: list[str] = []
+            epochs: list[int] = []
+            bad = 0
+            while len(keys) < s.batch:
+                item = next(items)
+                pos += 1
+                try:
+                    ims = [augment.decode(f.jpg, min_side) for f in dict.fromkeys(item)]
+                except augment.BadImage:
+                    bad += 1
+                    continue
+                if len(ims) == 1 and nviews == 2:
+                    ims = ims * 2
+                for v, im in enumerate(ims):
+                    views[v].append(augment.view(im, s.input_size, s.crop_scale_min, s.temporal, rng))
+                keys.append(item[-1].key)
+                epochs.append(item[-1].epoch)
+            yield {
+                "views": [torch.from_numpy(np.stack(v)) for v in views],
+                "keys": keys,
+                "epochs": epochs,
+                "worker": wid,
+                "pos": pos,
+                "skipped": bad,
+                "bad_samples": counters.pop("bad_samples", 0),
+                "bad_shards": counters.pop("bad_shards", 0),
+            }
+
+
+def _init_worker(_: int) -> None:
+    torch.set_num_threads(1)
+
+
+def make_loader(
+    spec: StreamSpec, loader_workers: int, skip: dict[int, int] | None = None, pin: bool = False
+) -> DataLoader:
+    """A DataLoader over one rank's stream; batches are assembled inside the workers."""
+    return DataLoader(
+        ShardStream(spec, skip),
+        batch_size=None,
+        num_workers=loader_workers,
+        worker_init_fn=_init_worker if loader_workers else None,
+        prefetch_factor=4 if loader_workers else None,
+        persistent_workers=False,
+        pin_memory=pin,
+    )

@@ -1,0 +1,66 @@
+"""The train stage's entry point: `run(TrainConfig) -> TrainResult`."""
+
+from __future__ import annotations
+
+import time
+
+from pydantic import BaseModel
+
+from pipeline.errors import ConfigError, InputError
+from train import checkpoint, distributed, metrics, storage
+from train.config import TrainConfig
+from train.model_io import ENCODER_WEIGHTS
+from train.shards import count_frames, list_shards
+from train.worker import train_worker
+
+CONFIG_FILE = "config.json"
+
+
+class TrainResult(BaseModel):
+    run: str
+    encoder: str
+    steps: int
+    start_step: int
+    final_loss: float
+    images_per_s: float
+    skipped_frames: int
+    seconds: float
+
+
+def run(config: TrainConfig) -> TrainResult:
+    t0 = time.monotonic()
+    shard_urls = list_shards(config.dataset)
+    frames = count_frames(config.dataset)
+    if frames < config.batch_size:
+        raise ConfigError(
+            f"batch_size {config.batch_size} is larger than the {frames} frames of {config.dataset}: "
+            "lower --batch-size or ingest more video"
+        )
+    done = checkpoint.latest_step(config.run)
+    if config.resume and done is None:
+        raise InputError(
+            f"--resume: {config.run} has no checkpoint to continue from; start it without --resume"
+        )
+    if not config.resume and done is not None:
+        raise ConfigError(
+            f"{config.run} already holds a run (checkpoint at step {done}): pass --resume to continue it, "
+            "or choose a new RUN directory"
+        )
+    if config.resume and done >= config.steps:
+        raise ConfigError(
+            f"--resume: {config.run} is already at step {done} of {config.steps}; raise --steps"
+        )
+    storage.write_text(storage.join(config.run, CONFIG_FILE), config.model_dump_json(indent=2))
+    summary = distributed.launch(config, shard_urls, train_worker)
+    rows = metrics.read(config.run)
+    tail = rows[len(rows) // 2 :]
+    return TrainResult(
+        run=config.run,
+        encoder=storage.join(config.run, ENCODER_WEIGHTS),
+        steps=config.steps,
+        start_step=done or 0,
+        final_loss=rows[-1]["loss"] if rows else summary.get("loss"),
+        images_per_s=sum(r["images_per_s"] for r in tail) / max(len(tail), 1),
+        skipped_frames=int(rows[-1]["skipped"]) if rows else int(summary.get("skipped", 0)),
+        seconds=time.monotonic() - t0,
+    )
