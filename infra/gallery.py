@@ -36,12 +36,12 @@ def _num(v: Any) -> str:
     return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else escape(str(v))
 
 
-def index_page(run_url: str, concepts: list[dict[str, Any]], thumbs: dict[str, str | None]) -> str:
+def index_page(run_url: str, concepts: list[dict[str, Any]]) -> str:
     """Concepts, each with its best unit (held-out AUC beside the random-weights control)."""
     rows = []
     for c in concepts:
         best = c["best"]
-        thumb = thumbs.get(best["unit"])
+        thumb = (best.get("top_keys") or [None])[0]
         img = f'<img src="{frame_src(thumb)}" width=64 height=64 alt="">' if thumb else ""
         rows.append(
             f"<tr><td>{escape(c['concept'])}</td><td>{escape(str(c.get('label_source') or ''))}</td>"

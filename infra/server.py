@@ -17,13 +17,13 @@ import anyio
 from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fsspec.implementations.local import LocalFileSystem
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from infra import gallery
 from infra.batcher import Batcher
+from pipeline import storage
 from pipeline.errors import UnitscopeError
 from probe.query import BadQuery, NotFound, RunQueries
 from probe.query.image import decode_image
@@ -66,8 +66,8 @@ def create_app(
     queries: RunQueries | None = None,
 ) -> FastAPI:
     """The app for one run; loads the catalogue, frame manifest and frame index before serving."""
-    q = queries or RunQueries(run_url, dataset_url)
-    batcher = Batcher(lambda items: q.describe([i for i, _ in items], [t for _, t in items]))
+    q = (queries or RunQueries(run_url, dataset_url)).load_all()
+    batcher = Batcher(lambda items: q.describe([i for i, _ in items], [t for _, t in items]), max_batch=64)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -82,7 +82,7 @@ def create_app(
         version="1",
     )
     # Local reads take microseconds and run inline; remote ones go to a worker thread.
-    local_frames = isinstance(q.frames.fs, LocalFileSystem)
+    local_frames = storage.is_local(q.frames.fs)
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
@@ -116,15 +116,13 @@ def create_app(
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "run": q.run_url, "frames": len(q.frames)}
 
+    concepts_json = json.dumps(q.concepts()).encode()
+
     @app.get("/concepts")
     async def concepts() -> Response:
-        return _concepts()
+        return Response(concepts_json, media_type="application/json")
 
-    @functools.lru_cache(maxsize=1)
-    def _concepts() -> Response:
-        return _json(q.concepts())
-
-    @functools.lru_cache(maxsize=4096)
+    @functools.lru_cache(maxsize=4096)  # answers only: an unknown name raises, which is not cached
     def _concept_units(name: str, top: int) -> bytes:
         return json.dumps({"concept": name, "units": q.concept_units(name, top)}).encode()
 
@@ -150,7 +148,8 @@ def create_app(
 
     @app.get("/neighbors")
     async def neighbors(key: str = Query(..., max_length=64), top: int = top_q) -> Response:
-        return _json({"key": key, "neighbors": q.neighbors(key, top)})
+        hits = await anyio.to_thread.run_sync(q.neighbors, key, top)  # a FAISS search: off the event loop
+        return _json({"key": key, "neighbors": hits})
 
     @app.post("/query/image", openapi_extra=_IMAGE_BODY)
     async def query_image(request: Request, top: int = Query(10, ge=1, le=100)) -> Response:
@@ -160,13 +159,7 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> HTMLResponse:
-        thumbs = {
-            c["best"]["unit"]: next(
-                iter(q.catalogue.units.get(c["best"]["unit"], {}).get("top_keys") or []), None
-            )
-            for c in q.concepts()
-        }
-        return HTMLResponse(gallery.index_page(q.run_url, q.concepts(), thumbs))
+        return HTMLResponse(gallery.index_page(q.run_url, q.concepts()))
 
     @app.get("/gallery/units/{layer}/{channel}", response_class=HTMLResponse)
     async def unit_html(

@@ -46,16 +46,29 @@ class ImageEncoder:
         self.layers = layers
         self.pool = pool
         self.mean = mean.astype(np.float32)
-        self.std = np.maximum(std.astype(np.float32), 1e-6)
+        # A unit constant over the dataset (std 0) says nothing about an image: its z-score is 0.
+        self.std = np.where(std > 0, std, np.inf).astype(np.float32)
         self._lock = threading.Lock()
 
     def encode(self, images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
-        """((N, units) z-score of every unit's pooled response, (N, D) frame-index embeddings)."""
-        from probe.encoders import default_device, embeddings, open_encoder, pooled_units
+        """((N, units) z-score of every unit's pooled response, (N, D) frame-index embeddings).
 
-        with self._lock:  # one forward pass at a time: torch already uses every core
+        One forward pass gives both: the same numbers as the probe's `pooled_units` (float16, as it
+        stores them) and `embeddings` (the last layer pooled, L2-normalised), which run one pass each;
+        tests/probe/test_query_image.py holds them equal."""
+        import torch
+        import torch.nn.functional as F
+
+        from probe.encoders import default_device, open_encoder
+
+        with self._lock, torch.inference_mode():  # one batch at a time: torch already uses every core
             enc = open_encoder(self.run_url, "trained", 0, default_device())
-            x = enc.preprocess(images)
-            acts, _ = pooled_units(enc, x, self.layers, self.pool)
-            emb = embeddings(enc, x)
-        return (acts.astype(np.float32) - self.mean) / self.std, emb
+            feats = enc.features(enc.preprocess(images))
+            pooled = [_pool(feats[layer].float(), self.pool) for layer in self.layers]
+            acts = torch.cat(pooled, dim=1).cpu().numpy().astype(np.float16).astype(np.float32)
+            emb = F.normalize(enc.pool(feats[enc.layer_names[-1]]).float().flatten(1), dim=1)
+        return (acts - self.mean) / self.std, emb.cpu().numpy()
+
+
+def _pool(h, how: str):
+    return h.amax(dim=(2, 3)) if how == "max" else h.mean(dim=(2, 3))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -15,16 +16,28 @@ from probe.query.image import ImageEncoder, decode_image
 
 
 class RunQueries:
-    """Everything a query needs from a probed run, loaded once: catalogue, frames, frame index, encoder."""
+    """Everything a query needs from a probed run: the catalogue, loaded at once; the frame manifest,
+    frame index and encoder, each loaded when first needed (`load_all` loads them up front)."""
 
     def __init__(self, run_url: str, dataset_url: str | None = None):
         self.run_url = run_url.rstrip("/")
         self.catalogue = Catalogue(self.run_url)
         self.dataset_url = dataset_url or self.catalogue.dataset
-        self.frames = FrameStore(self.dataset_url)
-        self.index = FrameIndex(self.run_url)
         c = self.catalogue
         self.encoder = ImageEncoder(self.run_url, c.layers, c.pool, c.mean, c.std)
+
+    @cached_property
+    def frames(self) -> FrameStore:
+        return FrameStore(self.dataset_url)
+
+    @cached_property
+    def index(self) -> FrameIndex:
+        return FrameIndex(self.run_url)
+
+    def load_all(self) -> RunQueries:
+        """Load the frame manifest and frame index now (a server's start-up), failing early if absent."""
+        _ = self.frames, self.index
+        return self
 
     # concept → units
     def concepts(self) -> list[dict[str, Any]]:

@@ -79,6 +79,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=100_000)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--only", default="", help="run only the routes whose name contains this")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="unitscope-bench-") as tmp:
