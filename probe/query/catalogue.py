@@ -8,8 +8,8 @@ from typing import Any
 
 import fsspec
 import numpy as np
-import pyarrow.parquet as pq
 
+from pipeline import storage
 from pipeline.errors import InputError
 from probe.query import layout
 from probe.query.errors import BadQuery, NotFound
@@ -97,8 +97,7 @@ class Catalogue:
 
 def _read(fs, root: str, rel: str, run_url: str):
     try:
-        with fs.open(f"{root}/{rel}", "rb") as f:
-            return pq.read_table(f)
+        return storage.read_parquet(fs, f"{root}/{rel}")
     except FileNotFoundError:
         raise InputError(f"{run_url} has no {rel}; run `unitscope probe {run_url} DATASET` first") from None
 

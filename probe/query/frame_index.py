@@ -5,8 +5,8 @@ from __future__ import annotations
 import faiss
 import fsspec
 import numpy as np
-import pyarrow.parquet as pq
 
+from pipeline import storage
 from pipeline.errors import InputError
 from probe.query import layout
 from probe.query.errors import NotFound
@@ -20,8 +20,9 @@ class FrameIndex:
         fs, root = fsspec.core.url_to_fs(run_url)
         try:
             raw = fs.cat_file(f"{root}/{layout.FRAME_INDEX}")
-            with fs.open(f"{root}/{layout.FRAME_INDEX_KEYS}", "rb") as f:
-                self.keys: list[str] = pq.read_table(f, columns=["key"]).column("key").to_pylist()
+            self.keys: list[str] = storage.read_parquet(fs, f"{root}/{layout.FRAME_INDEX_KEYS}")[
+                "key"
+            ].to_pylist()
         except FileNotFoundError as exc:
             raise InputError(
                 f"{run_url} has no frame index ({exc.filename or layout.FRAME_INDEX}); "
