@@ -82,6 +82,7 @@ def write_table(url: str, rows: list[dict], schema: pa.Schema) -> None:
 
 
 def read_table(url: str) -> pa.Table:
-    from probe.store import read_bytes
+    from pipeline import storage
 
-    return pq.read_table(io.BytesIO(read_bytes(url)))
+    fs, path = storage.url_to_fs(url)
+    return storage.read_parquet(fs, path)

@@ -6,12 +6,11 @@ import json
 import math
 from typing import Any
 
-import fsspec
 import numpy as np
 
 from pipeline import storage
 from pipeline.errors import InputError
-from probe.query import layout
+from probe.catalog import CATALOG_TABLE, PROBE_JSON, UNITS_TABLE
 from probe.query.errors import BadQuery, NotFound
 
 
@@ -28,9 +27,9 @@ class Catalogue:
 
     def __init__(self, run_url: str):
         self.run_url = run_url.rstrip("/")
-        fs, root = fsspec.core.url_to_fs(self.run_url)
-        catalog = _read(fs, root, layout.CATALOG_TABLE, self.run_url).to_pylist()
-        units = _read(fs, root, layout.UNITS_TABLE, self.run_url).to_pylist()
+        self._fs, self._root = storage.url_to_fs(self.run_url)
+        catalog = self._read(CATALOG_TABLE).to_pylist()
+        units = self._read(UNITS_TABLE).to_pylist()
         self.by_concept: dict[str, list[dict[str, Any]]] = {}
         self.labels_of: dict[str, list[dict[str, Any]]] = {}
         for row in map(_clean, catalog):
@@ -41,7 +40,7 @@ class Catalogue:
         for rows in self.labels_of.values():
             rows.sort(key=lambda r: -(r.get("auc") or 0.0))
         self.units = {row["unit"]: row for row in map(_clean, units)}
-        meta = json.loads(fs.cat_file(f"{root}/{layout.PROBE_JSON}"))
+        meta = json.loads(self._fs.cat_file(storage.join(self._root, PROBE_JSON)))
         self.dataset: str = meta["dataset"]
         self.pool: str = meta["pool"]
         self.layers: list[str] = list(meta["layers"])
@@ -50,11 +49,17 @@ class Catalogue:
         self.unit_names = [f"{layer}/{c}" for layer, n in self.channels.items() for c in range(n)]
         missing = [u for u in self.unit_names if u not in self.units]
         if missing:
-            raise InputError(
-                f"{self.run_url}: {layout.UNITS_TABLE} lacks {len(missing)} units, e.g. {missing[0]}"
-            )
+            raise InputError(f"{self.run_url}: {UNITS_TABLE} lacks {len(missing)} units, e.g. {missing[0]}")
         self.mean = np.array([self.units[u]["mean"] for u in self.unit_names], np.float32)
         self.std = np.array([self.units[u]["std"] for u in self.unit_names], np.float32)
+
+    def _read(self, rel: str):
+        try:
+            return storage.read_parquet(self._fs, storage.join(self._root, rel))
+        except FileNotFoundError:
+            raise InputError(
+                f"{self.run_url} has no {rel}; run `unitscope probe {self.run_url} DATASET` first"
+            ) from None
 
     def concepts(self) -> list[dict[str, Any]]:
         """Every concept with its number of units searched, detectors found and the best unit."""
@@ -93,13 +98,6 @@ class Catalogue:
     def unit_labels(self, unit: str) -> list[dict[str, Any]]:
         """The catalogue rows of `unit`: one per concept it was scored against, best AUC first."""
         return self.labels_of.get(unit, [])
-
-
-def _read(fs, root: str, rel: str, run_url: str):
-    try:
-        return storage.read_parquet(fs, f"{root}/{rel}")
-    except FileNotFoundError:
-        raise InputError(f"{run_url} has no {rel}; run `unitscope probe {run_url} DATASET` first") from None
 
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:

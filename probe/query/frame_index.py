@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 import faiss
-import fsspec
 import numpy as np
 
-from pipeline import storage
 from pipeline.errors import InputError
-from probe.query import layout
+from probe import frame_index
+from probe.catalog import FRAME_INDEX
 from probe.query.errors import NotFound
 
 
 class FrameIndex:
-    """Frame embeddings searched by inner product; row i of the index is frame `keys[i]`."""
+    """The probe's frame embeddings, searched by inner product; row i of the index is frame `keys[i]`."""
 
     def __init__(self, run_url: str):
-        run_url = run_url.rstrip("/")
-        fs, root = fsspec.core.url_to_fs(run_url)
         try:
-            raw = fs.cat_file(f"{root}/{layout.FRAME_INDEX}")
-            self.keys: list[str] = storage.read_parquet(fs, f"{root}/{layout.FRAME_INDEX_KEYS}")[
-                "key"
-            ].to_pylist()
-        except FileNotFoundError as exc:
+            self.index, self.keys = frame_index.load(run_url)
+        except FileNotFoundError:
             raise InputError(
-                f"{run_url} has no frame index ({exc.filename or layout.FRAME_INDEX}); "
-                f"run `unitscope probe {run_url} DATASET` first"
+                f"{run_url} has no frame index ({FRAME_INDEX}); run `unitscope probe {run_url} DATASET` first"
             ) from None
-        self.index = faiss.deserialize_index(np.frombuffer(raw, dtype=np.uint8))
         if self.index.ntotal != len(self.keys):
             raise InputError(
                 f"{run_url}: the frame index holds {self.index.ntotal} vectors but its key table "

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from pipeline import schema
-from probe.query import layout
+from probe import catalog, frame_index
 
 
 def _jpegs(n: int, size: int, rng: np.random.Generator) -> list[bytes]:
@@ -114,7 +114,7 @@ def write_probe(
 ) -> None:
     """Catalogue and units tables, frame index and probe.json shaped like the probe stage's."""
     rng = np.random.default_rng(1)
-    out = run / layout.PROBE_DIR
+    out = run / catalog.PROBE_DIR
     out.mkdir(parents=True, exist_ok=True)
     units = []
     for layer, n in layers.items():
@@ -135,20 +135,20 @@ def write_probe(
                     "hist_edges": np.linspace(-3, 3, 21).tolist(),
                 }
             )
-    pq.write_table(pa.Table.from_pylist(units), out / "units.parquet")
-    catalog = []
+    catalog.write_table(str(run / catalog.UNITS_TABLE), units, catalog.UNITS_SCHEMA)
+    rows = []
     for concept in concepts:
         chosen = rng.choice(len(units), min(10, len(units)), replace=False)
         aucs = np.sort(rng.uniform(0.5, 1.0, len(chosen)))[::-1]
         for rank, (u, auc) in enumerate(zip(chosen, aucs, strict=True), start=1):
             unit = units[u]
-            catalog.append(
+            rows.append(
                 {
                     "unit": unit["unit"],
                     "layer": unit["layer"],
                     "channel": unit["channel"],
                     "concept": concept,
-                    "label_source": "synthetic",
+                    "label_source": "dataset",
                     "rank": rank,
                     "auc": float(auc),
                     "accuracy": float(auc) - 0.05,
@@ -165,12 +165,11 @@ def write_probe(
                     "top_keys": unit["top_keys"][:5],
                 }
             )
-    pq.write_table(pa.Table.from_pylist(catalog), out / "catalog.parquet")
+    catalog.write_table(str(run / catalog.CATALOG_TABLE), rows, catalog.CATALOG_SCHEMA)
     emb = rng.normal(size=(len(keys), dim)).astype(np.float32)
     faiss.normalize_L2(emb)
     index = faiss.IndexFlatIP(dim)
     index.add(emb)
-    (run / layout.FRAME_INDEX).write_bytes(faiss.serialize_index(index).tobytes())
-    pq.write_table(pa.table({"key": keys}), run / layout.FRAME_INDEX_KEYS)
+    frame_index.save(str(run), index, keys)
     info = {"dataset": str(dataset), "pool": "max", "layers": list(layers), "channels": list(layers.values())}
-    (run / layout.PROBE_JSON).write_text(json.dumps(info))
+    (run / catalog.PROBE_JSON).write_text(json.dumps(info))

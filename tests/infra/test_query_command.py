@@ -18,7 +18,7 @@ from tests.probe.query_run import small_run
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, ray_local):
     return small_run(tmp_path_factory)
 
 
@@ -45,6 +45,22 @@ def test_unit_writes_its_top_frames(run, tmp_path):
             assert p.read_bytes() == tf.extractfile(f"{key}.jpg").read()
 
 
+def test_image_finds_its_frame(run, tmp_path):
+    row = run.frames()[11]
+    with tarfile.open(run.dataset / schema.shard_path(row["shard"])) as tf:
+        (tmp_path / "q.jpg").write_bytes(tf.extractfile(f"{row['key']}.jpg").read())
+    got = json.loads(
+        run_cli("query", run.run, "image", tmp_path / "q.jpg", "--top", "4", "--json", check=True).stdout
+    )
+    assert len(got["units"]) == 4 and row["key"] in [n["key"] for n in got["neighbors"] if n["score"] > 0.999]
+    units = {u["unit"] for u in run.units()}
+    assert all(u["unit"] in units for u in got["units"])
+    zs = [u["z"] for u in got["units"]]
+    assert zs == sorted(zs, reverse=True)
+    table = run_cli("query", run.run, "image", tmp_path / "q.jpg", "--top", "4", check=True).stdout
+    assert "units that fire most" in table and row["key"] in table
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -52,6 +68,7 @@ def test_unit_writes_its_top_frames(run, tmp_path):
         (["unit", "conv1/x"], "not a unit"),
         (["unit", "conv1/9999"], "channels 0.."),
         (["concept", "face", "--top", "0"], "--top"),
+        (["image", "/nonexistent/q.jpg"], "cannot read image"),
     ],
 )
 def test_unknown_names_exit_nonzero(run, args, message):

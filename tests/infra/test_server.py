@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import io
 import tarfile
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from PIL import Image
 
 from infra.server import create_app
 from pipeline import schema
+from probe.query import RunQueries
 from tests.infra.live_server import live_server
 from tests.probe.query_run import small_run
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, ray_local):
     return small_run(tmp_path_factory)
 
 
@@ -95,7 +95,22 @@ def test_html_pages(client, run):
         assert f"/frames/{key}.jpg" in page.text
 
 
-def _jpeg(size=(48, 48)) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, (30, 120, 200)).save(buf, "JPEG")
-    return buf.getvalue()
+def test_query_image_concurrent_uploads_get_their_own_answers(client, run):
+    """Uploads arriving together share encoder batches; each answer must still be its own image's."""
+    rows = run.frames()[::5][:8]
+    jpegs = {r["key"]: client.get(f"/frames/{r['key']}.jpg").content for r in rows}
+
+    def ask(key: str) -> tuple[str, dict]:
+        with httpx.Client(base_url=client.base_url, timeout=60) as c:
+            r = c.post("/query/image", params={"top": 3}, files={"file": ("f.jpg", jpegs[key], "image/jpeg")})
+            assert r.status_code == 200, r.text
+            return key, r.json()
+
+    with ThreadPoolExecutor(len(jpegs)) as pool:
+        answers = dict(pool.map(ask, jpegs))
+    expect = RunQueries(str(run.run)).images(list(jpegs.values()), top=3)
+    for (key, got), want in zip(answers.items(), expect, strict=True):
+        assert len(got["units"]) == len(got["neighbors"]) == 3
+        assert key in [n["key"] for n in got["neighbors"] if n["score"] > 0.999]
+        assert [u["unit"] for u in got["units"]] == [u["unit"] for u in want["units"]]
+        assert [u["z"] for u in got["units"]] == pytest.approx([u["z"] for u in want["units"]], rel=1e-4)

@@ -23,7 +23,7 @@ def browser():
 
 
 @pytest.mark.slow
-def test_gallery_pages_render(browser, tmp_path_factory):
+def test_gallery_pages_render(browser, tmp_path_factory, ray_local):
     run = small_run(tmp_path_factory)
     with live_server(create_app(str(run.run))) as url:
         index = browser.visit(

@@ -18,7 +18,7 @@ LIMIT = 64 * 1024
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, ray_local):
     run = small_run(tmp_path_factory)
     with live_server(create_app(str(run.run), max_upload_bytes=LIMIT)) as url:
         yield urlsplit(url)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from pipeline import schema
-from probe.query import layout
+from probe import catalog
 
 _BUILT: dict[str, SmallRun] = {}
 
@@ -19,10 +19,10 @@ class SmallRun:
     dataset: Path
 
     def catalog(self) -> list[dict]:
-        return pq.read_table(self.run / layout.CATALOG_TABLE).to_pylist()
+        return pq.read_table(self.run / catalog.CATALOG_TABLE).to_pylist()
 
     def units(self) -> list[dict]:
-        return pq.read_table(self.run / layout.UNITS_TABLE).to_pylist()
+        return pq.read_table(self.run / catalog.UNITS_TABLE).to_pylist()
 
     def frames(self) -> list[dict]:
         return pq.read_table(self.dataset / schema.FRAMES_TABLE).to_pylist()
@@ -32,20 +32,27 @@ class SmallRun:
 
 
 def small_run(tmp_path_factory) -> SmallRun:
-    """A synthetic corpus of a few short clips, ingested for real; probe tables stand in until the
-    train and probe stages can build the run."""
+    """A probed run made by the real stages, kept tiny: a synthetic corpus of four 3-second clips,
+    ingested, an encoder trained for a few steps, probed. Needs Ray (the `ray_local` fixture)."""
     if "run" not in _BUILT:
         from pipeline.config import IngestConfig
         from pipeline.ingest import run as ingest
         from pipeline.synth import SynthConfig
         from pipeline.synth import run as synth
-        from tests.bench.standin_run import write_probe
+        from probe.config import ProbeConfig
+        from probe.probe import run as probe
+        from train.config import TrainConfig
+        from train.train import run as train
 
         root = tmp_path_factory.mktemp("query-run")
-        synth(SynthConfig(out=str(root / "videos"), videos=4, seconds=3, fps=8, size=96, workers=0))
-        ingest(IngestConfig(src=str(root / "videos"), out=str(root / "dataset"), fps=4, size=32,
-                            shard_frames=20, workers=0, progress=False))  # fmt: skip
-        keys = pq.read_table(root / "dataset" / schema.FRAMES_TABLE).column("key").to_pylist()
-        write_probe(root / "run", root / "dataset", keys, {"conv1": 8, "conv2": 16}, ["face", "cat"])
+        videos, dataset, run = (str(root / name) for name in ("videos", "dataset", "run"))
+        synth(SynthConfig(out=videos, videos=4, seconds=3, fps=8, size=96, workers=0))
+        ingest(
+            IngestConfig(src=videos, out=dataset, fps=4, size=32, shard_frames=20, workers=0, progress=False)
+        )
+        train(
+            TrainConfig(dataset=dataset, run=run, steps=6, batch_size=8, width=4, workers=0, loader_workers=0)
+        )
+        probe(ProbeConfig(run=run, dataset=dataset, permutations=9, min_examples=2, batch_size=16))
         _BUILT["run"] = SmallRun(root / "run", root / "dataset")
     return _BUILT["run"]

@@ -10,12 +10,13 @@ from PIL import Image
 
 from pipeline import schema
 from probe.query import BadQuery, NotFound, RunQueries
+from probe.query.frames import FrameStore
 from probe.query.image import decode_image
 from tests.probe.query_run import small_run
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, ray_local):
     return small_run(tmp_path_factory)
 
 
@@ -83,6 +84,21 @@ def test_frame_bytes_are_the_tar_member(run, q):
             expect = tf.extractfile(f"{row['key']}.jpg").read()
         assert q.frame_jpeg(row["key"]) == expect
         assert Image.open(io.BytesIO(expect)).size[0] > 0
+
+
+def test_frames_from_object_storage(run, s3_server):
+    """The same ranged reads against a real S3-compatible server."""
+    from pipeline import storage
+
+    fs, _ = storage.url_to_fs("s3://query-frames")
+    fs.mkdir("query-frames")
+    fs.put(str(run.dataset), "query-frames/dataset", recursive=True)
+    store = FrameStore("s3://query-frames/dataset")
+    for row in run.frames()[::9]:
+        with tarfile.open(run.dataset / schema.shard_path(row["shard"])) as tf:
+            assert store.read_jpeg(row["key"]) == tf.extractfile(f"{row['key']}.jpg").read()
+    with pytest.raises(NotFound):
+        store.read_jpeg("0123456789abcdef-0000001")
 
 
 @pytest.mark.parametrize("key", ["../../etc/passwd", "/etc/passwd", "0123456789abcdef-1.jpg", ""])
