@@ -6,7 +6,6 @@ import json
 from functools import cached_property
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipeline import schema, storage
 from pipeline.errors import InputError
@@ -25,8 +24,7 @@ class Dataset:
             )
 
     def _table(self, rel: str) -> pa.Table:
-        with self.fs.open(storage.join(self.root, rel), "rb") as f:
-            return pq.read_table(f)
+        return storage.read_parquet(self.fs, storage.join(self.root, rel))
 
     def info(self) -> dict:
         """dataset.json: format version, config, counts, concept names."""

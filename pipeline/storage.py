@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 # Local writes are staged here (inside the dataset directory, so a rename publishes them atomically).
@@ -83,3 +85,15 @@ def clear_staging(fs: fsspec.AbstractFileSystem, root: str) -> None:
         staging = join(root, STAGING_DIR)
         if fs.exists(staging):
             fs.rm(staging, recursive=True)
+
+
+def read_parquet(fs: fsspec.AbstractFileSystem, path: str) -> pa.Table:
+    """A whole Parquet file as a table, decoded from an Arrow-owned copy of its bytes.
+
+    Not `pq.read_table(file_object)`: that leaves Python-owned buffers to Arrow's thread pool, and a
+    pool thread releasing one while the interpreter exits aborts the process ("terminate called
+    without an active exception", pyarrow issue #34314) after the work is done.
+    """
+    sink = pa.BufferOutputStream()
+    sink.write(fs.cat_file(path))
+    return pq.read_table(pa.BufferReader(sink.getvalue()))

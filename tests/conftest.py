@@ -54,6 +54,10 @@ def s3_server():
     }
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    # fsspec reads FSSPEC_* variables once, at import: load them again so this process sees the endpoint.
+    import fsspec.config
+
+    fsspec.config.set_conf_env(fsspec.config.conf)
     try:
         yield endpoint
     finally:

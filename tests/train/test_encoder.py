@@ -88,9 +88,7 @@ def test_load_encoder_from_a_run_without_one_is_a_clear_error(tmp_path):
 
 def test_encoder_round_trips_through_s3(s3_server):
     import fsspec
-    import fsspec.config
 
-    fsspec.config.set_conf_env(fsspec.config.conf)  # fsspec read FSSPEC_S3_* at import, before the server
     fs = fsspec.filesystem("s3")
     fs.mkdir("train-enc")
     spec = EncoderSpec.create("le3", 4, None, 32)

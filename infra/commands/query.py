@@ -1,0 +1,85 @@
+"""`unitscope query RUN concept NAME | unit LAYER/CHANNEL | image PATH`: ask a probed run questions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import InputError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("query", help="concept → units, unit → top frames, image → units + nearest frames")
+    p.add_argument("run", help="run directory (fsspec URL) that `unitscope probe` wrote into")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--top", type=int, default=10, help="how many results (default 10)")
+    common.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    common.add_argument("--dataset", default=None, help="dataset URL, if it moved since the probe")
+    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
+    kinds.add_parser("concept", parents=[common], help="units that detect a concept").add_argument("name")
+    unit = kinds.add_parser("unit", parents=[common], help="a unit's concept labels and top frames")
+    unit.add_argument("unit", metavar="LAYER/CHANNEL")
+    unit.add_argument("--out", default=None, metavar="DIR", help="write the top frames' JPEGs here")
+    image = kinds.add_parser("image", parents=[common], help="units that fire on an image + nearest frames")
+    image.add_argument("path", metavar="PATH")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from probe.query import RunQueries
+
+    if not 1 <= args.top <= 1000:
+        raise InputError(f"--top must be between 1 and 1000, not {args.top}")
+    q = RunQueries(args.run, args.dataset)
+    if args.kind == "concept":
+        result: Any = {"concept": args.name, "units": q.concept_units(args.name, args.top)}
+        text = _table(
+            result["units"], ["rank", "unit", "auc", "accuracy", "random_auc", "p_value", "is_detector"]
+        )
+    elif args.kind == "unit":
+        result = q.unit(args.unit, args.top)
+        if args.out:
+            _write_frames(q, result["frames"], Path(args.out))
+        text = (
+            f"unit {result['unit']}  mean {result['mean']:.4g}  std {result['std']:.4g}\n\nconcepts:\n"
+            + _table(result["concepts"], ["concept", "auc", "random_auc", "accuracy", "rank", "is_detector"])
+            + "\n\ntop frames:\n"
+            + _table(result["frames"], ["key", "activation", "video_uri", "pts"])
+        )
+    else:
+        try:
+            data = Path(args.path).read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read image {args.path}: {exc.strerror or exc}") from exc
+        result = q.image(data, args.top)
+        units = [{**u, "concepts": ", ".join(c["concept"] for c in u["concepts"])} for u in result["units"]]
+        text = (
+            "units that fire most:\n"
+            + _table(units, ["unit", "z", "concepts"])
+            + "\n\nnearest frames:\n"
+            + _table(result["neighbors"], ["key", "score", "video_uri", "pts"])
+        )
+    print(json.dumps(result, indent=2) if args.json else text)
+    return 0
+
+
+def _write_frames(q, frames: list[dict[str, Any]], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for i, f in enumerate(frames):
+        (out / f"{i:03d}-{f['key']}.jpg").write_bytes(q.frame_jpeg(f["key"]))
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return "-" if v is None else str(v)
+
+
+def _table(rows: list[dict[str, Any]], cols: list[str]) -> str:
+    """A plain text table of `cols` of `rows`, columns padded to their widest cell."""
+    cells = [cols] + [[_cell(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return "\n".join(lines) if rows else "(none)"

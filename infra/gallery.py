@@ -1,0 +1,101 @@
+"""HTML pages of the query server: an index of concepts with their best units, and one page per unit
+with its top frames and activation histogram. Plain server-rendered HTML, no scripts."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+from urllib.parse import quote
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
+table{border-collapse:collapse}td,th{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}
+.frames{display:flex;flex-wrap:wrap;gap:.5rem}.frames figure{margin:0;font-size:.75rem}
+.frames img{width:128px;height:128px;object-fit:cover;display:block}.det{color:#070;font-weight:bold}
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<link rel="icon" href="data:,">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>{body}</body></html>"
+    )
+
+
+def unit_href(unit: str) -> str:
+    layer, _, channel = unit.rpartition("/")
+    return f"/gallery/units/{quote(layer, safe='')}/{quote(channel, safe='')}"
+
+
+def frame_src(key: str) -> str:
+    return f"/frames/{quote(key, safe='')}.jpg"
+
+
+def _num(v: Any) -> str:
+    return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else escape(str(v))
+
+
+def index_page(run_url: str, concepts: list[dict[str, Any]]) -> str:
+    """Concepts, each with its best unit (held-out AUC beside the random-weights control)."""
+    rows = []
+    for c in concepts:
+        best = c["best"]
+        thumb = (best.get("top_keys") or [None])[0]
+        img = f'<img src="{frame_src(thumb)}" width=64 height=64 alt="">' if thumb else ""
+        rows.append(
+            f"<tr><td>{escape(c['concept'])}</td><td>{escape(str(c.get('label_source') or ''))}</td>"
+            f"<td>{c['detectors']} / {c['units']}</td>"
+            f'<td><a href="{unit_href(best["unit"])}">{escape(best["unit"])}</a></td>'
+            f"<td>{_num(best.get('auc'))}</td><td>{_num(best.get('random_auc'))}</td><td>{img}</td></tr>"
+        )
+    body = (
+        f"<h1>Concept units</h1><p>run <code>{escape(run_url)}</code></p>"
+        "<table><tr><th>concept</th><th>labels</th><th>detectors / units</th><th>best unit</th>"
+        "<th>held-out AUC</th><th>random-weights AUC</th><th>top frame</th></tr>" + "".join(rows) + "</table>"
+    )
+    return _page("unitscope concepts", body)
+
+
+def _histogram_svg(counts: list[int], edges: list[float], width: int = 480, height: int = 120) -> str:
+    if not counts:
+        return "<p>no histogram</p>"
+    peak = max(max(counts), 1)
+    bar = width / len(counts)
+    bars = "".join(
+        f'<rect x="{i * bar:.1f}" y="{height - height * n / peak:.1f}" width="{max(bar - 1, 1):.1f}" '
+        f'height="{height * n / peak:.1f}" fill="#4a7"><title>{edges[i]:.3g}..{edges[i + 1]:.3g}: {n}</title></rect>'
+        for i, n in enumerate(counts)
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 16}" role="img" '
+        f'aria-label="activation histogram">{bars}'
+        f'<text x="0" y="{height + 14}" font-size="11">{edges[0]:.3g}</text>'
+        f'<text x="{width}" y="{height + 14}" font-size="11" text-anchor="end">{edges[-1]:.3g}</text></svg>'
+    )
+
+
+def unit_page(unit: dict[str, Any]) -> str:
+    """One unit: its concept labels, activation histogram over the dataset and top-activating frames."""
+    labels = "".join(
+        f"<tr><td>{escape(r['concept'])}</td><td>{_num(r.get('auc'))}</td><td>{_num(r.get('random_auc'))}</td>"
+        f"<td>{_num(r.get('accuracy'))}</td><td>{_num(r.get('rank'))}</td>"
+        f"<td>{'<span class=det>detector</span>' if r.get('is_detector') else ''}</td></tr>"
+        for r in unit["concepts"]
+    )
+    frames = "".join(
+        f'<figure><img src="{frame_src(f["key"])}" alt="{escape(f["key"])}">'
+        f"<figcaption>{_num(f.get('activation'))} · {escape(str(f.get('video_uri') or ''))} @ "
+        f"{_num(f.get('pts'))}s</figcaption></figure>"
+        for f in unit["frames"]
+    )
+    hist = unit["histogram"]
+    body = (
+        f'<p><a href="/">all concepts</a></p><h1>Unit {escape(unit["unit"])}</h1>'
+        f"<p>mean {_num(unit['mean'])}, std {_num(unit['std'])}</p>"
+        "<h2>Concepts</h2><table><tr><th>concept</th><th>held-out AUC</th><th>random-weights AUC</th>"
+        f"<th>accuracy</th><th>rank</th><th></th></tr>{labels}</table>"
+        f"<h2>Activation histogram</h2>{_histogram_svg(hist['counts'], hist['edges'])}"
+        f'<h2>Top frames</h2><div class="frames">{frames}</div>'
+    )
+    return _page(f"unit {unit['unit']}", body)

@@ -1,0 +1,77 @@
+"""Frames by key: the JPEG bytes of one frame, read from its shard with one ranged read.
+
+The offset index (key → shard, byte offset, byte size) comes from the dataset's frames manifest, so a
+frame is never found by untarring and never by a path taken from a request: a key either names a row
+of the manifest or it is not found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.dataset import Dataset
+from pipeline.errors import InputError
+from probe.query.errors import NotFound
+
+_JPEG_MAGIC = b"\xff\xd8"
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    key: str
+    video_id: str
+    video_uri: str | None
+    frame_idx: int
+    pts: float
+    labels: list[str]
+
+
+class FrameStore:
+    """Frame metadata and JPEG bytes of one dataset, looked up by frame key."""
+
+    def __init__(self, dataset_url: str):
+        self.dataset = Dataset(dataset_url)
+        self.url = self.dataset.url
+        self.fs = self.dataset.fs
+        self._frames = self.dataset.frames().select(["key", "video_id", "frame_idx", "pts", "labels"])
+        self.keys: list[str] = self._frames.column("key").to_pylist()
+        self._row = {k: i for i, k in enumerate(self.keys)}
+        videos = self.dataset.videos()
+        self._uri = dict(
+            zip(videos.column("video_id").to_pylist(), videos.column("uri").to_pylist(), strict=True)
+        )
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._row
+
+    def row(self, key: str) -> int:
+        """Row of `key` in the frames manifest; NotFound when the dataset has no such frame."""
+        try:
+            return self._row[key]
+        except KeyError:
+            raise NotFound(f"frame {key!r} is not in the dataset {self.url}") from None
+
+    def info(self, key: str) -> FrameInfo:
+        rec = self._frames.slice(self.row(key), 1).to_pylist()[0]
+        return FrameInfo(
+            key=key,
+            video_id=rec["video_id"],
+            video_uri=self._uri.get(rec["video_id"]),
+            frame_idx=int(rec["frame_idx"]),
+            pts=float(rec["pts"]),
+            labels=list(rec["labels"] or []),
+        )
+
+    def read_jpeg(self, key: str) -> bytes:
+        """The frame's JPEG bytes: one ranged read of its shard at the offset the manifest records."""
+        self.row(key)
+        data = self.dataset.read_jpeg(key)
+        if not data.startswith(_JPEG_MAGIC):
+            raise InputError(
+                f"frame {key!r}: the bytes the manifest points at are not a JPEG; the shards or manifest "
+                f"of {self.url} changed since ingest (re-run `unitscope ingest`)"
+            )
+        return data

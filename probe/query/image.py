@@ -1,0 +1,74 @@
+"""Image queries: decode an upload safely, run the run's encoder, z-score every unit against its
+statistics over the dataset, and embed the image for the frame index."""
+
+from __future__ import annotations
+
+import io
+import threading
+import warnings
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from probe.query.errors import BadQuery
+
+# Larger declared sizes are refused before a single pixel is decoded (decompression bombs).
+MAX_PIXELS = 40_000_000
+
+
+def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """RGB image from encoded bytes; BadQuery when it is not an image or declares too many pixels."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            w, h = img.size
+            if w * h > max_pixels:
+                raise BadQuery(f"image declares {w}x{h} pixels, more than the limit of {max_pixels}")
+            img.load()
+    except BadQuery:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadQuery(f"image declares more than the limit of {max_pixels} pixels") from None
+    except UnidentifiedImageError:
+        raise BadQuery("the upload is not an image Pillow can decode (JPEG, PNG, WebP, ...)") from None
+    except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt data inside a known format
+        raise BadQuery(f"the image cannot be decoded: {exc}") from None
+    return img.convert("RGB")
+
+
+class ImageEncoder:
+    """The run's trained encoder, loaded on first use, applied exactly as the probe applied it: the same
+    preprocessing, the same spatial pooling of each unit, the same embedding as the frame index."""
+
+    def __init__(self, run_url: str, layers: list[str], pool: str, mean: np.ndarray, std: np.ndarray):
+        self.run_url = run_url
+        self.layers = layers
+        self.pool = pool
+        self.mean = mean.astype(np.float32)
+        # A unit constant over the dataset (std 0) says nothing about an image: its z-score is 0.
+        self.std = np.where(std > 0, std, np.inf).astype(np.float32)
+        self._lock = threading.Lock()
+
+    def encode(self, images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+        """((N, units) z-score of every unit's pooled response, (N, D) frame-index embeddings).
+
+        One forward pass gives both: the same numbers as the probe's `pooled_units` (float16, as it
+        stores them) and `embeddings` (the last layer pooled, L2-normalised), which run one pass each;
+        tests/probe/test_query_image.py holds them equal."""
+        import torch
+        import torch.nn.functional as F
+
+        from probe.encoders import default_device, open_encoder
+
+        with self._lock, torch.inference_mode():  # one batch at a time: torch already uses every core
+            enc = open_encoder(self.run_url, "trained", 0, default_device())
+            feats = enc.features(enc.preprocess(images))
+            pooled = [_pool(feats[layer].float(), self.pool) for layer in self.layers]
+            acts = torch.cat(pooled, dim=1).cpu().numpy().astype(np.float16).astype(np.float32)
+            emb = F.normalize(enc.pool(feats[enc.layer_names[-1]]).float().flatten(1), dim=1)
+        return (acts - self.mean) / self.std, emb.cpu().numpy()
+
+
+def _pool(h, how: str):
+    return h.amax(dim=(2, 3)) if how == "max" else h.mean(dim=(2, 3))

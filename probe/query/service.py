@@ -1,0 +1,128 @@
+"""The query functions over one probed run; the CLI and the HTTP API are thin layers over these."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from pipeline import schema
+from probe.query.catalogue import Catalogue, parse_unit
+from probe.query.errors import BadQuery
+from probe.query.frame_index import FrameIndex
+from probe.query.frames import FrameStore
+from probe.query.image import ImageEncoder, decode_image
+
+
+class RunQueries:
+    """Everything a query needs from a probed run: the catalogue, loaded at once; the frame manifest,
+    frame index and encoder, each loaded when first needed (`load_all` loads them up front)."""
+
+    def __init__(self, run_url: str, dataset_url: str | None = None):
+        self.run_url = run_url.rstrip("/")
+        self.catalogue = Catalogue(self.run_url)
+        self.dataset_url = dataset_url or self.catalogue.dataset
+        c = self.catalogue
+        self.encoder = ImageEncoder(self.run_url, c.layers, c.pool, c.mean, c.std)
+
+    @cached_property
+    def frames(self) -> FrameStore:
+        return FrameStore(self.dataset_url)
+
+    @cached_property
+    def index(self) -> FrameIndex:
+        return FrameIndex(self.run_url)
+
+    def load_all(self) -> RunQueries:
+        """Load the frame manifest and frame index now (a server's start-up), failing early if absent."""
+        _ = self.frames, self.index
+        return self
+
+    # concept → units
+    def concepts(self) -> list[dict[str, Any]]:
+        return self.catalogue.concepts()
+
+    def concept_units(self, name: str, top: int = 10) -> list[dict[str, Any]]:
+        return self.catalogue.concept_units(name, top)
+
+    # unit → labels and frames
+    def unit(self, unit: str, top: int = 10) -> dict[str, Any]:
+        """Statistics, concept labels (best first) and top-activating frames of `LAYER/CHANNEL`."""
+        layer, channel = parse_unit(unit)
+        row = self.catalogue.unit(layer, channel)
+        return {
+            "unit": row["unit"],
+            "layer": layer,
+            "channel": channel,
+            "mean": row["mean"],
+            "std": row["std"],
+            "histogram": {"counts": row["hist_counts"], "edges": row["hist_edges"]},
+            "concepts": self.catalogue.unit_labels(row["unit"]),
+            "frames": self.unit_frames(unit, top),
+        }
+
+    def unit_frames(self, unit: str, top: int = 10) -> list[dict[str, Any]]:
+        """The frames that activate `unit` most: key, activation, video URI, timestamp, labels."""
+        layer, channel = parse_unit(unit)
+        row = self.catalogue.unit(layer, channel)
+        return [
+            self.frame(k, activation=v)
+            for k, v in zip(row["top_keys"][:top], row["top_values"][:top], strict=False)
+        ]
+
+    def frame(self, key: str, **extra: Any) -> dict[str, Any]:
+        info = self.frames.info(key)
+        return {
+            "key": key,
+            **extra,
+            "video_uri": info.video_uri,
+            "frame_idx": info.frame_idx,
+            "pts": info.pts,
+            "labels": info.labels,
+        }
+
+    def frame_jpeg(self, key: str) -> bytes:
+        """JPEG bytes of frame `key` (a valid key present in the dataset; NotFound otherwise)."""
+        try:
+            schema.parse_frame_key(key)
+        except ValueError as exc:
+            raise BadQuery(str(exc)) from None
+        return self.frames.read_jpeg(key)
+
+    def neighbors(self, key: str, top: int = 10) -> list[dict[str, Any]]:
+        """The dataset frames nearest to frame `key` in the encoder's embedding space."""
+        try:
+            schema.parse_frame_key(key)
+        except ValueError as exc:
+            raise BadQuery(str(exc)) from None
+        self.frames.row(key)
+        return [self.frame(k, score=s) for k, s in self.index.neighbors(key, top)]
+
+    # image → units + nearest frames
+    def images(self, blobs: list[bytes], top: int = 10) -> list[dict[str, Any]]:
+        """For each encoded image: the units that fire most (z-score) with their labels, and the
+        nearest dataset frames. Images are decoded first so a bad one fails before any work."""
+        decoded = [decode_image(b) for b in blobs]
+        return self.describe(decoded, [top] * len(decoded))
+
+    def describe(self, images: list, tops: list[int]) -> list[dict[str, Any]]:
+        """`images` (decoded RGB) in one encoder batch; the i-th answer holds `tops[i]` units and frames."""
+        z, emb = self.encoder.encode(images)
+        hits = self.index.search(emb, max(tops))
+        out = []
+        for i, top in enumerate(tops):
+            best = np.argsort(-z[i], kind="stable")[:top]
+            units = [
+                {"unit": self.catalogue.unit_names[j], "z": float(z[i, j]), "concepts": self._labels(j)}
+                for j in best
+            ]
+            out.append({"units": units, "neighbors": [self.frame(k, score=s) for k, s in hits[i][:top]]})
+        return out
+
+    def _labels(self, column: int) -> list[dict[str, Any]]:
+        rows = self.catalogue.unit_labels(self.catalogue.unit_names[column])
+        return [{"concept": r["concept"], "auc": r["auc"], "is_detector": r["is_detector"]} for r in rows]
+
+    def image(self, data: bytes, top: int = 10) -> dict[str, Any]:
+        return self.images([data], top)[0]

@@ -1,0 +1,151 @@
+"""Benchmark: the query server under 50 concurrent clients, on a catalogue of 100,000 frames.
+
+Builds a stand-in run (real shard/manifest formats, probe-shaped tables, an encoder of the train
+stage's family with random weights), starts `unitscope serve` in its own process, and drives it with
+50 concurrent keep-alive clients (asyncio + aiohttp, another process) on
+GET /concepts/{name}/units, GET /frames/{key}.jpg and POST /query/image. Baseline in the same run:
+GET /healthz, the cheapest route through the same stack. Prints JSON: p50/p99 latency (ms), req/s.
+
+    python tests/bench/query_server.py [--frames 100000] [--clients 50] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from tests.bench.standin_run import write_dataset, write_encoder, write_probe  # noqa: E402
+from tests.helpers import cli_env, free_port  # noqa: E402
+
+
+async def _load(url: str, make_request, clients: int, seconds: float) -> dict:
+    """`clients` closed-loop clients for `seconds`; each waits for its answer before the next request."""
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+    conn = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=conn) as session:
+
+        async def client(i: int) -> None:
+            nonlocal errors
+            rng = random.Random(i)
+            while time.perf_counter() < stop:
+                method, path, kwargs = make_request(rng)
+                t0 = time.perf_counter()
+                async with session.request(method, url + path, **kwargs) as resp:
+                    await resp.read()
+                    if resp.status != 200:
+                        errors += 1
+                latencies.append(time.perf_counter() - t0)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client(i) for i in range(clients)))
+        wall = time.perf_counter() - t0
+    lat = np.array(latencies) * 1000
+    return {
+        "requests": len(lat),
+        "errors": errors,
+        "req_per_s": round(len(lat) / wall, 1),
+        "p50_ms": round(float(np.percentile(lat, 50)), 2),
+        "p99_ms": round(float(np.percentile(lat, 99)), 2),
+    }
+
+
+def _jpeg(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--frames", type=int, default=100_000)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--only", default="", help="run only the routes whose name contains this")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="unitscope-bench-") as tmp:
+        root = Path(tmp)
+        t0 = time.perf_counter()
+        keys = write_dataset(root / "dataset", args.frames, videos=200, shard_frames=5000)
+        layers = write_encoder(root / "run")  # the train stage's default architecture, random weights
+        concepts = ["face", "cat", "body", "car", "tree"]
+        write_probe(root / "run", root / "dataset", keys, layers, concepts, dim=list(layers.values())[-1])
+        build_s = time.perf_counter() - t0
+
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "infra", "serve", str(root / "run"), "--port", str(port), "--no-access-log"],
+            cwd=ROOT, env=cli_env(),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait(url, server)
+            images = [_jpeg(i) for i in range(16)]
+
+            def upload(rng):
+                form = aiohttp.FormData()
+                form.add_field("file", rng.choice(images), filename="q.jpg", content_type="image/jpeg")
+                return "POST", "/query/image?top=10", {"data": form}
+
+            routes = {
+                "GET /healthz (baseline)": lambda rng: ("GET", "/healthz", {}),
+                "GET /concepts/{name}/units": lambda rng: ("GET", f"/concepts/{rng.choice(concepts)}/units?top=10", {}),
+                "GET /frames/{key}.jpg": lambda rng: ("GET", f"/frames/{rng.choice(keys)}.jpg", {}),
+                "POST /query/image": upload,
+            }  # fmt: skip
+            asyncio.run(_load(url, routes["POST /query/image"], 4, 2.0))  # warm-up: encoder loaded
+            results = {
+                name: asyncio.run(_load(url, make, args.clients, args.seconds))
+                for name, make in routes.items()
+            }
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    base = results["GET /healthz (baseline)"]["req_per_s"]
+    for r in results.values():
+        r["throughput_vs_baseline"] = round(r["req_per_s"] / base, 3)
+    print(json.dumps({
+        "frames": args.frames, "clients": args.clients, "seconds_per_route": args.seconds,
+        "cpus": os.cpu_count(), "load_avg_before": os.getloadavg(), "build_s": round(build_s, 1),
+        "results": results,
+        "targets": {"GET p99_ms": 50, "POST /query/image p99_ms": 250},
+    }, indent=1))  # fmt: skip
+
+
+def _wait(url: str, proc: subprocess.Popen) -> None:
+    import httpx
+
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the server exited")
+        try:
+            httpx.get(url + "/healthz", timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.3)
+    raise RuntimeError("the server did not start")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""`unitscope query` and `unitscope serve` from the command line, on a small probed run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pipeline import schema
+from tests.helpers import ROOT, cli_env, free_port, run_cli
+from tests.probe.query_run import small_run
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return small_run(tmp_path_factory)
+
+
+def test_concept_json_and_table(run):
+    concept = run.catalog()[0]["concept"]
+    expect = sorted((r for r in run.catalog() if r["concept"] == concept), key=lambda r: r["rank"])[:3]
+    got = json.loads(run_cli("query", run.run, "concept", concept, "--top", "3", "--json", check=True).stdout)
+    assert [u["unit"] for u in got["units"]] == [e["unit"] for e in expect]
+    table = run_cli("query", run.run, "concept", concept, "--top", "3", check=True).stdout.splitlines()
+    assert table[0].split()[:3] == ["rank", "unit", "auc"]
+    assert [line.split()[1] for line in table[1:]] == [e["unit"] for e in expect]
+
+
+def test_unit_writes_its_top_frames(run, tmp_path):
+    row = run.units()[2]
+    out = tmp_path / "frames"
+    proc = run_cli("query", run.run, "unit", row["unit"], "--top", "3", "--out", out, check=True)
+    assert row["unit"] in proc.stdout and row["top_keys"][0] in proc.stdout
+    shard_of = {f["key"]: f["shard"] for f in run.frames()}
+    written = sorted(out.iterdir())
+    assert [p.name.split("-", 1)[1][: -len(".jpg")] for p in written] == row["top_keys"][:3]
+    for p, key in zip(written, row["top_keys"], strict=False):
+        with tarfile.open(run.dataset / schema.shard_path(shard_of[key])) as tf:
+            assert p.read_bytes() == tf.extractfile(f"{key}.jpg").read()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["concept", "zebra"], "unknown concept 'zebra'"),
+        (["unit", "conv1/x"], "not a unit"),
+        (["unit", "conv1/9999"], "channels 0.."),
+        (["concept", "face", "--top", "0"], "--top"),
+    ],
+)
+def test_unknown_names_exit_nonzero(run, args, message):
+    proc = run_cli("query", run.run, *args)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local IPv4 addresses with a socket listening on `port`, from /proc/net/tcp."""
+    addrs = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        ip_hex, port_hex = local.split(":")
+        if state == "0A" and int(port_hex, 16) == port:
+            addrs.add(".".join(str(int(ip_hex[i : i + 2], 16)) for i in (6, 4, 2, 0)))
+    return addrs
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/net/tcp")
+def test_serve_binds_loopback_by_default(run):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "infra", "serve", str(run.run), "--port", str(port)],
+        cwd=ROOT, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()["status"] == "ok"
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.time() < deadline, "unitscope serve did not start"
+                time.sleep(0.3)
+        assert _listening_addresses(port) == {"127.0.0.1"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

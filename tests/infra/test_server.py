@@ -1,0 +1,101 @@
+"""Every endpoint of the query server, over a real socket, checked against the run's catalogue tables."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import httpx
+import pytest
+from PIL import Image
+
+from infra.server import create_app
+from pipeline import schema
+from tests.infra.live_server import live_server
+from tests.probe.query_run import small_run
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return small_run(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def client(run):
+    with live_server(create_app(str(run.run))) as url, httpx.Client(base_url=url, timeout=30) as c:
+        yield c
+
+
+def test_healthz_and_openapi(client, run):
+    assert client.get("/healthz").json() == {"status": "ok", "run": str(run.run), "frames": len(run.frames())}
+    paths = client.get("/openapi.json").json()["paths"]
+    for p in ["/concepts", "/concepts/{name}/units", "/units/{layer}/{channel}", "/units/{layer}/{channel}/frames",
+              "/frames/{name}", "/query/image", "/neighbors", "/healthz"]:  # fmt: skip
+        assert p in paths
+    assert "multipart/form-data" in paths["/query/image"]["post"]["requestBody"]["content"]
+
+
+def test_concepts_and_their_units(client, run):
+    rows = run.catalog()
+    concepts = client.get("/concepts").json()
+    assert sorted(c["concept"] for c in concepts) == sorted({r["concept"] for r in rows})
+    for c in concepts:
+        expect = sorted((r for r in rows if r["concept"] == c["concept"]), key=lambda r: r["rank"])
+        got = client.get(f"/concepts/{c['concept']}/units", params={"top": 3}).json()["units"]
+        assert [g["unit"] for g in got] == [e["unit"] for e in expect[:3]]
+        assert [g["auc"] for g in got] == pytest.approx([e["auc"] for e in expect[:3]])
+        assert c["best"]["unit"] == expect[0]["unit"]
+    r = client.get("/concepts/zebra/units")
+    assert r.status_code == 404 and "zebra" in r.json()["error"]
+
+
+def test_unit_and_its_frames(client, run):
+    catalog = run.catalog()
+    row = run.units()[3]
+    layer, channel = row["unit"].split("/")
+    got = client.get(f"/units/{layer}/{channel}", params={"top": 4}).json()
+    assert got["unit"] == row["unit"] and got["std"] == pytest.approx(row["std"])
+    assert got["histogram"]["counts"] == list(row["hist_counts"])
+    assert {c["concept"] for c in got["concepts"]} == {
+        r["concept"] for r in catalog if r["unit"] == row["unit"]
+    }
+    frames = client.get(f"/units/{layer}/{channel}/frames", params={"top": 4}).json()["frames"]
+    assert [f["key"] for f in frames] == row["top_keys"][:4] == [f["key"] for f in got["frames"]]
+    assert [f["activation"] for f in frames] == pytest.approx(row["top_values"][:4])
+
+
+def test_frame_jpeg_is_the_tar_member(client, run):
+    for row in run.frames()[::7]:
+        r = client.get(f"/frames/{row['key']}.jpg")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+        with tarfile.open(run.dataset / schema.shard_path(row["shard"])) as tf:
+            assert r.content == tf.extractfile(f"{row['key']}.jpg").read()
+    assert client.get("/frames/0123456789abcdef-0000001.jpg").status_code == 404
+
+
+def test_neighbors(client, run):
+    key = run.frames()[7]["key"]
+    got = client.get("/neighbors", params={"key": key, "top": 4}).json()["neighbors"]
+    assert len(got) == 4 and key not in [g["key"] for g in got]
+    known = {f["key"] for f in run.frames()}
+    assert all(g["key"] in known for g in got)
+
+
+def test_html_pages(client, run):
+    index = client.get("/")
+    assert index.status_code == 200 and "text/html" in index.headers["content-type"]
+    for concept in {r["concept"] for r in run.catalog()}:
+        assert concept in index.text
+    row = run.units()[0]
+    layer, channel = row["unit"].split("/")
+    page = client.get(f"/gallery/units/{layer}/{channel}", params={"top": 5})
+    assert page.status_code == 200 and "<svg" in page.text
+    assert page.text.count('<img src="/frames/') == 5
+    for key in row["top_keys"][:5]:
+        assert f"/frames/{key}.jpg" in page.text
+
+
+def _jpeg(size=(48, 48)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (30, 120, 200)).save(buf, "JPEG")
+    return buf.getvalue()
