@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline import storage
 from probe.catalog import FRAME_INDEX, FRAME_INDEX_KEYS
 from probe.store import EMBEDDINGS, ActivationStore, read_bytes, write_bytes
 
@@ -45,7 +46,7 @@ def save(run_url: str, index: faiss.Index, keys: list[str]) -> None:
 def load(run_url: str) -> tuple[faiss.Index, list[str]]:
     run_url = run_url.rstrip("/")
     index = faiss.deserialize_index(np.frombuffer(read_bytes(f"{run_url}/{FRAME_INDEX}"), dtype=np.uint8))
-    keys = pq.read_table(io.BytesIO(read_bytes(f"{run_url}/{FRAME_INDEX_KEYS}"))).column("key").to_pylist()
+    keys = storage.read_parquet(*storage.url_to_fs(f"{run_url}/{FRAME_INDEX_KEYS}")).column("key").to_pylist()
     return index, keys
 
 
