@@ -30,6 +30,9 @@ class TrainConfig(BaseModel):
     # temporal objective
     temperature: float = Field(0.2, gt=0)
     pair_max_gap_s: float = Field(2.0, gt=0, description="positives: frames of one video this close")
+    video_group: int = Field(
+        4, ge=1, description="pairs per video put together in a batch, anchors > pair_max_gap_s apart"
+    )
     crop_scale_min: float = Field(0.35, gt=0, le=1)
     # sparse objective
     sparsity: float = Field(0.1, ge=0, description="weight of the L2-pooled sparsity penalty")

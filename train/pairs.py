@@ -56,6 +56,49 @@ def temporal_pairs(
             paired.discard(old.key)
 
 
+def video_groups(
+    items: Iterable[tuple[Frame, Frame]], size: int, min_apart_s: float
+) -> Iterator[list[tuple[Frame, Frame]]]:
+    """Groups of `size` pairs from one video whose anchors lie more than `min_apart_s` apart, so that a batch
+    made of groups holds same-video negatives: the same background at other moments, with other objects.
+    Pairs that find no group (short videos, the end of an epoch) come out as groups of one."""
+    if size == 1:
+        yield from ([p] for p in items)
+        return
+    waiting: OrderedDict[str, list[tuple[Frame, Frame]]] = OrderedDict()
+    last_epoch = None
+    for item in items:
+        anchor = item[-1]
+        if anchor.epoch != last_epoch:
+            for rest in waiting.values():
+                yield from ([p] for p in rest)
+            waiting.clear()
+            last_epoch = anchor.epoch
+        buf = waiting.get(anchor.video)
+        if buf is None:
+            while len(waiting) >= VIDEOS:
+                yield from ([p] for p in waiting.popitem(last=False)[1])
+            buf = waiting[anchor.video] = []
+        waiting.move_to_end(anchor.video)
+        buf.append(item)
+        group: list[tuple[Frame, Frame]] = []
+        for p in buf:
+            if all(abs(p[-1].pts - q[-1].pts) > min_apart_s and {f.key for f in p}.isdisjoint(f.key for f in q)
+                   for q in group):  # fmt: skip
+                group.append(p)
+        if len(group) >= size:
+            group = group[:size]
+            waiting[anchor.video] = [p for p in buf if not any(p is q for q in group)]
+            yield group
+    for rest in waiting.values():
+        yield from ([p] for p in rest)
+
+
+def flattened(groups: Iterable[list[T]]) -> Iterator[T]:
+    for group in groups:
+        yield from group
+
+
 def singles(frames: Iterable[Frame]) -> Iterator[tuple[Frame]]:
     for frame in frames:
         yield (frame,)

@@ -1,10 +1,11 @@
 """The training input: an endless, deterministic stream of decoded, augmented batches for one rank.
 
-Per loader worker: shard frames (split by rank and worker) -> pairs (temporal) or singles (sparse) ->
-shuffle buffer -> decode + augment -> batch. Everything before decoding is seeded, so a worker's stream is
-a pure function of (seed, rank, worker): its position is the number of items it has handed out, and a
-resumed run replays the undecoded items up to there and continues where it stopped. Streams never end, so
-every rank takes exactly one batch per step and DDP never waits on a rank that ran dry.
+Per loader worker: shard frames (split by rank and worker) -> pairs, grouped by video (temporal), or
+singles (sparse) -> shuffle buffer -> decode + augment -> batch. Everything before decoding is seeded, so a
+worker's stream is a pure function of (seed, rank, worker): its position is the number of items it has
+handed out, and a resumed run replays the undecoded items up to there and continues where it stopped.
+Streams never end, so every rank takes exactly one batch per step and DDP never waits on a rank that ran
+dry.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class StreamSpec:
     max_gap_s: float
     shuffle_buffer: int
     seed: int
+    group: int = 1
 
 
 class ShardStream(IterableDataset):
@@ -52,8 +54,13 @@ class ShardStream(IterableDataset):
         units = shards.plan_units(list(s.shard_urls), slots)
         frames = shards.slot_frames(units, slot, slots, s.seed, counters)
         order_rng = random.Random(f"{s.seed}/{slot}")
-        items = pairs.temporal_pairs(frames, s.max_gap_s, order_rng) if s.temporal else pairs.singles(frames)
-        items = pairs.shuffled(items, s.shuffle_buffer, order_rng)
+        if s.temporal:
+            groups = pairs.video_groups(
+                pairs.temporal_pairs(frames, s.max_gap_s, order_rng), s.group, s.max_gap_s
+            )
+            items = pairs.flattened(pairs.shuffled(groups, max(1, s.shuffle_buffer // s.group), order_rng))
+        else:
+            items = pairs.shuffled(pairs.singles(frames), s.shuffle_buffer, order_rng)
         pos = 0
         for _ in range(self.skip.get(wid, 0)):
             next(items)

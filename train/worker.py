@@ -66,7 +66,7 @@ def stream_spec(config: TrainConfig, shard_urls: list[str], rank: int, world: in
         shard_urls=tuple(shard_urls), rank=rank, world=world, batch=config.rank_batch,
         temporal=config.objective == "temporal", input_size=config.input_size,
         crop_scale_min=config.crop_scale_min, max_gap_s=config.pair_max_gap_s,
-        shuffle_buffer=config.shuffle_buffer, seed=seed,
+        shuffle_buffer=config.shuffle_buffer, seed=seed, group=config.video_group,
     )  # fmt: skip
 
 

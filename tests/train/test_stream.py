@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -44,6 +45,31 @@ def test_temporal_pairs_join_nearby_frames_of_one_video(dataset):
     assert sum(a.key != b.key for a, b in got) >= len(got) - 2  # self-pairs only for stragglers
     covered = {f.key for p in got for f in p}
     assert covered == {f.key for f in frames}
+
+
+def test_video_groups_put_time_separated_pairs_of_one_video_together(dataset):
+    units = shards.plan_units(shards.list_shards(str(dataset)), 1)
+    frames = [f for u in units for f in shards.read_unit(u, 0, {})]
+    made = list(pairs.temporal_pairs(frames, 0.1, random.Random(0)))
+    groups = list(pairs.video_groups(iter(made), 3, 0.15))
+    assert sum(len(g) == 3 for g in groups) >= 3 and all(1 <= len(g) <= 3 for g in groups)
+    for g in groups:
+        assert len({f.video for p in g for f in p}) == 1
+        keys = [f.key for p in g for f in dict.fromkeys(p)]
+        assert len(keys) == len(set(keys))  # no frame is both a positive and a negative
+        anchors = sorted(p[-1].pts for p in g)
+        assert all(b - a > 0.15 for a, b in itertools.pairwise(anchors))
+    assert sorted(id(p) for p in pairs.flattened(groups)) == sorted(id(p) for p in made)
+
+
+def test_grouped_stream_batches_hold_several_frames_of_a_video(dataset):
+    it = iter(ShardStream(_spec(dataset, batch=6, group=3, max_gap_s=0.1, shuffle_buffer=4)))
+    batches = [next(it) for _ in range(4)]
+    videos = [schema.parse_frame_key(k)[0] for b in batches for k in b["keys"]]
+    assert len(videos) == 24 and max(videos.count(v) for v in set(videos)) >= 3
+    resumed = next(iter(ShardStream(_spec(dataset, batch=6, group=3, max_gap_s=0.1, shuffle_buffer=4),
+                                    skip={0: batches[1]["pos"]})))  # fmt: skip
+    assert resumed["keys"] == batches[2]["keys"]
 
 
 def test_stream_resumes_exactly_where_it_stopped(dataset):
