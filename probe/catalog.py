@@ -17,6 +17,8 @@ import io
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline import storage
+
 PROBE_DIR = "probe"
 CATALOG_TABLE = "probe/catalog.parquet"
 UNITS_TABLE = "probe/units.parquet"
@@ -82,7 +84,4 @@ def write_table(url: str, rows: list[dict], schema: pa.Schema) -> None:
 
 
 def read_table(url: str) -> pa.Table:
-    from pipeline import storage
-
-    fs, path = storage.url_to_fs(url)
-    return storage.read_parquet(fs, path)
+    return storage.read_parquet(*storage.url_to_fs(url))

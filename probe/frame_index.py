@@ -46,8 +46,7 @@ def save(run_url: str, index: faiss.Index, keys: list[str]) -> None:
 def load(run_url: str) -> tuple[faiss.Index, list[str]]:
     run_url = run_url.rstrip("/")
     index = faiss.deserialize_index(np.frombuffer(read_bytes(f"{run_url}/{FRAME_INDEX}"), dtype=np.uint8))
-    fs, path = storage.url_to_fs(f"{run_url}/{FRAME_INDEX_KEYS}")
-    keys = storage.read_parquet(fs, path).column("key").to_pylist()
+    keys = storage.read_parquet(*storage.url_to_fs(f"{run_url}/{FRAME_INDEX_KEYS}")).column("key").to_pylist()
     return index, keys
 
 

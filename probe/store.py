@@ -136,7 +136,7 @@ class ActivationStore:
         return sorted(out)
 
     def keys(self, shard: int) -> list[str]:
-        return pq.read_table(io.BytesIO(read_bytes(self.path("keys", shard)))).column("key").to_pylist()
+        return storage.read_parquet(*storage.url_to_fs(self.path("keys", shard))).column("key").to_pylist()
 
     def chunk(self, kind: str, shard: int) -> np.ndarray:
         return read_npy(self.path(kind, shard))
