@@ -29,7 +29,7 @@ EXACT_MAX_UNITS = 100_000
 # Candidates fetched from the approximate index per requested result, then re-scored exactly.
 RESCORE_FACTOR = 20
 MIN_CANDIDATES = 200
-BLOCK_VALUES = 2**24  # floats converted at a time (64 MB of float32)
+BLOCK_VALUES = 2**21  # floats converted at a time (8 MB of float32: the transposing cast stays in cache)
 
 
 def unit_vectors(x: np.ndarray) -> np.ndarray:
@@ -75,6 +75,25 @@ def choose_index(n_units: int, n_frames: int, exact_max_units: int = EXACT_MAX_U
     return IndexChoice("sq8", n_units, n_frames, RESCORE_FACTOR)
 
 
+def _flat_index(acts: np.ndarray) -> faiss.IndexFlatIP:
+    """An exact inner-product index of every unit's profile.
+
+    Its storage is sized once and the profiles are written straight into it (an IndexFlat's codes are
+    its float32 vectors, row after row); `add` would grow the buffer block by block, copying it again at
+    each doubling (measured: a fifth of the build time at 50,000 units x 10,000 frames)."""
+    n_frames, n_units = acts.shape
+    index = faiss.IndexFlatIP(n_frames)
+    nbytes = n_units * n_frames * 4
+    index.codes.resize(nbytes)
+    rows = faiss.rev_swig_ptr(index.codes.data(), nbytes).view(np.float32).reshape(n_units, n_frames)
+    start = 0
+    for block in unit_blocks(acts):
+        rows[start : start + len(block)] = block
+        start += len(block)
+    index.ntotal = n_units
+    return index
+
+
 class UnitIndex:
     """Unit profiles over one set of frames, indexed for correlation search, with exact re-scoring."""
 
@@ -83,7 +102,7 @@ class UnitIndex:
         n_frames, n_units = acts.shape
         self.choice = choose_index(n_units, n_frames, exact_max_units)
         if self.choice.kind == "flat":
-            self.index = faiss.IndexFlatIP(n_frames)
+            self.index = _flat_index(acts)
         else:
             self.index = faiss.IndexScalarQuantizer(
                 n_frames, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
@@ -91,8 +110,8 @@ class UnitIndex:
             rng = np.random.default_rng(seed)
             sample = np.sort(rng.choice(n_units, min(n_units, 4096), replace=False))
             self.index.train(unit_vectors(acts[:, sample]))
-        for block in unit_blocks(acts):
-            self.index.add(block)
+            for block in unit_blocks(acts):
+                self.index.add(block)
 
     def search(self, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-`k` units by correlation with each label column: (corr, unit ids), each (queries, k)."""
