@@ -79,6 +79,32 @@ def write_bytes(fs: fsspec.AbstractFileSystem, path: str, root: str, data: bytes
         f.write(data)
 
 
+def write_url(url: str, data: bytes) -> None:
+    """Write a small file at `url` so readers see the old file or the new one, never a part: a temp file
+    beside it renamed into place on local disks, one PUT (atomic there) on object stores."""
+    fs, path = url_to_fs(url)
+    if not is_local(fs):
+        fs.pipe_file(path, data)
+        return
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+
+
+def read_url(url: str) -> bytes:
+    """The whole file at `url`."""
+    fs, path = url_to_fs(url)
+    return fs.cat_file(path)
+
+
 def clear_staging(fs: fsspec.AbstractFileSystem, root: str) -> None:
     """Remove what killed runs left in the staging area (local datasets only)."""
     if is_local(fs):

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -37,23 +35,8 @@ def chunk_name(shard: int) -> str:
     return f"shard-{shard:06d}"
 
 
-def write_bytes(url: str, data: bytes) -> None:
-    """Write `data` to `url` so readers see the whole file or none: a temporary name and a rename on
-    local disks, one upload on object stores (which publish an object only when it is complete)."""
-    fs, path = storage.url_to_fs(url)
-    if not storage.is_local(fs):
-        fs.pipe_file(path, data)
-        return
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
-def read_bytes(url: str) -> bytes:
-    fs, path = storage.url_to_fs(url)
-    return fs.cat_file(path)
+write_bytes = storage.write_url
+read_bytes = storage.read_url
 
 
 def npy_bytes(arr: np.ndarray) -> bytes:
