@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from pipeline.dataset import Dataset
 from pipeline.errors import ConfigError, InputError
+from pipeline.executor import ensure_ray
 from pipeline.schema import SHARDS_DIR
 from probe import activations, concepts, frame_index, report
 from probe.catalog import CATALOG_SCHEMA, CATALOG_TABLE, PROBE_JSON, REPORT_HTML, UNITS_SCHEMA, UNITS_TABLE
@@ -65,10 +66,7 @@ def _activations(
                                   cfg.batch_size, cfg.device, token=fp)  # fmt: skip
     specs = [activations.ShardSpec(spec, i, url) for i, url in shards]
     if cfg.workers != 0:
-        import ray
-
-        if not ray.is_initialized():  # the CLI attaches to --address first; a direct caller gets local Ray
-            ray.init(address=cfg.address or "local", include_dashboard=False, logging_level=logging.WARNING)
+        ensure_ray(cfg.address)  # the CLI attaches to --address first; a direct caller gets local Ray
     statuses = activations.compute(specs, cfg.workers, use_ray=cfg.workers != 0)
     failed = [s for s in statuses if s.status == "failed"]
     for s in failed:

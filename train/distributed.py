@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from pipeline.errors import UnitscopeError
+from pipeline.executor import ensure_ray
 from train.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,7 @@ def launch(config: TrainConfig, shard_urls: list[str], fn: WorkerFn) -> dict:
     import ray.train
     from ray.train.torch import TorchConfig, TorchTrainer
 
-    if not ray.is_initialized():  # the CLI attaches to --address first; a direct caller gets local Ray
-        ray.init(address=config.address or "local", include_dashboard=False, logging_level=logging.WARNING)
+    ensure_ray(config.address)  # the CLI attaches to --address first; a direct caller gets local Ray
     gpu = want_gpu(config)
     trainer = TorchTrainer(
         _ray_worker,
