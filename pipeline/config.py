@@ -22,7 +22,9 @@ class IngestConfig(BaseModel):
     shard_bytes: int = Field(256 * 2**20, ge=2**16, description="target bytes per shard")
     jpeg_quality: int = Field(3, ge=2, le=31, description="FFmpeg MJPEG qscale: 2 best .. 31 smallest")
     workers: int | None = Field(None, ge=0, description="Ray tasks at once (default: CPUs); 0 = in-process")
-    threads: int = Field(0, ge=0, description="decoder threads per worker; 0 = CPUs / workers")
+    threads: int = Field(
+        0, ge=0, description="decoder threads (and CPUs reserved) per Ray task; 0 = 1, in-process all CPUs"
+    )
     max_retries: int = Field(2, ge=0, description="retries of a shard task whose worker died")
     address: str | None = Field(None, description="Ray cluster address (default: $RAY_ADDRESS or local Ray)")
     progress: bool = Field(True, description="print progress to stderr while running")

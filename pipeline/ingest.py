@@ -25,14 +25,16 @@ class IngestResult(BaseModel):
     shards: int
     shards_failed: int
     shards_run: int  # shards built by this run (0 when an earlier run had finished the job)
+    shards_startup: int = 0  # of those, built by the driver while local Ray started
     wall_s: float
     concepts: list[str]
 
     def summary(self) -> str:
+        startup = f", {self.shards_startup} of them while Ray started" if self.shards_startup else ""
         return (
             f"ingest: done in {self.wall_s:.1f}s: {self.videos_ok} ok, {self.videos_failed} failed, "
             f"{self.videos_skipped} skipped videos; {self.frames} frames in {self.shards} shards "
-            f"({self.shards_run} built now, {self.shards_failed} failed) -> {self.out}"
+            f"({self.shards_run} built now{startup}, {self.shards_failed} failed) -> {self.out}"
         )
 
 
@@ -65,9 +67,11 @@ def _open_out(cfg: IngestConfig):
 
 
 def _threads(cfg: IngestConfig) -> int:
+    """Decoder threads: as given; else one per Ray task (the CPU Ray reserved for it), and in-process
+    every CPU (0 lets FFmpeg choose)."""
     if cfg.threads:
         return cfg.threads
-    return max(1, (os.cpu_count() or 1) // max(1, cfg.workers or os.cpu_count() or 1))
+    return 0 if cfg.workers == 0 else 1
 
 
 def run(cfg: IngestConfig) -> IngestResult:
@@ -133,6 +137,7 @@ def run(cfg: IngestConfig) -> IngestResult:
         shards=c["shards"],
         shards_failed=c["shards_failed"],
         shards_run=sum(not s.reused for s in statuses.values()),
+        shards_startup=sum(s.built_by == "driver" for s in statuses.values()),
         wall_s=time.monotonic() - t0,
         concepts=doc["concepts"],
     )

@@ -28,6 +28,7 @@ class ShardStatus(BaseModel):
     error: str | None = None
     concepts: list[str] = []
     reused: bool = False
+    built_by: str | None = None  # "driver" for shards the driver built while local Ray started
 
 
 def _part(root: str, index: int, kind: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import TextIO
 
@@ -23,11 +24,13 @@ class Progress:
         self._last = 0.0
         self._tty = self.stream.isatty()
         self.every = 0.5 if self._tty else 5.0
+        self._lock = threading.Lock()
 
     def add(self, videos: int, frames: int) -> None:
-        self.videos += videos
-        self.frames += frames
-        self.tick()
+        with self._lock:  # the driver's start-up thread and the main thread both report
+            self.videos += videos
+            self.frames += frames
+            self.tick()
 
     def line(self) -> str:
         elapsed = max(1e-6, time.monotonic() - self.start)

@@ -70,14 +70,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="Ray tasks at once (default: all CPUs); 0 = no Ray, in this process",
+        help="Ray tasks at once (default: CPUs / threads); 0 = no Ray, in this process",
     )
     p.add_argument(
         "--threads",
         type=int,
         default=None,
         metavar="N",
-        help="decoder threads per worker (default: CPUs / workers)",
+        help="decoder threads per Ray task, each reserving that many CPUs (default 1; in-process: all CPUs)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     add_common(p)
