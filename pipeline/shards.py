@@ -28,11 +28,11 @@ class _HashingWriter(io.RawIOBase):
 
 
 class ShardWriter:
-    """Appends samples to a tar file object; `close()` writes the end-of-archive blocks."""
+    """Appends samples to a tar file object as plain USTAR members (header, data, NUL padding to 512 bytes);
+    `close()` writes the end-of-archive blocks. The same bytes as `tarfile`, with one header build per member."""
 
     def __init__(self, f: IO[bytes]):
         self._out = _HashingWriter(f)
-        self._tar = tarfile.TarFile(fileobj=self._out, mode="w", format=tarfile.USTAR_FORMAT)
         self.frames = 0
 
     def _add(self, name: str, data: bytes) -> int:
@@ -40,9 +40,10 @@ class ShardWriter:
         info.size = len(data)
         info.mode = 0o444
         info.mtime = 0  # deterministic bytes: the same input gives the same shard
-        offset = self._tar.offset + len(info.tobuf(self._tar.format, self._tar.encoding, self._tar.errors))
-        self._tar.addfile(info, io.BytesIO(data))
-        self._tar.members.clear()  # TarFile keeps every member's TarInfo otherwise: memory grows per frame
+        header = info.tobuf(tarfile.USTAR_FORMAT, tarfile.ENCODING, "surrogateescape")
+        offset = self._out.count + len(header)
+        pad = -len(data) % tarfile.BLOCKSIZE
+        self._out.write(header + data + tarfile.NUL * pad)
         return offset
 
     def add(self, key: str, jpeg: bytes, meta: bytes) -> tuple[int, int]:
@@ -57,6 +58,8 @@ class ShardWriter:
         return self._out.count
 
     def close(self) -> tuple[int, str]:
-        """Finish the archive; returns (total bytes, sha256 hex)."""
-        self._tar.close()
+        """Finish the archive as tarfile does (two zero blocks, padded to a whole record); returns
+        (total bytes, sha256 hex)."""
+        end = self._out.count + 2 * tarfile.BLOCKSIZE
+        self._out.write(tarfile.NUL * (2 * tarfile.BLOCKSIZE + (-end % tarfile.RECORDSIZE)))
         return self._out.count, self._out.sha.hexdigest()
