@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 from collections import deque
@@ -14,10 +15,11 @@ from collections.abc import Iterator
 from pipeline.errors import ConfigError
 from pipeline.manifest import ShardStatus
 from pipeline.plan import ShardSpec
-from pipeline.progress import Progress, RemoteCounter
+from pipeline.progress import Progress
 from pipeline.worker import process_shard
 
 log = logging.getLogger(__name__)
+PROGRESS_EVERY_S = 0.5
 
 
 def run_in_process(specs: list[ShardSpec], progress: Progress) -> Iterator[ShardStatus]:
@@ -26,11 +28,11 @@ def run_in_process(specs: list[ShardSpec], progress: Progress) -> Iterator[Shard
 
 
 class StartupShards:
-    """Builds shards from the front of `queue` in a driver thread until `stop()`: the work done while local
-    Ray starts. A shard that fails here goes back to the queue, so Ray (with its retries) builds it."""
+    """Builds shards from the front of `todo` in a driver thread until `stop()`: the work done while local
+    Ray starts. A shard that fails here goes back to `todo`, so Ray (with its retries) builds it."""
 
-    def __init__(self, queue: deque[ShardSpec], lock: threading.Lock, progress: Progress):
-        self.queue = queue
+    def __init__(self, todo: deque[ShardSpec], lock: threading.Lock, progress: Progress):
+        self.todo = todo
         self.lock = lock
         self.progress = progress
         self.built: list[ShardStatus] = []
@@ -41,15 +43,15 @@ class StartupShards:
     def _run(self) -> None:
         while True:
             with self.lock:
-                if self._stop.is_set() or not self.queue:
+                if self._stop.is_set() or not self.todo:
                     return
-                spec = self.queue.popleft()
+                spec = self.todo.popleft()
             try:
                 status = process_shard(spec, self.progress.add)
             except Exception as exc:  # a storage error: leave the shard to Ray's retrying tasks
                 log.warning("shard %d failed in the driver (%s); handing it to Ray", spec.index, exc)
                 with self.lock:
-                    self.queue.appendleft(spec)
+                    self.todo.appendleft(spec)
                 return
             with self.lock:
                 self.built.append(status.model_copy(update={"built_by": "driver"}))
@@ -71,20 +73,43 @@ class StartupShards:
         self._thread.join()
 
 
-def _ray_process_shard(spec: ShardSpec, counter) -> ShardStatus:
-    pending = [0, 0, 0.0]
+def _ray_build_shard(spec: ShardSpec) -> Iterator[tuple[int, int] | ShardStatus]:
+    """A Ray generator task: (videos, frames) progress increments about twice a second while the shard is
+    built (in a thread of the task), then the shard's status; a failure is raised after the progress."""
+    updates: queue.SimpleQueue = queue.SimpleQueue()
+    result: list = []
 
-    def report(videos: int, frames: int) -> None:
-        pending[0] += videos
-        pending[1] += frames
-        now = time.monotonic()
-        if now - pending[2] > 0.5:
-            counter.add.remote(pending[0], pending[1])
-            pending[:] = [0, 0, now]
+    def build() -> None:
+        try:
+            result.append(process_shard(spec, lambda videos, frames: updates.put((videos, frames))))
+        except BaseException as exc:  # re-raised in the task below, where Ray retries it
+            result.append(exc)
+        finally:
+            updates.put(None)
 
-    status = process_shard(spec, report)
-    counter.add.remote(pending[0], pending[1])
-    return status
+    threading.Thread(target=build, name=f"shard-{spec.index}", daemon=True).start()
+    videos = frames = 0
+    last = time.monotonic()
+    while (update := updates.get()) is not None:
+        videos, frames = videos + update[0], frames + update[1]
+        if time.monotonic() - last > PROGRESS_EVERY_S:
+            yield videos, frames
+            videos = frames = 0
+            last = time.monotonic()
+    yield videos, frames
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    yield result[0]
+
+
+def _failure(exc: Exception, retries: int) -> str:
+    """A failed shard's error for its manifest row: the task's own exception (not Ray's wrapper), and the fix."""
+    cause = getattr(exc, "cause", None) or exc  # RayTaskError carries the task's exception as `cause`
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return (
+        f"{type(cause).__name__}: {text} (after {retries} retries); fix the cause (storage, permissions, "
+        "memory) and run the same command again: it builds only the missing shards"
+    )
 
 
 def ensure_ray(address: str | None) -> bool:
@@ -125,10 +150,10 @@ def run_ray(
     until Ray is up, and Ray is shut down at the end."""
     import ray
 
-    queue, lock = deque(specs), threading.Lock()
+    todo, lock = deque(specs), threading.Lock()
     startup = None
     if not ray.is_initialized() and cluster_address(address) is None:
-        startup = StartupShards(queue, lock, progress)
+        startup = StartupShards(todo, lock, progress)
     try:
         started = ensure_ray(address)
     finally:
@@ -136,46 +161,49 @@ def run_ray(
             startup.stop()
     cpus = max(1, specs[0].settings.threads) if specs else 1
     slots = workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus)
-    counter = ray.remote(num_cpus=0)(RemoteCounter).remote()
-    task = ray.remote(_ray_process_shard).options(
-        num_cpus=cpus, max_retries=max_retries, retry_exceptions=True
+    task = ray.remote(_ray_build_shard).options(
+        num_cpus=cpus, num_returns="streaming", max_retries=max_retries, retry_exceptions=True
     )
     running: dict = {}
     try:
-        while queue or running or (startup is not None and startup.busy):
+        while todo or running or (startup is not None and startup.busy):
             # The driver's last start-up shard still holds a CPU: one task fewer until it is done.
             free = slots - (1 if startup is not None and startup.busy and slots > 1 else 0)
             while len(running) < free:
                 with lock:
-                    if not queue:
+                    if not todo:
                         break
-                    spec = queue.popleft()
-                running[task.remote(spec, counter)] = spec
+                    spec = todo.popleft()
+                running[task.remote(spec)] = spec
             if startup is not None:
                 yield from startup.take()
             if not running:
                 time.sleep(0.05)  # only the driver's start-up shard is left
                 continue
-            done, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
-            progress.add(*ray.get(counter.take.remote()))
-            for ref in done:
-                spec = running.pop(ref)
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=PROGRESS_EVERY_S)
+            for gen in ready:
                 try:
-                    yield ray.get(ref)
+                    item = ray.get(next(gen))
                 except Exception as exc:  # the task's last retry failed: the shard is recorded as failed
+                    spec = running.pop(gen)
                     log.warning("shard %d failed after %d retries: %s", spec.index, max_retries, exc)
                     yield ShardStatus(
                         index=spec.index,
                         status="failed",
                         videos=len(spec.videos),
-                        error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                        error=_failure(exc, max_retries),
                     )
+                    continue
+                if isinstance(item, ShardStatus):
+                    running.pop(gen)
+                    yield item
+                else:
+                    progress.add(*item)
         if startup is not None:
             startup.join()
             yield from startup.take()
     finally:
-        for ref in running:
-            ray.cancel(ref, force=True)
-        ray.kill(counter)
+        for gen in running:
+            ray.cancel(gen, force=True)
         if started:
             ray.shutdown()

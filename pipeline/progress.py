@@ -1,4 +1,4 @@
-"""Progress on stderr while a job runs (videos, frames, frames/s, ETA), and a way for Ray workers to report."""
+"""Progress on stderr while a job runs: videos, frames, frames/s, ETA."""
 
 from __future__ import annotations
 
@@ -53,20 +53,3 @@ class Progress:
     def finish(self, summary: str) -> None:
         if self.enabled:
             print(("\n" if self._tty else "") + summary, file=self.stream, flush=True)
-
-
-class RemoteCounter:
-    """A Ray actor the workers send (videos, frames) increments to; the driver polls `take()`."""
-
-    def __init__(self):
-        self.videos = 0
-        self.frames = 0
-
-    def add(self, videos: int, frames: int) -> None:
-        self.videos += videos
-        self.frames += frames
-
-    def take(self) -> tuple[int, int]:
-        out = (self.videos, self.frames)
-        self.videos = self.frames = 0
-        return out

@@ -11,7 +11,7 @@ from collections import deque
 from pipeline import schema
 from pipeline.config import IngestConfig
 from pipeline.decode import DecodeSettings
-from pipeline.executor import StartupShards
+from pipeline.executor import StartupShards, run_ray
 from pipeline.ingest import run
 from pipeline.plan import ShardSpec, VideoRef
 from pipeline.progress import Progress
@@ -92,3 +92,18 @@ def test_cli_builds_shards_while_local_ray_starts(corpus, tmp_path):
         assert (out / schema.shard_path(i)).read_bytes() == (
             tmp_path / "local" / schema.shard_path(i)
         ).read_bytes()
+
+
+def test_ray_tasks_stream_progress_and_a_failing_shard_becomes_a_failed_row(corpus, tmp_path, ray_local):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the dataset directory should be")
+    good = _specs(corpus, tmp_path / "ds", ["h264.mp4", "vp9.webm"])
+    bad = _specs(corpus, blocker, ["mpeg4.avi"])[0].model_copy(update={"index": 2})
+    progress = Progress(3, 30, enabled=False)
+    statuses = {s.index: s for s in run_ray([*good, bad], 2, 1, progress)}
+    assert [statuses[i].status for i in range(3)] == ["ok", "ok", "failed"]
+    # the row names the task's own error and the fix, not Ray's wrapper
+    assert statuses[2].error.startswith("NotADirectoryError: ") and "not-a-dir" in statuses[2].error
+    assert "run the same command again" in statuses[2].error
+    # the tasks' progress reached the driver: every video and every frame of the good shards
+    assert progress.videos == 2 and progress.frames == statuses[0].frames + statuses[1].frames > 0
