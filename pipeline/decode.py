@@ -1,4 +1,4 @@
-"""Decoding one video with PyAV: threaded decode, frame sampling, and scale + center-crop + rotation + JPEG
+"""Decoding one video with PyAV: threaded decode, frame sampling, and center-crop + scale + rotation + JPEG
 all inside FFmpeg (filter graph and MJPEG encoder), so no full-size frame is ever touched from Python."""
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ class DecodeSettings(BaseModel):
 
 @dataclass(frozen=True)
 class Geometry:
-    """How source pixels (display orientation) map to the size x size output crop."""
+    """How source pixels (display orientation) map to the size x size output: the centred square of side
+    min(width, height) is cut out in source pixels, then scaled to size (cropping first means the scaler
+    touches only the pixels that are kept)."""
 
     width: int  # source size after display rotation
     height: int
@@ -37,28 +39,37 @@ class Geometry:
     size: int
 
     @property
+    def side(self) -> int:
+        """Side of the square crop, in source pixels."""
+        return min(self.width, self.height)
+
+    @property
     def scale(self) -> float:
-        return self.size / min(self.width, self.height)
+        return self.size / self.side
 
     @property
     def offset(self) -> tuple[int, int]:
-        """Top-left corner of the crop in scaled display pixels."""
-        sw, sh = self._scaled(self.width, self.height)
-        return (sw - self.size) // 2, (sh - self.size) // 2
-
-    def _scaled(self, w: int, h: int) -> tuple[int, int]:
-        return max(self.size, round(w * self.scale)), max(self.size, round(h * self.scale))
+        """Top-left corner of the crop in source (display) pixels."""
+        return (self.width - self.side) // 2, (self.height - self.side) // 2
 
     def map_box(self, box: list[float]) -> list[float]:
         """A box [x0, y0, x1, y1] in source pixels, in output-crop pixels (not clipped)."""
         ox, oy = self.offset
         s = self.scale
-        return [box[0] * s - ox, box[1] * s - oy, box[2] * s - ox, box[3] * s - oy]
+        return [(box[0] - ox) * s, (box[1] - oy) * s, (box[2] - ox) * s, (box[3] - oy) * s]
 
-    def coded_scaled_size(self) -> tuple[int, int]:
-        """Scaled size in the coded (stored) orientation, which is what the filter graph scales."""
-        sw, sh = self._scaled(self.width, self.height)
-        return (sh, sw) if self.rotation in (90, 270) else (sw, sh)
+    def coded_crop(self) -> tuple[int, int]:
+        """Top-left corner of the same square in the coded (stored) frame, which is what the filter graph
+        crops before it scales and rotates."""
+        dx, dy = self.offset
+        m = self.side
+        if self.rotation == 90:  # display (x, y) = coded (W - 1 - y, x)
+            return self.height - dy - m, dx
+        if self.rotation == 180:
+            return self.width - dx - m, self.height - dy - m
+        if self.rotation == 270:  # display (x, y) = coded (y, H - 1 - x)
+            return dy, self.width - dx - m
+        return dx, dy
 
 
 @dataclass(frozen=True)
@@ -82,7 +93,7 @@ def geometry_for(frame: av.VideoFrame, rotation: int, size: int) -> Geometry:
 
 
 class FrameEncoder:
-    """FFmpeg filter graph (scale, center crop, rotate, pixel format) feeding an MJPEG encoder."""
+    """FFmpeg filter graph (center crop, scale, rotate, pixel format) feeding an MJPEG encoder."""
 
     _ROTATE: ClassVar[dict[int, list[tuple[str, str]]]] = {
         90: [("transpose", "cclock")],
@@ -91,11 +102,15 @@ class FrameEncoder:
     }
 
     def __init__(self, stream: av.video.stream.VideoStream, geometry: Geometry, quality: int):
-        sw, sh = geometry.coded_scaled_size()
-        n = geometry.size
+        x, y = geometry.coded_crop()
+        m, n = geometry.side, geometry.size
         self.graph = av.filter.Graph()
         nodes = [self.graph.add_buffer(template=stream)]
-        chain = [("scale", f"{sw}:{sh}"), ("crop", f"{n}:{n}"), *self._ROTATE.get(geometry.rotation, [])]
+        chain = [
+            ("crop", f"{m}:{m}:{x}:{y}"),
+            ("scale", f"{n}:{n}"),
+            *self._ROTATE.get(geometry.rotation, []),
+        ]
         chain.append(("format", "yuvj420p"))
         for name, args in chain:
             nodes.append(self.graph.add(name, args) if args else self.graph.add(name))
