@@ -100,8 +100,7 @@ def _run_local(cfg: SynthConfig, spec: str) -> list[ClipResult]:
 def _run_ray(cfg: SynthConfig, spec: str) -> list[ClipResult]:
     import ray
 
-    started = not ray.is_initialized()
-    ensure_ray(None)  # the caller's Ray (the CLI attaches to --address), else a fresh local one
+    started = ensure_ray(None)  # the caller's Ray (the CLI attaches to --address), else a fresh local one
     try:
         task = ray.remote(num_cpus=1, max_retries=2)(make_clip)
         limit = cfg.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
