@@ -31,14 +31,18 @@ class StartupShards:
     """Builds shards from the front of `todo` in a driver thread until `stop()`: the work done while local
     Ray starts. A shard that fails here goes back to `todo`, so Ray (with its retries) builds it."""
 
-    def __init__(self, todo: deque[ShardSpec], lock: threading.Lock, progress: Progress):
+    def __init__(self, todo: deque[ShardSpec], lock: threading.Lock, progress: Progress, threads: int = 1):
         self.todo = todo
         self.lock = lock
         self.progress = progress
         self.built: list[ShardStatus] = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="unitscope-startup-shards", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"unitscope-startup-shards-{i}", daemon=True)
+            for i in range(threads)
+        ]
+        for t in self._threads:
+            t.start()
 
     def _run(self) -> None:
         while True:
@@ -61,8 +65,9 @@ class StartupShards:
         self._stop.set()
 
     @property
-    def busy(self) -> bool:
-        return self._thread.is_alive()
+    def busy(self) -> int:
+        """Threads still building a shard (each holds a CPU)."""
+        return sum(t.is_alive() for t in self._threads)
 
     def take(self) -> list[ShardStatus]:
         with self.lock:
@@ -70,7 +75,8 @@ class StartupShards:
         return out
 
     def join(self) -> None:
-        self._thread.join()
+        for t in self._threads:
+            t.join()
 
 
 def _ray_build_shard(spec: ShardSpec) -> Iterator[tuple[int, int] | ShardStatus]:
@@ -151,15 +157,16 @@ def run_ray(
     import ray
 
     todo, lock = deque(specs), threading.Lock()
+    cpus = max(1, specs[0].settings.threads) if specs else 1
     startup = None
     if not ray.is_initialized() and cluster_address(address) is None:
-        startup = StartupShards(todo, lock, progress)
+        local_slots = max(1, (os.cpu_count() or 1) // cpus)
+        startup = StartupShards(todo, lock, progress, threads=min(workers or local_slots, local_slots))
     try:
         started = ensure_ray(address)
     finally:
         if startup is not None:
             startup.stop()
-    cpus = max(1, specs[0].settings.threads) if specs else 1
     slots = workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus)
     task = ray.remote(_ray_build_shard).options(
         num_cpus=cpus, num_returns="streaming", max_retries=max_retries, retry_exceptions=True
@@ -167,8 +174,8 @@ def run_ray(
     running: dict = {}
     try:
         while todo or running or (startup is not None and startup.busy):
-            # The driver's last start-up shard still holds a CPU: one task fewer until it is done.
-            free = slots - (1 if startup is not None and startup.busy and slots > 1 else 0)
+            # The driver's last start-up shards still hold CPUs: as many tasks fewer until they are done.
+            free = slots - startup.busy if startup is not None else slots
             while len(running) < free:
                 with lock:
                     if not todo:
@@ -178,9 +185,11 @@ def run_ray(
             if startup is not None:
                 yield from startup.take()
             if not running:
-                time.sleep(0.05)  # only the driver's start-up shard is left
+                time.sleep(0.05)  # only the driver's start-up shards are left
                 continue
-            ready, _ = ray.wait(list(running), num_returns=1, timeout=PROGRESS_EVERY_S)
+            # while start-up shards run, look often: each one that ends frees a slot for a task
+            wait_s = 0.05 if startup is not None and startup.busy else PROGRESS_EVERY_S
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=wait_s)
             for gen in ready:
                 try:
                     item = ray.get(next(gen))

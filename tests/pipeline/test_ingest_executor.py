@@ -53,6 +53,19 @@ def test_startup_shards_stop_after_the_current_shard(corpus, tmp_path):
     assert startup.take() == []
 
 
+def test_startup_threads_share_the_queue(corpus, tmp_path):
+    specs = _specs(corpus, tmp_path / "ds", ["h264.mp4", "mpeg4.avi", "vp9.webm", "mjpeg.mkv", "short.mp4"])
+    queue = deque(specs)
+    progress = _StopAfterFirstVideo(5, 50, enabled=False)
+    with progress._lock:
+        progress.startup = startup = StartupShards(queue, threading.Lock(), progress, threads=2)
+    startup.join()
+    built = sorted(s.index for s in startup.take())
+    # each thread took at most the one shard it had begun; none was built twice or skipped
+    assert built in ([0], [0, 1]) and built + [s.index for s in queue] == [0, 1, 2, 3, 4]
+    assert not startup.busy
+
+
 def test_a_shard_that_fails_in_the_driver_goes_back_to_the_queue(corpus, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the dataset directory should be")
