@@ -193,10 +193,11 @@ def test_frames_find_themselves_and_their_units(run, q):
 
 
 def test_one_pass_equals_the_probes_two(run, q):
-    """The query's single forward pass gives the probe's pooled units and frame embeddings."""
-    from probe.encoders import embeddings, open_encoder, pooled_units
+    """The query's single forward pass gives the probe's pooled units and frame embeddings, over a batch
+    that spans several forward chunks (in order: each row is its own image's)."""
+    from probe.encoders import CPU_CHUNK, embeddings, open_encoder, pooled_units
 
-    images = [decode_image(q.frame_jpeg(r["key"])) for r in run.frames()[:6]]
+    images = [decode_image(q.frame_jpeg(r["key"])) for r in run.frames()[: CPU_CHUNK + 3]]
     z, emb = q.encoder.encode(images)
     enc = open_encoder(str(run.run), "trained", 0, "cpu")
     x = enc.preprocess(images)
@@ -204,3 +205,7 @@ def test_one_pass_equals_the_probes_two(run, q):
     np.testing.assert_allclose(emb, embeddings(enc, x), rtol=1e-5, atol=1e-6)
     expect = (acts.astype(np.float32) - q.encoder.mean) / q.encoder.std
     np.testing.assert_allclose(z, expect, rtol=1e-5, atol=1e-5)
+    # and the same numbers, up to float16 rounding, as the whole batch in one plain NCHW pass
+    names, plain = _expected_z(run, images)
+    assert names == q.catalogue.unit_names
+    np.testing.assert_allclose(z, plain, rtol=2e-3, atol=2e-3)
