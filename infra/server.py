@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 import anyio
+import numpy as np
 from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -67,7 +68,12 @@ def create_app(
 ) -> FastAPI:
     """The app for one run; loads the catalogue, frame manifest and frame index before serving."""
     q = (queries or RunQueries(run_url, dataset_url)).load_all()
-    batcher = Batcher(lambda items: q.describe([i for i, _ in items], [t for _, t in items]), max_batch=64)
+
+    def encode(items: list[tuple[Any, int]]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        return (*q.encoder.encode([image for image, _ in items]), [top for _, top in items])
+
+    # two stages: batch k's index search runs while batch k+1 is in the encoder
+    batcher = Batcher(encode, lambda encoded: q.answers(*encoded), max_batch=64)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -108,7 +108,11 @@ class RunQueries:
 
     def describe(self, images: list, tops: list[int]) -> list[dict[str, Any]]:
         """`images` (decoded RGB) in one encoder batch; the i-th answer holds `tops[i]` units and frames."""
-        z, emb = self.encoder.encode(images)
+        return self.answers(*self.encoder.encode(images), tops)
+
+    def answers(self, z: np.ndarray, emb: np.ndarray, tops: list[int]) -> list[dict[str, Any]]:
+        """The answers for encoded images (`ImageEncoder.encode`'s z-scores and embeddings): one index
+        search for the whole batch, then the i-th image's `tops[i]` units and nearest frames."""
         hits = self.index.search(emb, max(tops))
         out = []
         for i, top in enumerate(tops):
