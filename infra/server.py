@@ -65,9 +65,11 @@ def create_app(
     *,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     queries: RunQueries | None = None,
+    threads: int | None = None,
 ) -> FastAPI:
-    """The app for one run; loads the catalogue, frame manifest and frame index before serving."""
-    q = (queries or RunQueries(run_url, dataset_url)).load_all()
+    """The app for one run; loads the catalogue, frame manifest and frame index before serving.
+    `threads`: FAISS threads per frame-index search (None: every core)."""
+    q = (queries or RunQueries(run_url, dataset_url, threads)).load_all()
 
     def encode(items: list[tuple[Any, int]]) -> tuple[np.ndarray, np.ndarray, list[int]]:
         return (*q.encoder.encode([image for image, _ in items]), [top for _, top in items])

@@ -19,7 +19,8 @@ BLAS_FROM_QUERIES = 16
 class FrameIndex:
     """The probe's frame embeddings, searched by inner product; row i of the index is frame `keys[i]`."""
 
-    def __init__(self, run_url: str):
+    def __init__(self, run_url: str, threads: int | None = None):
+        self.threads = threads  # FAISS threads per search; None: FAISS's default (every core)
         try:
             self.index, self.keys = frame_index.load(run_url)
         except FileNotFoundError:
@@ -40,6 +41,8 @@ class FrameIndex:
 
     def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         """For each row of `vectors` (N, dim), its k nearest frames as (key, score), best first."""
+        if self.threads:  # OpenMP keeps this per calling thread: a worker thread starts at every core
+            faiss.omp_set_num_threads(self.threads)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if self.index.metric_type == faiss.METRIC_INNER_PRODUCT:
             faiss.normalize_L2(vectors)

@@ -19,8 +19,9 @@ class RunQueries:
     """Everything a query needs from a probed run: the catalogue, loaded at once; the frame manifest,
     frame index and encoder, each loaded when first needed (`load_all` loads them up front)."""
 
-    def __init__(self, run_url: str, dataset_url: str | None = None):
+    def __init__(self, run_url: str, dataset_url: str | None = None, threads: int | None = None):
         self.run_url = run_url.rstrip("/")
+        self.threads = threads  # FAISS threads per frame-index search (None: every core)
         self.catalogue = Catalogue(self.run_url)
         self.dataset_url = dataset_url or self.catalogue.dataset
         c = self.catalogue
@@ -32,7 +33,7 @@ class RunQueries:
 
     @cached_property
     def index(self) -> FrameIndex:
-        return FrameIndex(self.run_url)
+        return FrameIndex(self.run_url, self.threads)
 
     def load_all(self) -> RunQueries:
         """Load the frame manifest and frame index now (a server's start-up), failing early if absent."""
