@@ -1,5 +1,6 @@
-"""Micro-batching for the query server: concurrent image queries share one encoder forward pass and one
-index search, and the search of one batch runs while the next batch goes through the encoder."""
+"""Micro-batching for the query server: concurrent image queries share encoder forward passes and index
+searches, in a pipeline whose stages batch on their own (the encoder costs the same per image at any
+batch size; an exact index search costs one scan of the index per batch, so it takes all that waits)."""
 
 from __future__ import annotations
 
@@ -9,79 +10,56 @@ from typing import Any
 
 import anyio
 
-Futures = list[asyncio.Future]
-
 
 class Batcher:
-    """Collects items submitted while a batch is running and passes them through `stages` together.
-
-    The first stage gets the list of items, each later stage the result of the one before, and the last
-    returns one result per item. Each stage runs in a worker thread, one batch at a time, and hands its
-    result on as soon as the next stage is free: with two stages, batch k's second stage overlaps batch
-    k+1's first (a pipeline; on two cores the encoder and the index search run at once). A batch is all
-    that arrived while the first stage was busy, up to `max_batch`. An exception fails its whole batch.
+    """Passes submitted items through `stages`, each a function from a list of values to one result per
+    value. Each stage runs in a worker thread, one batch at a time, and takes as its batch everything
+    that reached it while it was busy (up to `max_batch`): while the second stage works on one batch,
+    the first fills the second's queue with the next one (on two cores both run at once). The last
+    stage's result is what `submit` returns. An exception fails the batch it was raised for.
     """
 
-    def __init__(self, *stages: Callable[[Any], Any], max_batch: int = 32):
+    def __init__(self, *stages: Callable[[list[Any]], list[Any]], max_batch: int = 32):
         if not stages:
             raise ValueError("a Batcher needs at least one stage")
         self.stages = stages
         self.max_batch = max_batch
-        self._queue: asyncio.Queue | None = None
+        self._queues: list[asyncio.Queue] = []
         self._tasks: list[asyncio.Task] = []
 
     async def submit(self, item: Any) -> Any:
-        if self._queue is None:
-            self._start()
-        assert self._queue is not None
+        if not self._queues:
+            self._queues = [asyncio.Queue() for _ in self.stages]
+            loop = asyncio.get_running_loop()
+            self._tasks = [loop.create_task(self._run(i)) for i in range(len(self.stages))]
         fut = asyncio.get_running_loop().create_future()
-        await self._queue.put((item, fut))
+        self._queues[0].put_nowait((item, fut))
         return await fut
 
-    def _start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._queue = asyncio.Queue()
-        # between stages: at most one finished batch waits for the next stage (back-pressure)
-        handoffs: list[asyncio.Queue] = [asyncio.Queue(maxsize=1) for _ in self.stages[1:]]
-        self._tasks = [loop.create_task(self._first(handoffs[0] if handoffs else None))]
-        for i, stage in enumerate(self.stages[1:]):
-            out = handoffs[i + 1] if i + 1 < len(handoffs) else None
-            self._tasks.append(loop.create_task(self._later(stage, handoffs[i], out)))
-
-    async def _first(self, out: asyncio.Queue | None) -> None:
-        assert self._queue is not None
+    async def _run(self, i: int) -> None:
+        stage, queue = self.stages[i], self._queues[i]
+        out = self._queues[i + 1] if i + 1 < len(self._queues) else None
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            live = [(item, fut) for item, fut in batch if not fut.cancelled()]
-            if live:
-                await self._run(self.stages[0], [item for item, _ in live], [fut for _, fut in live], out)
-
-    async def _later(
-        self, stage: Callable[[Any], Any], inq: asyncio.Queue, out: asyncio.Queue | None
-    ) -> None:
-        while True:
-            value, futs = await inq.get()
-            await self._run(stage, value, futs, out)
-
-    @staticmethod
-    async def _run(stage: Callable[[Any], Any], value: Any, futs: Futures, out: asyncio.Queue | None) -> None:
-        try:
-            result = await anyio.to_thread.run_sync(stage, value)
-            if out is None and len(result) != len(futs):
-                raise RuntimeError(f"a batch of {len(futs)} items gave {len(result)} results")
-        except Exception as exc:
-            for fut in futs:
-                if not fut.done():
-                    fut.set_exception(exc)
-            return
-        if out is not None:
-            await out.put((result, futs))
-            return
-        for fut, r in zip(futs, result, strict=True):
-            if not fut.done():
-                fut.set_result(r)
+            batch = [await queue.get()]
+            while len(batch) < self.max_batch and not queue.empty():
+                batch.append(queue.get_nowait())
+            live = [(value, fut) for value, fut in batch if not fut.done()]  # not cancelled meanwhile
+            if not live:
+                continue
+            try:
+                results = await anyio.to_thread.run_sync(stage, [value for value, _ in live])
+                if len(results) != len(live):
+                    raise RuntimeError(f"a batch of {len(live)} items gave {len(results)} results")
+            except Exception as exc:
+                for _, fut in live:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for (_, fut), result in zip(live, results, strict=True):
+                if out is not None:
+                    out.put_nowait((result, fut))
+                elif not fut.done():
+                    fut.set_result(result)
 
     def close(self) -> None:
         for task in self._tasks:

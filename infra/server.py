@@ -71,11 +71,17 @@ def create_app(
     `threads`: FAISS threads per frame-index search (None: every core)."""
     q = (queries or RunQueries(run_url, dataset_url, threads)).load_all()
 
-    def encode(items: list[tuple[Any, int]]) -> tuple[np.ndarray, np.ndarray, list[int]]:
-        return (*q.encoder.encode([image for image, _ in items]), [top for _, top in items])
+    def encode(items: list[tuple[Any, int]]) -> list[tuple[np.ndarray, np.ndarray, int]]:
+        z, emb = q.encoder.encode([image for image, _ in items])
+        return [(z[i], emb[i], top) for i, (_, top) in enumerate(items)]
 
-    # two stages: batch k's index search runs while batch k+1 is in the encoder
-    batcher = Batcher(encode, lambda encoded: q.answers(*encoded), max_batch=64)
+    def answer(rows: list[tuple[np.ndarray, np.ndarray, int]]) -> list[dict[str, Any]]:
+        return q.answers(
+            np.stack([z for z, _, _ in rows]), np.stack([e for _, e, _ in rows]), [t for *_, t in rows]
+        )
+
+    # the index search of what the encoder finished runs while the encoder takes the next images
+    batcher = Batcher(encode, answer, max_batch=64)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

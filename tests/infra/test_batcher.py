@@ -34,15 +34,15 @@ def test_items_that_arrive_together_share_a_batch_and_get_their_own_results():
     assert sum(sizes) == 20 and max(sizes) == 8 and len(sizes) < 20
 
 
-def test_two_stages_overlap_and_keep_each_batch_in_order():
+def test_two_stages_overlap_and_each_item_gets_its_own_result():
     """Stage 2 of one batch runs while stage 1 of the next does (both sleep, releasing the GIL)."""
     spans: dict[str, list[tuple[float, float]]] = {"first": [], "second": []}
     lock = threading.Lock()
 
     def timed(name, fn):
-        def stage(value):
+        def stage(values):
             t0 = time.perf_counter()
-            out = fn(value)
+            out = fn(values)
             time.sleep(0.1)
             with lock:
                 spans[name].append((t0, time.perf_counter()))
@@ -60,14 +60,39 @@ def test_two_stages_overlap_and_keep_each_batch_in_order():
         finally:
             b.close()
 
-    t0 = time.perf_counter()
     assert _run(main()) == [f"x{i}" for i in range(12)]
-    wall = time.perf_counter() - t0
-    batches = len(spans["first"])
-    assert batches == len(spans["second"]) >= 3
+    assert len(spans["first"]) == 3 and len(spans["second"]) >= 3
     overlaps = sum(1 for a0, a1 in spans["first"] for b0, b1 in spans["second"] if a0 < b1 and b0 < a1)
-    assert overlaps >= batches - 1
-    assert wall < 2 * batches * 0.1  # a pipeline, not one stage after the other
+    assert overlaps >= 2
+
+
+def test_a_later_stage_takes_everything_that_reached_it_while_busy():
+    """Items trickle through a fast first stage one by one; the slow second stage batches them."""
+    sizes: dict[str, list[int]] = {"first": [], "second": []}
+
+    def first(items):
+        sizes["first"].append(len(items))
+        return items
+
+    def second(items):
+        sizes["second"].append(len(items))
+        time.sleep(0.3)
+        return [-i for i in items]
+
+    async def main():
+        b = Batcher(first, second, max_batch=64)
+
+        async def late(i):
+            await asyncio.sleep(0.02 * i)
+            return await b.submit(i)
+
+        try:
+            return await asyncio.gather(*(late(i) for i in range(12)))
+        finally:
+            b.close()
+
+    assert _run(main()) == [-i for i in range(12)]
+    assert max(sizes["second"]) > max(sizes["first"])
 
 
 def test_a_failing_batch_fails_its_items_and_the_next_batch_still_runs():
