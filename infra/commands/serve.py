@@ -22,7 +22,7 @@ class ServeConfig(BaseModel):
     port: int = Field(8000, ge=0, le=65535)
     max_upload_bytes: int = Field(MAX_UPLOAD_BYTES, ge=1024)
     access_log: bool = True
-    threads: int = Field(1, ge=1, description="torch and FAISS threads for image queries")
+    threads: int = Field(1, ge=1, description="torch / FAISS threads of each image-query stage")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--threads", type=int, default=None,
-        help="torch/FAISS threads for image queries (default 1: the event loop keeps a core)",
+        help="threads of each image-query stage, encoder (torch) and index search (FAISS); default 1: "
+        "the two stages run at once and already fill two cores",
     )  # fmt: skip
     p.add_argument(
         "--no-access-log", dest="access_log", action="store_const", const=False, default=None,
