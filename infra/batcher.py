@@ -1,4 +1,6 @@
-"""Micro-batching for the query server: concurrent image queries share one encoder forward pass."""
+"""Micro-batching for the query server: concurrent image queries share encoder forward passes and index
+searches, in a pipeline whose stages batch on their own (the encoder costs the same per image at any
+batch size; an exact index search costs one scan of the index per batch, so it takes all that waits)."""
 
 from __future__ import annotations
 
@@ -10,45 +12,55 @@ import anyio
 
 
 class Batcher:
-    """Collects items submitted while a batch is running and hands them to `fn(items)` together.
-
-    `fn` runs in a worker thread and returns one result per item; an exception fails the whole batch.
+    """Passes submitted items through `stages`, each a function from a list of values to one result per
+    value. Each stage runs in a worker thread, one batch at a time, and takes as its batch everything
+    that reached it while it was busy (up to `max_batch`): while the second stage works on one batch,
+    the first fills the second's queue with the next one (on two cores both run at once). The last
+    stage's result is what `submit` returns. An exception fails the batch it was raised for.
     """
 
-    def __init__(self, fn: Callable[[list[Any]], list[Any]], max_batch: int = 32):
-        self.fn = fn
+    def __init__(self, *stages: Callable[[list[Any]], list[Any]], max_batch: int = 32):
+        if not stages:
+            raise ValueError("a Batcher needs at least one stage")
+        self.stages = stages
         self.max_batch = max_batch
-        self._queue: asyncio.Queue | None = None
-        self._worker: asyncio.Task | None = None
+        self._queues: list[asyncio.Queue] = []
+        self._tasks: list[asyncio.Task] = []
 
     async def submit(self, item: Any) -> Any:
-        if self._queue is None:
-            self._queue = asyncio.Queue()
-            self._worker = asyncio.get_running_loop().create_task(self._run())
+        if not self._queues:
+            self._queues = [asyncio.Queue() for _ in self.stages]
+            loop = asyncio.get_running_loop()
+            self._tasks = [loop.create_task(self._run(i)) for i in range(len(self.stages))]
         fut = asyncio.get_running_loop().create_future()
-        await self._queue.put((item, fut))
+        self._queues[0].put_nowait((item, fut))
         return await fut
 
-    async def _run(self) -> None:
-        assert self._queue is not None
+    async def _run(self, i: int) -> None:
+        stage, queue = self.stages[i], self._queues[i]
+        out = self._queues[i + 1] if i + 1 < len(self._queues) else None
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            live = [(item, fut) for item, fut in batch if not fut.cancelled()]
+            batch = [await queue.get()]
+            while len(batch) < self.max_batch and not queue.empty():
+                batch.append(queue.get_nowait())
+            live = [(value, fut) for value, fut in batch if not fut.done()]  # not cancelled meanwhile
             if not live:
                 continue
             try:
-                results = await anyio.to_thread.run_sync(self.fn, [item for item, _ in live])
+                results = await anyio.to_thread.run_sync(stage, [value for value, _ in live])
+                if len(results) != len(live):
+                    raise RuntimeError(f"a batch of {len(live)} items gave {len(results)} results")
             except Exception as exc:
                 for _, fut in live:
                     if not fut.done():
                         fut.set_exception(exc)
                 continue
-            for (_, fut), result in zip(live, results, strict=False):
-                if not fut.done():
+            for (_, fut), result in zip(live, results, strict=True):
+                if out is not None:
+                    out.put_nowait((result, fut))
+                elif not fut.done():
                     fut.set_result(result)
 
     def close(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
+        for task in self._tasks:
+            task.cancel()

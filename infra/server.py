@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 import anyio
+import numpy as np
 from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -64,10 +65,23 @@ def create_app(
     *,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     queries: RunQueries | None = None,
+    threads: int | None = None,
 ) -> FastAPI:
-    """The app for one run; loads the catalogue, frame manifest and frame index before serving."""
-    q = (queries or RunQueries(run_url, dataset_url)).load_all()
-    batcher = Batcher(lambda items: q.describe([i for i, _ in items], [t for _, t in items]), max_batch=64)
+    """The app for one run; loads the catalogue, frame manifest and frame index before serving.
+    `threads`: FAISS threads per frame-index search (None: every core)."""
+    q = (queries or RunQueries(run_url, dataset_url, threads)).load_all()
+
+    def encode(items: list[tuple[Any, int]]) -> list[tuple[np.ndarray, np.ndarray, int]]:
+        z, emb = q.encoder.encode([image for image, _ in items])
+        return [(z[i], emb[i], top) for i, (_, top) in enumerate(items)]
+
+    def answer(rows: list[tuple[np.ndarray, np.ndarray, int]]) -> list[dict[str, Any]]:
+        return q.answers(
+            np.stack([z for z, _, _ in rows]), np.stack([e for _, e, _ in rows]), [t for *_, t in rows]
+        )
+
+    # the index search of what the encoder finished runs while the encoder takes the next images
+    batcher = Batcher(encode, answer, max_batch=64)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -59,16 +59,15 @@ class ImageEncoder:
         import torch
         import torch.nn.functional as F
 
-        from probe.encoders import default_device, open_encoder
+        from probe.encoders import chunks, default_device, open_encoder, pool_units
 
         with self._lock, torch.inference_mode():  # one batch at a time: torch already uses every core
             enc = open_encoder(self.run_url, "trained", 0, default_device())
-            feats = enc.features(enc.preprocess(images))
-            pooled = [_pool(feats[layer].float(), self.pool) for layer in self.layers]
-            acts = torch.cat(pooled, dim=1).cpu().numpy().astype(np.float16).astype(np.float32)
-            emb = F.normalize(enc.pool(feats[enc.layer_names[-1]]).float().flatten(1), dim=1)
-        return (acts - self.mean) / self.std, emb.cpu().numpy()
-
-
-def _pool(h, how: str):
-    return h.amax(dim=(2, 3)) if how == "max" else h.mean(dim=(2, 3))
+            acts, embs = [], []
+            for part in chunks(enc.preprocess(images)):
+                feats = enc.features(part)
+                acts.append(pool_units(feats, self.layers, self.pool))
+                embs.append(enc.pool(feats[enc.layer_names[-1]]).float().flatten(1))
+            z = torch.cat(acts).cpu().numpy().astype(np.float16).astype(np.float32)
+            emb = F.normalize(torch.cat(embs), dim=1).cpu().numpy()
+        return (z - self.mean) / self.std, emb

@@ -19,8 +19,9 @@ class RunQueries:
     """Everything a query needs from a probed run: the catalogue, loaded at once; the frame manifest,
     frame index and encoder, each loaded when first needed (`load_all` loads them up front)."""
 
-    def __init__(self, run_url: str, dataset_url: str | None = None):
+    def __init__(self, run_url: str, dataset_url: str | None = None, threads: int | None = None):
         self.run_url = run_url.rstrip("/")
+        self.threads = threads  # FAISS threads per frame-index search (None: every core)
         self.catalogue = Catalogue(self.run_url)
         self.dataset_url = dataset_url or self.catalogue.dataset
         c = self.catalogue
@@ -32,7 +33,7 @@ class RunQueries:
 
     @cached_property
     def index(self) -> FrameIndex:
-        return FrameIndex(self.run_url)
+        return FrameIndex(self.run_url, self.threads)
 
     def load_all(self) -> RunQueries:
         """Load the frame manifest and frame index now (a server's start-up), failing early if absent."""
@@ -108,7 +109,11 @@ class RunQueries:
 
     def describe(self, images: list, tops: list[int]) -> list[dict[str, Any]]:
         """`images` (decoded RGB) in one encoder batch; the i-th answer holds `tops[i]` units and frames."""
-        z, emb = self.encoder.encode(images)
+        return self.answers(*self.encoder.encode(images), tops)
+
+    def answers(self, z: np.ndarray, emb: np.ndarray, tops: list[int]) -> list[dict[str, Any]]:
+        """The answers for encoded images (`ImageEncoder.encode`'s z-scores and embeddings): one index
+        search for the whole batch, then the i-th image's `tops[i]` units and nearest frames."""
         hits = self.index.search(emb, max(tops))
         out = []
         for i, top in enumerate(tops):

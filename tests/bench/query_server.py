@@ -4,7 +4,9 @@ Builds a stand-in run (real shard/manifest formats, probe-shaped tables, an enco
 stage's family with random weights), starts `unitscope serve` in its own process, and drives it with
 50 concurrent keep-alive clients (asyncio + aiohttp, another process) on
 GET /concepts/{name}/units, GET /frames/{key}.jpg and POST /query/image. Baseline in the same run:
-GET /healthz, the cheapest route through the same stack. Prints JSON: p50/p99 latency (ms), req/s.
+GET /healthz, the cheapest route through the same stack. Prints JSON: p50/p99 latency (ms), req/s,
+and the CPU time the server process and the load generator spent per request (read from /proc on
+Linux): on a shared machine req/s and latency move with other work, CPU per request much less.
 
     python tests/bench/query_server.py [--frames 100000] [--clients 50] [--seconds 10]
 """
@@ -34,8 +36,18 @@ from tests.bench.standin_run import write_dataset, write_encoder, write_probe  #
 from tests.helpers import cli_env, free_port  # noqa: E402
 
 
-async def _load(url: str, make_request, clients: int, seconds: float) -> dict:
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process `pid` so far (None where /proc is absent)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _load(url: str, make_request, clients: int, seconds: float, server_pid: int = 0) -> dict:
     """`clients` closed-loop clients for `seconds`; each waits for its answer before the next request."""
+    cpu0, own0 = _cpu_seconds(server_pid), time.process_time()
     latencies: list[float] = []
     errors = 0
     stop = time.perf_counter() + seconds
@@ -57,6 +69,7 @@ async def _load(url: str, make_request, clients: int, seconds: float) -> dict:
         t0 = time.perf_counter()
         await asyncio.gather(*(client(i) for i in range(clients)))
         wall = time.perf_counter() - t0
+    cpu1, own1 = _cpu_seconds(server_pid), time.process_time()
     lat = np.array(latencies) * 1000
     return {
         "requests": len(lat),
@@ -64,6 +77,8 @@ async def _load(url: str, make_request, clients: int, seconds: float) -> dict:
         "req_per_s": round(len(lat) / wall, 1),
         "p50_ms": round(float(np.percentile(lat, 50)), 2),
         "p99_ms": round(float(np.percentile(lat, 99)), 2),
+        "server_cpu_ms_per_req": None if cpu0 is None else round((cpu1 - cpu0) * 1000 / len(lat), 3),
+        "client_cpu_ms_per_req": round((own1 - own0) * 1000 / len(lat), 3),
     }
 
 
@@ -115,7 +130,7 @@ def main() -> None:
             }  # fmt: skip
             asyncio.run(_load(url, routes["POST /query/image"], 4, 2.0))  # warm-up: encoder loaded
             results = {
-                name: asyncio.run(_load(url, make, args.clients, args.seconds))
+                name: asyncio.run(_load(url, make, args.clients, args.seconds, server.pid))
                 for name, make in routes.items()
             }
         finally:

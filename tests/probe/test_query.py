@@ -122,6 +122,41 @@ def test_neighbors_exclude_the_frame_and_are_sorted(run, q):
     assert scores == sorted(scores, reverse=True)
 
 
+def test_a_batched_search_finds_what_single_searches_do(run):
+    """A batch of queries (one BLAS product) and the same queries one by one (FAISS's scan) agree."""
+    from probe.query.frame_index import BLAS_FROM_QUERIES, FrameIndex
+
+    index = FrameIndex(str(run.run))
+    vecs = index.index.reconstruct_n(0, BLAS_FROM_QUERIES + 4)
+    vecs += np.random.default_rng(0).normal(0, 0.05, vecs.shape).astype(np.float32)
+    batched = index.search(vecs, 5)
+    for i, hits in enumerate(batched):
+        single = index.search(vecs[i : i + 1], 5)[0]
+        assert [k for k, _ in hits] == [k for k, _ in single]
+        assert [s for _, s in hits] == pytest.approx([s for _, s in single], abs=1e-5)
+
+
+def test_search_threads_hold_in_the_worker_thread_that_searches(run):
+    """OpenMP keeps its thread count per calling thread; the index sets it in whichever thread searches."""
+    import threading
+
+    import faiss
+
+    from probe.query.frame_index import FrameIndex
+
+    index = FrameIndex(str(run.run), threads=1)
+    seen = []
+
+    def search():
+        index.search(index.index.reconstruct_n(0, 1), 3)
+        seen.append(faiss.omp_get_max_threads())
+
+    worker = threading.Thread(target=search)
+    worker.start()
+    worker.join()
+    assert seen == [1]
+
+
 def _png(width: int, height: int) -> bytes:
     """A tiny PNG whose header declares width x height pixels (an image bomb when large)."""
     import struct
@@ -193,10 +228,11 @@ def test_frames_find_themselves_and_their_units(run, q):
 
 
 def test_one_pass_equals_the_probes_two(run, q):
-    """The query's single forward pass gives the probe's pooled units and frame embeddings."""
-    from probe.encoders import embeddings, open_encoder, pooled_units
+    """The query's single forward pass gives the probe's pooled units and frame embeddings, over a batch
+    that spans several forward chunks (in order: each row is its own image's)."""
+    from probe.encoders import CPU_CHUNK, embeddings, open_encoder, pooled_units
 
-    images = [decode_image(q.frame_jpeg(r["key"])) for r in run.frames()[:6]]
+    images = [decode_image(q.frame_jpeg(r["key"])) for r in run.frames()[: CPU_CHUNK + 3]]
     z, emb = q.encoder.encode(images)
     enc = open_encoder(str(run.run), "trained", 0, "cpu")
     x = enc.preprocess(images)
@@ -204,3 +240,7 @@ def test_one_pass_equals_the_probes_two(run, q):
     np.testing.assert_allclose(emb, embeddings(enc, x), rtol=1e-5, atol=1e-6)
     expect = (acts.astype(np.float32) - q.encoder.mean) / q.encoder.std
     np.testing.assert_allclose(z, expect, rtol=1e-5, atol=1e-5)
+    # and the same numbers, up to float16 rounding, as the whole batch in one plain NCHW pass
+    names, plain = _expected_z(run, images)
+    assert names == q.catalogue.unit_names
+    np.testing.assert_allclose(z, plain, rtol=2e-3, atol=2e-3)
