@@ -113,7 +113,7 @@ def test_ingest_job_runs_on_both_nodes_and_writes_to_s3(cluster, ingested):
     assert re.search(rf"{job_id_of(proc)}\tSUCCEEDED", listed.stdout), listed.stdout
     info = _client(cluster).get_job_info(job_id_of(proc))
     tasks = cluster.state("tasks", info.job_id)
-    shard_nodes = {t["node_id"] for t in tasks if t["name"].endswith("_ray_process_shard")}
+    shard_nodes = {t["node_id"] for t in tasks if t["name"].endswith("_ray_build_shard")}
     assert len(shard_nodes) == 1 and info.driver_node_id not in shard_nodes, (
         info.driver_node_id,
         shard_nodes,
