@@ -7,8 +7,9 @@ JPEG, tars, manifest, Ray start and stop included: the wall time of the whole CL
 --workers N, with --workers 1 and in-process, and times `ffmpeg -i X -vf scale=128:128 -f null -` over
 the same clips, N at a time and one at a time. The default corpus (48,000 frames, ~20 s of FFmpeg work on
 2 cores) is large enough that a fresh local Ray's start and stop (~5 s together, partly hidden behind
-decoding in the driver) do not decide the ratio; `--clips 20 --seconds 20` shows their weight. With --repeat R the measurements are interleaved R times
-and each keeps its best rate (the machines are noisy). Prints JSON.
+decoding in the driver) do not decide the ratio; `--clips 20 --seconds 20` shows their weight. With
+--repeat R the measurements are interleaved R times and each keeps its best rate (the machines are
+noisy). Prints JSON.
 """
 
 from __future__ import annotations
