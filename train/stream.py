@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 import random
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from train import augment, pairs, shards
@@ -68,8 +70,9 @@ class ShardStream(IterableDataset):
         rng = np.random.default_rng([s.seed, slot, pos])
         min_side = math.ceil(s.input_size / math.sqrt(s.crop_scale_min))
         nviews = 2 if s.temporal else 1
+        decoded: weakref.WeakKeyDictionary[shards.Frame, Image.Image] = weakref.WeakKeyDictionary()
         while True:
-            views: list[list[np.ndarray]] = [[] for _ in range(nviews)]
+            views = [np.empty((s.batch, 3, s.input_size, s.input_size), np.uint8) for _ in range(nviews)]
             keys: list[str] = []
             epochs: list[int] = []
             bad = 0
@@ -77,18 +80,18 @@ class ShardStream(IterableDataset):
                 item = next(items)
                 pos += 1
                 try:
-                    ims = [augment.decode(f.jpg, min_side) for f in dict.fromkeys(item)]
+                    ims = [_decoded(f, min_side, decoded) for f in item]
                 except augment.BadImage:
                     bad += 1
                     continue
-                if len(ims) == 1 and nviews == 2:
-                    ims = ims * 2
                 for v, im in enumerate(ims):
-                    views[v].append(augment.view(im, s.input_size, s.crop_scale_min, s.temporal, rng))
+                    views[v][len(keys)] = augment.view(
+                        im, s.input_size, s.crop_scale_min, s.temporal, rng
+                    ).transpose(2, 0, 1)
                 keys.append(item[-1].key)
                 epochs.append(item[-1].epoch)
             yield {
-                "views": [torch.from_numpy(np.stack(v)) for v in views],
+                "views": [torch.from_numpy(v) for v in views],
                 "keys": keys,
                 "epochs": epochs,
                 "worker": wid,
@@ -97,6 +100,15 @@ class ShardStream(IterableDataset):
                 "bad_samples": counters.pop("bad_samples", 0),
                 "bad_shards": counters.pop("bad_shards", 0),
             }
+
+
+def _decoded(frame: shards.Frame, min_side: int, memo: weakref.WeakKeyDictionary) -> Image.Image:
+    """The frame's image, decoded once while the frame is in flight (a frame sits in up to a few temporal
+    pairs; the memo lets go of it when the last pair holding it has been used)."""
+    im = memo.get(frame)
+    if im is None:
+        im = memo[frame] = augment.decode(frame.jpg, min_side)
+    return im
 
 
 def _init_worker(_: int) -> None:
