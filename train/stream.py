@@ -10,7 +10,9 @@ dry.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import random
 import weakref
 from collections.abc import Iterator
@@ -111,19 +113,26 @@ def _decoded(frame: shards.Frame, min_side: int, memo: weakref.WeakKeyDictionary
     return im
 
 
-def _init_worker(_: int) -> None:
+def _init_worker(nice: int, _: int) -> None:
     torch.set_num_threads(1)
+    if nice:
+        os.nice(nice)
 
 
 def make_loader(
-    spec: StreamSpec, loader_workers: int, skip: dict[int, int] | None = None, pin: bool = False
+    spec: StreamSpec,
+    loader_workers: int,
+    skip: dict[int, int] | None = None,
+    pin: bool = False,
+    nice: int = 0,
 ) -> DataLoader:
-    """A DataLoader over one rank's stream; batches are assembled inside the workers."""
+    """A DataLoader over one rank's stream; batches are assembled inside the workers, which run one torch
+    thread each at `nice` more niceness than the training process (see `TrainConfig.loader_nice`)."""
     return DataLoader(
         ShardStream(spec, skip),
         batch_size=None,
         num_workers=loader_workers,
-        worker_init_fn=_init_worker if loader_workers else None,
+        worker_init_fn=functools.partial(_init_worker, nice) if loader_workers else None,
         prefetch_factor=4 if loader_workers else None,
         persistent_workers=False,
         pin_memory=pin,
