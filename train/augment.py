@@ -1,4 +1,10 @@
-"""JPEG decoding and augmentation of training views (runs in DataLoader workers, numpy + PIL only)."""
+"""JPEG decoding and augmentation of training views (runs in DataLoader workers, PIL + numpy only).
+
+Every step of a view stays in PIL's C code on uint8 pixels: the random resized crop is one `resize` with a
+box, and the colour jitter (brightness, contrast, saturation, then maybe greyscale) is affine per pixel,
+so it is folded into one 3x4 matrix that `Image.convert` applies with a single clip at the end, exactly as
+the float pipeline it replaces (which clipped once, at the end, too).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+_GREY = np.full((3, 3), 1 / 3)
 
 
 class BadImage(Exception):
@@ -21,9 +28,10 @@ def decode(jpg: bytes, min_side: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(jpg))
+            im = Image.open(io.BytesIO(jpg), formats=("JPEG",))
             im.draft("RGB", (min_side, min_side))
-            im = im.convert("RGB")
+            if im.mode != "RGB":
+                im = im.convert("RGB")
             im.load()
     except DECODE_ERRORS as exc:
         raise BadImage(str(exc)) from exc
@@ -33,7 +41,7 @@ def decode(jpg: bytes, min_side: int) -> Image.Image:
 def view(
     im: Image.Image, size: int, crop_scale_min: float, color: bool, rng: np.random.Generator
 ) -> np.ndarray:
-    """One augmented view, uint8 (3, size, size): random resized crop, flip, and (if `color`) colour
+    """One augmented view, uint8 (size, size, 3): random resized crop, flip, and (if `color`) colour
     jitter and random greyscale."""
     w, h = im.size
     for _ in range(10):
@@ -48,14 +56,23 @@ def view(
     out = im.resize((size, size), Image.BILINEAR, box=(x0, y0, x0 + cw, y0 + ch))
     if rng.random() < 0.5:
         out = out.transpose(Image.FLIP_LEFT_RIGHT)
-    x = np.asarray(out, dtype=np.float32)
     if color:
+        matrix, offset = np.eye(3), np.zeros(3)
         if rng.random() < 0.8:
-            x = x * rng.uniform(0.6, 1.4)
-            mean = x.mean()
-            x = (x - mean) * rng.uniform(0.6, 1.4) + mean
-            grey = x.mean(axis=2, keepdims=True)
-            x = (x - grey) * rng.uniform(0.6, 1.4) + grey
+            matrix, offset = _jitter(np.asarray(out), rng)
         if rng.random() < 0.2:
-            x = np.repeat(x.mean(axis=2, keepdims=True), 3, axis=2)
-    return np.clip(x, 0, 255).astype(np.uint8).transpose(2, 0, 1)
+            matrix, offset = _GREY @ matrix, _GREY @ offset
+        if offset.any() or not np.array_equal(matrix, np.eye(3)):
+            # convert() rounds (int)(v + 0.5); -0.5 makes that the truncation of np.clip(v).astype(uint8)
+            affine = np.concatenate([matrix, (offset - 0.5)[:, None]], axis=1)
+            out = out.convert("RGB", tuple(affine.ravel().tolist()))
+    return np.asarray(out)
+
+
+def _jitter(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Brightness b, contrast c about the image mean m, saturation s about the pixel's grey, as one
+    affine map of RGB: y = b*c*S x + (1-c)*b*m, with S = s*I + (1-s)*grey (S leaves a grey level as is)."""
+    b, c, s = rng.uniform(0.6, 1.4), rng.uniform(0.6, 1.4), rng.uniform(0.6, 1.4)
+    mean = float(x.mean())
+    saturation = s * np.eye(3) + (1 - s) * _GREY
+    return b * c * saturation, np.full(3, (1 - c) * b * mean)

@@ -39,6 +39,13 @@ class TrainConfig(BaseModel):
     # execution
     workers: int = Field(1, ge=0, description="Ray Train workers; 0 trains in this process without Ray")
     loader_workers: int = Field(2, ge=0, description="DataLoader worker processes per training worker")
+    loader_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="niceness added to the loader workers: the training step's threads keep the cores, the "
+        "loader fills their idle time (and gets all of it when training waits for data); 0 = equal priority",
+    )
     shuffle_buffer: int = Field(512, ge=1)
     use_gpu: bool | None = Field(None, description="default: use CUDA when it is available")
     checkpoint_every: int = Field(100, ge=1)

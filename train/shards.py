@@ -35,9 +35,10 @@ class Unit:
     parts: int = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Frame:
-    """One sample as read from a shard, before decoding."""
+    """One sample as read from a shard, before decoding. Compared by identity: one frame object may sit in
+    several temporal pairs, and its decoded image is shared by them (see `stream`)."""
 
     key: str
     video: str

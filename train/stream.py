@@ -10,13 +10,17 @@ dry.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import random
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from train import augment, pairs, shards
@@ -68,8 +72,9 @@ class ShardStream(IterableDataset):
         rng = np.random.default_rng([s.seed, slot, pos])
         min_side = math.ceil(s.input_size / math.sqrt(s.crop_scale_min))
         nviews = 2 if s.temporal else 1
+        decoded: weakref.WeakKeyDictionary[shards.Frame, Image.Image] = weakref.WeakKeyDictionary()
         while True:
-            views: list[list[np.ndarray]] = [[] for _ in range(nviews)]
+            views = [np.empty((s.batch, 3, s.input_size, s.input_size), np.uint8) for _ in range(nviews)]
             keys: list[str] = []
             epochs: list[int] = []
             bad = 0
@@ -77,18 +82,18 @@ class ShardStream(IterableDataset):
                 item = next(items)
                 pos += 1
                 try:
-                    ims = [augment.decode(f.jpg, min_side) for f in dict.fromkeys(item)]
+                    ims = [_decoded(f, min_side, decoded) for f in item]
                 except augment.BadImage:
                     bad += 1
                     continue
-                if len(ims) == 1 and nviews == 2:
-                    ims = ims * 2
                 for v, im in enumerate(ims):
-                    views[v].append(augment.view(im, s.input_size, s.crop_scale_min, s.temporal, rng))
+                    views[v][len(keys)] = augment.view(
+                        im, s.input_size, s.crop_scale_min, s.temporal, rng
+                    ).transpose(2, 0, 1)
                 keys.append(item[-1].key)
                 epochs.append(item[-1].epoch)
             yield {
-                "views": [torch.from_numpy(np.stack(v)) for v in views],
+                "views": [torch.from_numpy(v) for v in views],
                 "keys": keys,
                 "epochs": epochs,
                 "worker": wid,
@@ -99,19 +104,35 @@ class ShardStream(IterableDataset):
             }
 
 
-def _init_worker(_: int) -> None:
+def _decoded(frame: shards.Frame, min_side: int, memo: weakref.WeakKeyDictionary) -> Image.Image:
+    """The frame's image, decoded once while the frame is in flight (a frame sits in up to a few temporal
+    pairs; the memo lets go of it when the last pair holding it has been used)."""
+    im = memo.get(frame)
+    if im is None:
+        im = memo[frame] = augment.decode(frame.jpg, min_side)
+    return im
+
+
+def _init_worker(nice: int, _: int) -> None:
     torch.set_num_threads(1)
+    if nice:
+        os.nice(nice)
 
 
 def make_loader(
-    spec: StreamSpec, loader_workers: int, skip: dict[int, int] | None = None, pin: bool = False
+    spec: StreamSpec,
+    loader_workers: int,
+    skip: dict[int, int] | None = None,
+    pin: bool = False,
+    nice: int = 0,
 ) -> DataLoader:
-    """A DataLoader over one rank's stream; batches are assembled inside the workers."""
+    """A DataLoader over one rank's stream; batches are assembled inside the workers, which run one torch
+    thread each at `nice` more niceness than the training process (see `TrainConfig.loader_nice`)."""
     return DataLoader(
         ShardStream(spec, skip),
         batch_size=None,
         num_workers=loader_workers,
-        worker_init_fn=_init_worker if loader_workers else None,
+        worker_init_fn=functools.partial(_init_worker, nice) if loader_workers else None,
         prefetch_factor=4 if loader_workers else None,
         persistent_workers=False,
         pin_memory=pin,

@@ -80,7 +80,10 @@ def train_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict
         seed = config.seed if positions or start == 0 else config.seed + start
     model = dist.wrap(learner, find_unused=not objective.pairs)
     stream = stream_spec(config, shard_urls, dist.rank, dist.world, seed)
-    batches = iter(make_loader(stream, config.loader_workers, skip=positions, pin=dist.device.type == "cuda"))
+    pin = dist.device.type == "cuda"
+    batches = iter(
+        make_loader(stream, config.loader_workers, skip=positions, pin=pin, nice=config.loader_nice)
+    )
     lead = dist.rank == 0
     log_rows = metrics.MetricsLog(config.run, keep_until=start) if lead else None
     progress = metrics.Progress(config.steps, start)

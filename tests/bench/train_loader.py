@@ -5,7 +5,7 @@ Prints one JSON object; `ratio` = shards / memory (target >= 0.9). The memory ba
 after the shard run and is averaged, since other processes may share the cores (load average included).
 `--gpu` runs both on CUDA (bf16 autocast) and so doubles as the GPU check of the same training code.
 
-    python tests/bench/train_loader.py [--dataset DIR] [--steps 40] [--gpu] [--loader-workers 2]
+    python tests/bench/train_loader.py [--dataset DIR] [--steps 40] [--gpu] [--loader-workers N] [--loader-nice N]
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--loader-workers", type=int, default=2)
+    ap.add_argument("--loader-workers", type=int, default=None, help="default: TrainConfig's")
+    ap.add_argument("--loader-nice", type=int, default=None, help="default: TrainConfig's")
     ap.add_argument("--objective", default="temporal")
     ap.add_argument("--width", type=int, default=None)
     ap.add_argument("--gpu", action="store_true", help="train on CUDA (bf16 autocast) instead of the CPU")
@@ -81,9 +82,10 @@ def main() -> None:
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         dataset = args.dataset or make_dataset(Path(tmp))
-        extra = {"width": args.width} if args.width else {}
+        given = {"width": args.width, "loader_workers": args.loader_workers, "loader_nice": args.loader_nice}
+        extra = {k: v for k, v in given.items() if v is not None}
         cfg = TrainConfig(dataset=dataset, run=f"{tmp}/run", workers=0, steps=args.warmup + args.steps,
-                          batch_size=args.batch_size, objective=args.objective, loader_workers=args.loader_workers,
+                          batch_size=args.batch_size, objective=args.objective,
                           use_gpu=args.gpu, checkpoint_every=10**6, log_every=10**6, **extra)  # fmt: skip
         device = torch.device("cuda" if args.gpu else "cpu")
         stream = stream_spec(cfg, list_shards(dataset), 0, 1, cfg.seed)
@@ -101,14 +103,15 @@ def main() -> None:
         "bench": "train_loader",
         "device": torch.cuda.get_device_name() if args.gpu else f"cpu ({os.cpu_count()} cores)",
         "objective": cfg.objective, "arch": cfg.arch, "width": cfg.width, "input_size": cfg.input_size,
-        "batch_size": cfg.batch_size, "loader_workers": cfg.loader_workers, "steps_timed": len(rows),
+        "batch_size": cfg.batch_size, "loader_workers": cfg.loader_workers, "loader_nice": cfg.loader_nice,
+        "train_threads": torch.get_num_threads(), "steps_timed": len(rows),
         "images_per_s_from_shards": round(shard_ips, 1),
         "images_per_s_in_memory": round(memory, 1),
         "in_memory_before_after": [round(mem_before, 1), round(mem_after, 1)],
         "ratio": round(shard_ips / memory, 3), "target": 0.9,
         "fraction_of_step_waiting_for_data": round(data_wait, 3),
         "shard_run_wall_s": round(wall, 1), "result_images_per_s": round(result.images_per_s, 1),
-        "load_avg_before": round(load, 2),
+        "load_avg_before": round(load, 2), "load_avg_after": round(os.getloadavg()[0], 2),
     }, indent=2))  # fmt: skip
 
 

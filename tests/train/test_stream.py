@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import os
 import random
+from pathlib import Path
 
 import pytest
 
 from pipeline import schema
 from pipeline.errors import InputError
 from train import pairs, shards
-from train.stream import ShardStream, StreamSpec
+from train.stream import ShardStream, StreamSpec, make_loader
 
 
 def _spec(ds, **kw) -> StreamSpec:
@@ -112,3 +114,27 @@ def test_truncated_shard_yields_the_frames_before_the_cut(tmp_path, dataset):
     frames = list(shards.read_unit(shards.Unit(str(cut)), 0, {}))
     whole = list(shards.read_unit(shards.Unit(str(dataset / schema.shard_path(0))), 0, {}))
     assert 0 < len(frames) < len(whole)
+
+
+def _children_niceness() -> dict[int, int]:
+    """pid -> niceness of this process' live children, from /proc (field 19 of stat)."""
+    out = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == os.getpid():
+            out[int(pid)] = int(fields[16])
+    return out
+
+
+def test_loader_workers_run_behind_the_training_process(dataset):
+    base, before = os.nice(0), _children_niceness()
+    it = iter(make_loader(_spec(dataset), 2, nice=7))
+    batch = next(it)
+    assert batch["views"][0].shape == (4, 3, 32, 32)
+    workers = {p: n for p, n in _children_niceness().items() if p not in before}
+    assert sorted(workers.values()) == [min(base + 7, 19)] * 2
+    del it
