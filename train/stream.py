@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from train import augment, pairs, shards
+from train import augment, motion, pairs, shards
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class StreamSpec:
     shuffle_buffer: int
     seed: int
     group: int = 1
+    motion_crops: float = 0.0
 
 
 class ShardStream(IterableDataset):
@@ -66,7 +67,8 @@ class ShardStream(IterableDataset):
             next(items)
             pos += 1
         rng = np.random.default_rng([s.seed, slot, pos])
-        min_side = math.ceil(s.input_size / math.sqrt(s.crop_scale_min))
+        smallest = min(s.crop_scale_min, motion.SMALLEST if s.motion_crops else 1.0)
+        min_side = math.ceil(s.input_size / math.sqrt(smallest))
         nviews = 2 if s.temporal else 1
         while True:
             views: list[list[np.ndarray]] = [[] for _ in range(nviews)]
@@ -83,8 +85,13 @@ class ShardStream(IterableDataset):
                     continue
                 if len(ims) == 1 and nviews == 2:
                     ims = ims * 2
+                made = None
+                if s.motion_crops and rng.random() < s.motion_crops:
+                    made = motion.views(ims, s.input_size, rng)
                 for v, im in enumerate(ims):
-                    views[v].append(augment.view(im, s.input_size, s.crop_scale_min, s.temporal, rng))
+                    views[v].append(
+                        made[v] if made else augment.view(im, s.input_size, s.crop_scale_min, s.temporal, rng)
+                    )
                 keys.append(item[-1].key)
                 epochs.append(item[-1].epoch)
             yield {
