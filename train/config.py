@@ -6,8 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from train.encoder import FAMILY
+
 ARCHS = ("conv4", "conv5", "conv6", "le3", "le4")
 DEFAULT_ARCH = {"temporal": "conv4", "sparse": "le3"}
+VIEW_FRACTION = {"temporal": 0.5, "sparse": 1.0}  # default view_size / input_size
 
 
 class TrainConfig(BaseModel):
@@ -22,6 +25,13 @@ class TrainConfig(BaseModel):
     width: int = Field(32, ge=4, le=1024, description="channels of the first layer (doubles per layer)")
     depth: int | None = Field(None, ge=1, le=8, description="number of layers (default: the arch's)")
     input_size: int = Field(64, ge=16, le=512, description="square input side in pixels")
+    view_size: int | None = Field(
+        None,
+        ge=8,
+        le=512,
+        description="side of the training views in pixels (default: temporal input_size / 2 - parts of "
+        "the frame at about the scale the probe sees them whole, 4x cheaper; sparse input_size)",
+    )
     steps: int = Field(400, ge=1)
     batch_size: int = Field(64, ge=2, description="global batch size, split evenly over the workers")
     lr: float = Field(2e-3, gt=0)
@@ -29,11 +39,17 @@ class TrainConfig(BaseModel):
     warmup_steps: int = Field(30, ge=0)
     # temporal objective
     temperature: float = Field(0.2, gt=0)
-    pair_max_gap_s: float = Field(2.0, gt=0, description="positives: frames of one video this close")
+    pair_max_gap_s: float = Field(0.5, gt=0, description="positives: frames of one video this close")
     video_group: int = Field(
-        4, ge=1, description="pairs per video put together in a batch, anchors > pair_max_gap_s apart"
+        16, ge=1, description="pairs per video put together in a batch, anchors > pair_max_gap_s apart"
     )
     crop_scale_min: float = Field(0.35, gt=0, le=1)
+    motion_crops: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="fraction of pairs whose views are cut around what moved (train/motion.py)",
+    )
     # sparse objective
     sparsity: float = Field(0.1, ge=0, description="weight of the L2-pooled sparsity penalty")
     # execution
@@ -62,6 +78,14 @@ class TrainConfig(BaseModel):
             self.arch = DEFAULT_ARCH[self.objective]
         if self.arch not in ARCHS:
             raise ValueError(f"unknown arch {self.arch!r}: choose one of {', '.join(ARCHS)}")
+        if self.view_size is None:
+            self.view_size = max(8, round(self.input_size * VIEW_FRACTION[self.objective]))
+        depth = self.depth or FAMILY[self.arch][1]
+        if self.view_size >> depth < 1:
+            raise ValueError(
+                f"view_size {self.view_size} is too small for the {depth} pooling layers of {self.arch}: "
+                f"use a view_size of at least {2**depth}"
+            )
         ranks = max(self.workers, 1)
         if self.batch_size % ranks:
             raise ValueError(

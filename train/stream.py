@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from train import augment, pairs, shards
+from train import augment, motion, pairs, shards
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class StreamSpec:
     shuffle_buffer: int
     seed: int
     group: int = 1
+    motion_crops: float = 0.0
 
 
 class ShardStream(IterableDataset):
@@ -70,7 +71,8 @@ class ShardStream(IterableDataset):
             next(items)
             pos += 1
         rng = np.random.default_rng([s.seed, slot, pos])
-        min_side = math.ceil(s.input_size / math.sqrt(s.crop_scale_min))
+        smallest = min(s.crop_scale_min, motion.SMALLEST if s.motion_crops else 1.0)
+        min_side = math.ceil(s.input_size / math.sqrt(smallest))
         nviews = 2 if s.temporal else 1
         decoded: weakref.WeakKeyDictionary[shards.Frame, Image.Image] = weakref.WeakKeyDictionary()
         while True:
@@ -86,10 +88,14 @@ class ShardStream(IterableDataset):
                 except augment.BadImage:
                     bad += 1
                     continue
+                made = None
+                if s.motion_crops and rng.random() < s.motion_crops:
+                    made = motion.views(ims, s.input_size, rng)
                 for v, im in enumerate(ims):
-                    views[v][len(keys)] = augment.view(
-                        im, s.input_size, s.crop_scale_min, s.temporal, rng
-                    ).transpose(2, 0, 1)
+                    view = (
+                        made[v] if made else augment.view(im, s.input_size, s.crop_scale_min, s.temporal, rng)
+                    )
+                    views[v][len(keys)] = view.transpose(2, 0, 1)
                 keys.append(item[-1].key)
                 epochs.append(item[-1].epoch)
             yield {

@@ -64,9 +64,10 @@ def build_learner(config: TrainConfig, device: torch.device):
 def stream_spec(config: TrainConfig, shard_urls: list[str], rank: int, world: int, seed: int) -> StreamSpec:
     return StreamSpec(
         shard_urls=tuple(shard_urls), rank=rank, world=world, batch=config.rank_batch,
-        temporal=config.objective == "temporal", input_size=config.input_size,
+        temporal=config.objective == "temporal", input_size=config.view_size,
         crop_scale_min=config.crop_scale_min, max_gap_s=config.pair_max_gap_s,
         shuffle_buffer=config.shuffle_buffer, seed=seed, group=config.video_group,
+        motion_crops=config.motion_crops if config.objective == "temporal" else 0.0,
     )  # fmt: skip
 
 

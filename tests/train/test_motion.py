@@ -1,0 +1,90 @@
+"""Motion-centred crops: the camera's pan is removed, the crop lands on what moved, stills fall back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from tests.train.conftest import TINY
+from train import motion
+from train.config import TrainConfig
+from train.stream import ShardStream, StreamSpec
+
+SIZE = 64
+PAN = (4, -6)  # the background moves this far (y, x) from frame a to frame b, in frame pixels
+OBJECT = [
+    (14, 36, 30, 52),
+    (22, 40, 38, 56),
+]  # the moving square in frame a, then in frame b (x0, y0, x1, y1)
+
+
+def _pair() -> list[Image.Image]:
+    """Two frames of a cluttered background seen through a panning camera, with one square that moves."""
+    rng = np.random.default_rng(7)
+    canvas = Image.fromarray(rng.integers(0, 255, (SIZE // 4 + 4, SIZE // 4 + 4, 3), dtype=np.uint8))
+    canvas = canvas.resize(((SIZE // 4 + 4) * 4,) * 2, Image.NEAREST)
+    frames = []
+    for (oy, ox), box in zip([(8, 8), (8 - PAN[0], 8 - PAN[1])], OBJECT, strict=True):
+        im = canvas.crop((ox, oy, ox + SIZE, oy + SIZE))
+        ImageDraw.Draw(im).rectangle(box, fill=(255, 255, 40))
+        frames.append(im)
+    return frames
+
+
+def test_camera_shift_is_recovered_from_the_background():
+    a, b = (motion._standardised(im) for im in _pair())
+    scale = motion.SIDE / SIZE
+    assert motion.camera_shift(a, b) == (
+        round(-PAN[0] * scale),
+        round(-PAN[1] * scale),
+    )  # rolls b back onto a
+
+
+def test_crop_centres_land_on_the_moving_object():
+    a, b = _pair()
+    energy = motion.motion_map(a, b)
+    rng = np.random.default_rng(0)
+    centres = [motion.centre(energy, rng) for _ in range(200)]
+    x0, y0 = (min(v) / SIZE for v in zip(*(box[:2] for box in OBJECT), strict=True))
+    x1, y1 = (max(v) / SIZE for v in zip(*(box[2:] for box in OBJECT), strict=True))
+    pad = 1 / motion.CELLS  # a centre is drawn anywhere in a cell the object touches
+    inside = [x0 - pad <= x <= x1 + pad and y0 - pad <= y <= y1 + pad for x, y in centres]
+    assert np.mean(inside) >= 0.9  # the union of both positions covers only ~14% of the frame
+    crops = motion.centred_crops([a, b], rng)
+    assert crops is not None and crops[0].size[0] < SIZE
+
+
+def test_a_still_pair_falls_back_to_random_crops():
+    a = _pair()[0]
+    assert motion.centred_crops([a, a.copy()], np.random.default_rng(0)) is None
+    assert motion.views([a, a.copy()], 32, np.random.default_rng(0)) is None
+
+
+def test_views_shuffle_the_colour_channels():
+    rng = np.random.default_rng(0)
+    made = [motion.views(_pair(), 32, rng) for _ in range(30)]
+    assert all([v.shape for v in m] == [(32, 32, 3)] * 2 and m[0].dtype == np.uint8 for m in made)
+    # views centred on the yellow square (255, 255, 40) are lowest in blue unless the channels move
+    means = [v.reshape(-1, 3).mean(axis=0) for m in made for v in m]
+    lowest = [int(np.argmin(c)) for c in means if np.ptp(c) > 1]  # leave out views made grey
+    assert len(lowest) >= 20 and len(set(lowest)) == 3
+
+
+def test_stream_cuts_motion_crops_and_the_run_records_the_knob(dataset, tmp_path):
+    from train import shards
+
+    spec = StreamSpec(shard_urls=tuple(shards.list_shards(str(dataset))), rank=0, world=1, batch=6, temporal=True,
+                      input_size=32, crop_scale_min=0.35, max_gap_s=1.0, shuffle_buffer=8, seed=0, group=2,
+                      motion_crops=1.0)  # fmt: skip
+    batch = next(iter(ShardStream(spec)))
+    assert [tuple(v.shape) for v in batch["views"]] == [(6, 3, 32, 32)] * 2
+    cfg = TrainConfig(
+        dataset=str(dataset), run=str(tmp_path / "run"), workers=0, steps=2, motion_crops=0.5, **TINY
+    )
+    from train.train import run
+
+    run(cfg)
+    assert json.loads(Path(cfg.run, "config.json").read_text())["motion_crops"] == 0.5
