@@ -75,6 +75,8 @@ def main() -> None:
     ap.add_argument("--loader-nice", type=int, default=None, help="default: TrainConfig's")
     ap.add_argument("--objective", default="temporal")
     ap.add_argument("--width", type=int, default=None)
+    ap.add_argument("--view-size", type=int, default=None, help="default: TrainConfig's")
+    ap.add_argument("--motion-crops", type=float, default=None, help="default: TrainConfig's")
     ap.add_argument("--gpu", action="store_true", help="train on CUDA (bf16 autocast) instead of the CPU")
     args = ap.parse_args()
     if args.gpu and not torch.cuda.is_available():
@@ -82,7 +84,8 @@ def main() -> None:
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         dataset = args.dataset or make_dataset(Path(tmp))
-        given = {"width": args.width, "loader_workers": args.loader_workers, "loader_nice": args.loader_nice}
+        given = {"width": args.width, "loader_workers": args.loader_workers, "loader_nice": args.loader_nice,
+                 "view_size": args.view_size, "motion_crops": args.motion_crops}  # fmt: skip
         extra = {k: v for k, v in given.items() if v is not None}
         cfg = TrainConfig(dataset=dataset, run=f"{tmp}/run", workers=0, steps=args.warmup + args.steps,
                           batch_size=args.batch_size, objective=args.objective,
@@ -102,7 +105,7 @@ def main() -> None:
     print(json.dumps({
         "bench": "train_loader",
         "device": torch.cuda.get_device_name() if args.gpu else f"cpu ({os.cpu_count()} cores)",
-        "objective": cfg.objective, "arch": cfg.arch, "width": cfg.width, "input_size": cfg.input_size,
+        "objective": cfg.objective, "arch": cfg.arch, "width": cfg.width, "input_size": cfg.input_size, "view_size": cfg.view_size, "motion_crops": cfg.motion_crops,
         "batch_size": cfg.batch_size, "loader_workers": cfg.loader_workers, "loader_nice": cfg.loader_nice,
         "train_threads": torch.get_num_threads(), "steps_timed": len(rows),
         "images_per_s_from_shards": round(shard_ips, 1),
