@@ -11,7 +11,7 @@ other):
   the highest AUC on one half, its AUC on the other.
 Both beside the same architecture with random weights (mean over --random-seeds initialisations).
 
-    python tests/bench/train_quality.py [--out /tmp/tq/v2] [--steps 300] [--set KEY=VALUE ...] [--tag T]
+    python tests/bench/train_quality.py [--out DIR] [--steps 1000] [--set KEY=VALUE ...] [--tag T]
 """
 
 from __future__ import annotations
@@ -151,8 +151,8 @@ def random_scores(out: Path, trained: Encoder, seeds: int, data: tuple) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default="/tmp/tq/v2")
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--out", default="/tmp/unitscope-train-quality")
+    ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--objective", default="temporal")
     ap.add_argument("--test-videos", type=int, default=32)
     ap.add_argument("--test-seconds", type=float, default=10.0)
