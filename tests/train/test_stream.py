@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
+import torch
 
 from pipeline import schema
 from pipeline.errors import InputError
@@ -82,6 +83,7 @@ def test_stream_resumes_exactly_where_it_stopped(dataset):
     assert resumed["keys"] == batches[3]["keys"]
     for b in batches:
         assert b["views"][0].shape == (4, 3, 32, 32) and b["views"][0].dtype.__str__() == "torch.uint8"
+        assert all(v.is_contiguous(memory_format=torch.channels_last) for v in b["views"])
         for key in b["keys"]:
             schema.parse_frame_key(key)
 
