@@ -15,6 +15,7 @@ concept) random crops give -0.07..+0.05, motion crops -0.03..+0.09, motion crops
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
@@ -32,50 +33,80 @@ SLACK = 1  # pixels (at SIDE) of residual misalignment forgiven: zoom, sub-pixel
 SMALLEST = SCALE[0] * VIEW_SCALE_MIN  # the smallest part of a frame a view shows
 
 
-def _standardised(im: Image.Image) -> np.ndarray:
-    """(SIDE, SIDE, 3) float32, each channel at zero mean and unit variance (lighting changes cancel)."""
-    x = np.asarray(im.convert("RGB").resize((SIDE, SIDE), Image.BILINEAR), dtype=np.float32)
-    return (x - x.mean(axis=(0, 1))) / (x.std(axis=(0, 1)) + 1e-3)
+_WINDOW = np.outer(np.hanning(SIDE), np.hanning(SIDE)).astype(np.float32)
 
 
-def camera_shift(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
-    """The integer (dy, dx) that best aligns b onto a (b rolled by it matches a), by phase correlation."""
-    win = np.outer(np.hanning(a.shape[0]), np.hanning(a.shape[1]))
-    fa, fb = np.fft.rfft2(a.mean(axis=2) * win), np.fft.rfft2(b.mean(axis=2) * win)
-    cross = fa * np.conj(fb)
-    corr = np.fft.irfft2(cross / (np.abs(cross) + 1e-6), s=a.shape[:2])
-    dy, dx = np.unravel_index(int(np.argmax(corr)), corr.shape)
-    h, w = corr.shape
-    return (dy - h if dy > h // 2 else dy), (dx - w if dx > w // 2 else dx)
-
-
-def motion_map(a: Image.Image, b: Image.Image) -> np.ndarray:
-    """(CELLS, CELLS) energy of what changed between frames a and b once the camera's shift is removed, in
-    a's coordinates: per pixel the smallest difference to b's pixels within SLACK of the shift, so texture
-    that moved by a pixel does not count; cells that the shift leaves without a counterpart in b are 0."""
-    x, y = _standardised(a), _standardised(b)
-    dy, dx = camera_shift(x, y)
-    near = range(-SLACK, SLACK + 1)
-    diff = np.min([np.abs(x - np.roll(y, (dy + ey, dx + ex), axis=(0, 1))).sum(axis=2) for ey in near for ex in near],
-                  axis=0)  # fmt: skip
-    valid = np.zeros_like(diff, dtype=bool)
-    valid[max(dy, 0) + SLACK : SIDE + min(dy, 0) - SLACK, max(dx, 0) + SLACK : SIDE + min(dx, 0) - SLACK] = (
-        True
+def standardised(ims: Sequence[Image.Image]) -> np.ndarray:
+    """(N, 3, SIDE, SIDE) float32: each frame shrunk to SIDE x SIDE (box-filtered by an integer factor
+    first, which is cheap and anti-aliased), each channel at zero mean and unit variance (lighting changes
+    cancel)."""
+    small = []
+    for im in ims:
+        im = im.convert("RGB")
+        if (factor := min(im.size) // SIDE) > 1:
+            im = im.reduce(factor)
+        if im.size != (SIDE, SIDE):
+            im = im.resize((SIDE, SIDE), Image.BILINEAR)
+        small.append(np.asarray(im))
+    x = np.ascontiguousarray(np.stack(small).transpose(0, 3, 1, 2), dtype=np.float32).reshape(
+        len(small), 3, -1
     )
-    diff = np.where(valid, diff, 0.0)
+    x -= x.mean(axis=2, keepdims=True)
+    x /= np.sqrt((x * x).mean(axis=2, keepdims=True)) + 1e-3
+    return x.reshape(len(small), 3, SIDE, SIDE)
+
+
+def camera_shifts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, 2) integer (dy, dx) that best align each b onto its a (b rolled by it matches a), by phase
+    correlation of the standardised frames a and b."""
+    fa = np.fft.rfft2(a.mean(axis=1) * _WINDOW)
+    fb = np.fft.rfft2(b.mean(axis=1) * _WINDOW)
+    cross = fa * np.conj(fb)
+    corr = np.fft.irfft2(cross / (np.abs(cross) + 1e-6), s=(SIDE, SIDE))
+    dy, dx = np.divmod(corr.reshape(len(corr), -1).argmax(axis=1), SIDE)
+    half = SIDE // 2
+    return np.stack([np.where(dy > half, dy - SIDE, dy), np.where(dx > half, dx - SIDE, dx)], axis=1)
+
+
+def motion_maps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, CELLS, CELLS) energy of what changed from each standardised frame a to its b once the camera's
+    shift is removed, in a's coordinates: per pixel the smallest difference to b's pixels within SLACK of
+    the shift, so texture that moved by a pixel does not count; pixels that the shift leaves without a
+    counterpart in b count 0."""
+    n = len(a)
+    dy, dx = camera_shifts(a, b).T
+    around = np.arange(-SLACK, SIDE + SLACK)
+    rows, cols = (around - dy[:, None]) % SIDE, (around - dx[:, None]) % SIDE
+    # b rolled by (dy, dx) with SLACK more pixels on every side: rolled[i, j] = padded[SLACK + i, SLACK + j]
+    padded = b[np.arange(n)[:, None, None, None], np.arange(3)[:, None, None], rows[:, None, :, None],
+               cols[:, None, None, :]]  # fmt: skip
+    diff = np.full((n, SIDE, SIDE), np.inf, np.float32)
+    for ey in range(2 * SLACK + 1):
+        for ex in range(2 * SLACK + 1):
+            np.minimum(diff, np.abs(a - padded[:, :, ey : ey + SIDE, ex : ex + SIDE]).sum(axis=1), out=diff)
+    i = np.arange(SIDE)
+    inside_y = (i >= np.maximum(dy, 0)[:, None] + SLACK) & (i < SIDE + np.minimum(dy, 0)[:, None] - SLACK)
+    inside_x = (i >= np.maximum(dx, 0)[:, None] + SLACK) & (i < SIDE + np.minimum(dx, 0)[:, None] - SLACK)
+    diff *= inside_y[:, :, None] & inside_x[:, None, :]
     k = SIDE // CELLS
-    return diff.reshape(CELLS, k, CELLS, k).mean(axis=(1, 3))
+    return diff.reshape(n, CELLS, k, CELLS, k).mean(axis=(2, 4))
 
 
-def centre(energy: np.ndarray, rng: np.random.Generator) -> tuple[float, float] | None:
-    """A crop centre (x, y) in [0, 1] drawn where the energy is, or None when nothing distinct moved."""
-    med = float(np.median(energy))
-    if energy.max() <= MIN_CONTRAST * med or energy.max() <= 0:
-        return None
-    p = np.clip(energy - med, 0, None) ** SHARPEN
-    cell = int(rng.choice(p.size, p=p.ravel() / p.sum()))
-    cy, cx = divmod(cell, energy.shape[1])
-    return (cx + rng.random()) / energy.shape[1], (cy + rng.random()) / energy.shape[0]
+def centres(energy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(N, 2) crop centres (x, y) in [0, 1], each drawn where its (CELLS, CELLS) energy map is, NaN where
+    nothing distinct moved (the peak is not MIN_CONTRAST x the median). Three uniforms per map, drawn in
+    one call, so N maps give the centres of N single calls with the same generator."""
+    n, cells = len(energy), energy.shape[-1]
+    flat = energy.reshape(n, -1)
+    u = rng.random((n, 3))
+    med = np.median(flat, axis=1, keepdims=True)
+    peak = flat.max(axis=1)
+    cdf = np.cumsum(np.clip(flat - med, 0, None) ** SHARPEN, axis=1)
+    cell = np.minimum((cdf <= u[:, :1] * cdf[:, -1:]).sum(axis=1), flat.shape[1] - 1)
+    cy, cx = np.divmod(cell, cells)
+    at = np.stack([(cx + u[:, 1]) / cells, (cy + u[:, 2]) / cells], axis=1)
+    distinct = (peak > MIN_CONTRAST * med[:, 0]) & (peak > 0)
+    return np.where(distinct[:, None], at, np.nan)
 
 
 def _box(im: Image.Image, cx: float, cy: float, side: float) -> tuple[float, float, float, float]:
@@ -87,30 +118,73 @@ def _box(im: Image.Image, cx: float, cy: float, side: float) -> tuple[float, flo
     return x0, y0, x0 + side, y0 + side
 
 
-def centred_crops(ims: list[Image.Image], rng: np.random.Generator) -> list[Image.Image] | None:
-    """The two frames of a pair cut around what moved between them (one random area in SCALE of the
-    frame's for the pair, each view's centre jittered), or None when the pair shows no distinct motion (a
-    self-pair, a still shot): the caller falls back to random crops."""
-    if len(ims) != 2 or ims[0].size != ims[1].size:
-        return None
-    at = centre(motion_map(ims[0], ims[1]), rng)
-    if at is None:
-        return None
-    w, h = ims[0].size
-    side = math.sqrt(rng.uniform(*SCALE)) * min(w, h)
-    out = []
-    for im in ims:
-        jx, jy = rng.uniform(-JITTER, JITTER, 2) * side
-        out.append(im.crop(tuple(round(v) for v in _box(im, at[0] + jx / w, at[1] + jy / h, side))))
+def batch_crops(
+    pairs: Sequence[Sequence[Image.Image]], rng: np.random.Generator
+) -> list[list[Image.Image] | None]:
+    """Each pair's two frames cut around what moved between them (one random area in SCALE of the frame's
+    per pair, each view's centre jittered), or None for a pair that shows no distinct motion (a self-pair,
+    a still shot; the caller falls back to random crops) or is not two frames of one size. The motion maps
+    of all pairs are computed together, as arrays."""
+    out: list[list[Image.Image] | None] = [None] * len(pairs)
+    live = [i for i, ims in enumerate(pairs) if len(ims) == 2 and ims[0].size == ims[1].size]
+    if not live:
+        return out
+    x = standardised([im for i in live for im in pairs[i]])
+    for i, (cx, cy) in zip(live, centres(motion_maps(x[0::2], x[1::2]), rng).tolist(), strict=True):
+        if math.isnan(cx):
+            continue
+        w, h = pairs[i][0].size
+        side = math.sqrt(rng.uniform(*SCALE)) * min(w, h)
+        crops = []
+        for im in pairs[i]:
+            jx, jy = rng.uniform(-JITTER, JITTER, 2) * side
+            crops.append(im.crop(tuple(round(v) for v in _box(im, cx + jx / w, cy + jy / h, side))))
+        out[i] = crops
     return out
 
 
-def views(ims: list[Image.Image], size: int, rng: np.random.Generator) -> list[np.ndarray] | None:
-    """The two augmented views (uint8 (size, size, 3), as augment.view) of a pair cut around its motion, each
-    with its colour channels in a random order, or None (no distinct motion: the caller makes ordinary
-    random crops)."""
-    crops = centred_crops(ims, rng)
-    if crops is None:
-        return None
-    out = [augment.view(c, size, VIEW_SCALE_MIN, True, rng) for c in crops]
-    return [v[..., rng.permutation(3)] for v in out]
+def batch_views(
+    pairs: Sequence[Sequence[Image.Image]], size: int, rng: np.random.Generator
+) -> list[list[np.ndarray] | None]:
+    """Each pair's two augmented views (uint8 (size, size, 3), as augment.view) cut around its motion, each
+    with its colour channels in a random order, or None where `batch_crops` gives None (the caller makes
+    ordinary random crops)."""
+    out: list[list[np.ndarray] | None] = []
+    for crops in batch_crops(pairs, rng):
+        made = None
+        if crops is not None:
+            made = [augment.view(c, size, VIEW_SCALE_MIN, True, rng) for c in crops]
+            made = [v[..., rng.permutation(3)] for v in made]
+        out.append(made)
+    return out
+
+
+# Single-pair forms of the batched functions above.
+
+
+def camera_shift(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
+    """`camera_shifts` of one pair of standardised (3, SIDE, SIDE) frames."""
+    dy, dx = camera_shifts(a[None], b[None])[0].tolist()
+    return dy, dx
+
+
+def motion_map(a: Image.Image, b: Image.Image) -> np.ndarray:
+    """`motion_maps` of the frames a and b: (CELLS, CELLS)."""
+    x = standardised([a, b])
+    return motion_maps(x[:1], x[1:])[0]
+
+
+def centre(energy: np.ndarray, rng: np.random.Generator) -> tuple[float, float] | None:
+    """`centres` of one (CELLS, CELLS) map: (x, y), or None when nothing distinct moved."""
+    cx, cy = centres(energy[None], rng)[0].tolist()
+    return None if math.isnan(cx) else (cx, cy)
+
+
+def centred_crops(ims: Sequence[Image.Image], rng: np.random.Generator) -> list[Image.Image] | None:
+    """`batch_crops` of one pair."""
+    return batch_crops([ims], rng)[0]
+
+
+def views(ims: Sequence[Image.Image], size: int, rng: np.random.Generator) -> list[np.ndarray] | None:
+    """`batch_views` of one pair."""
+    return batch_views([ims], size, rng)[0]

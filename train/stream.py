@@ -78,26 +78,27 @@ class ShardStream(IterableDataset):
         decoded: weakref.WeakKeyDictionary[shards.Frame, Image.Image] = weakref.WeakKeyDictionary()
         while True:
             views = [np.empty((s.batch, s.input_size, s.input_size, 3), np.uint8) for _ in range(nviews)]
-            keys: list[str] = []
-            epochs: list[int] = []
+            got: list[tuple[tuple[shards.Frame, ...], list[Image.Image]]] = []
             bad = 0
-            while len(keys) < s.batch:
+            while len(got) < s.batch:
                 item = next(items)
                 pos += 1
                 try:
-                    ims = [_decoded(f, min_side, decoded) for f in item]
+                    got.append((item, [_decoded(f, min_side, decoded) for f in item]))
                 except augment.BadImage:
                     bad += 1
-                    continue
-                made = None
-                if s.motion_crops and rng.random() < s.motion_crops:
-                    made = motion.views(ims, s.input_size, rng)
+            # motion crops for a random share of the pairs, their motion maps computed together
+            chosen = [i for i in range(s.batch) if s.motion_crops and rng.random() < s.motion_crops]
+            cut = motion.batch_views([got[i][1] for i in chosen], s.input_size, rng)
+            made = dict(zip(chosen, cut, strict=True))
+            for i, (_, ims) in enumerate(got):
                 for v, im in enumerate(ims):
-                    views[v][len(keys)] = (
-                        made[v] if made else augment.view(im, s.input_size, s.crop_scale_min, s.temporal, rng)
+                    m = made.get(i)
+                    views[v][i] = (
+                        m[v] if m else augment.view(im, s.input_size, s.crop_scale_min, s.temporal, rng)
                     )
-                keys.append(item[-1].key)
-                epochs.append(item[-1].epoch)
+            keys = [item[-1].key for item, _ in got]
+            epochs = [item[-1].epoch for item, _ in got]
             yield {
                 "views": [torch.from_numpy(v).permute(0, 3, 1, 2) for v in views],  # NCHW, channels_last
                 "keys": keys,

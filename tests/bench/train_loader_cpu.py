@@ -2,7 +2,8 @@
 
 CPU seconds of this process (`time.process_time`, so other load on the machine matters little) for each
 stage of the shard stream, one at a time and in-process: tar reading (per frame read), pairing + shuffle,
-JPEG decode (per decode), one augmented view; then the whole stream per view, and what the training
+JPEG decode (per decode), one augmented view, a batch's
+motion-centred views (per pair of neighbouring frames); then the whole stream per view, and what the training
 process itself spends per view receiving batches from one DataLoader worker (IPC). The baseline in the
 same run is the training step on the same batches held in memory; `loader_share` = loader CPU / (loader
 + training CPU) per image, the fraction of the machine the loader takes from training.
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 
 from tests.bench.train_loader import make_dataset
-from train import augment, pairs
+from train import augment, motion, pairs
 from train.config import TrainConfig
 from train.loop import train_step
 from train.shards import list_shards, plan_units, slot_frames
@@ -64,6 +65,8 @@ def main() -> None:
         min_side = math.ceil(spec.input_size / math.sqrt(spec.crop_scale_min))
         ims = [augment.decode(f.jpg, min_side) for f in frames[:500]]
         rng = np.random.default_rng(0)
+        neighbours = [ims[i : i + 2] for i in range(0, len(ims) - 1, 2)]
+        neighbour_batches = [neighbours[i : i + spec.batch] for i in range(0, len(neighbours), spec.batch)]
 
         def pairing() -> None:
             r = random.Random(0)
@@ -81,6 +84,8 @@ def main() -> None:
             "decode_per_decode": cpu_us(lambda: [augment.decode(f.jpg, min_side) for f in frames[:500]], 500),
             "augment_per_view": cpu_us(lambda: [augment.view(im, spec.input_size, spec.crop_scale_min,
                                                              spec.temporal, rng) for im in ims], len(ims)),
+            "motion_views_per_pair": cpu_us(lambda: [motion.batch_views(b, spec.input_size, rng) for b in
+                                                     neighbour_batches], len(ims) // 2),
             "stream_per_view": cpu_us(lambda: [next(stream) for _ in range(batches)], batches * per_batch),
             "receive_per_view": receive_cpu_us(spec, batches, per_batch),
         }  # fmt: skip

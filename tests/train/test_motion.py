@@ -21,13 +21,13 @@ OBJECT = [
 ]  # the moving square in frame a, then in frame b (x0, y0, x1, y1)
 
 
-def _pair() -> list[Image.Image]:
+def _pair(pan: tuple[int, int] = PAN, seed: int = 7) -> list[Image.Image]:
     """Two frames of a cluttered background seen through a panning camera, with one square that moves."""
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(seed)
     canvas = Image.fromarray(rng.integers(0, 255, (SIZE // 4 + 4, SIZE // 4 + 4, 3), dtype=np.uint8))
     canvas = canvas.resize(((SIZE // 4 + 4) * 4,) * 2, Image.NEAREST)
     frames = []
-    for (oy, ox), box in zip([(8, 8), (8 - PAN[0], 8 - PAN[1])], OBJECT, strict=True):
+    for (oy, ox), box in zip([(8, 8), (8 - pan[0], 8 - pan[1])], OBJECT, strict=True):
         im = canvas.crop((ox, oy, ox + SIZE, oy + SIZE))
         ImageDraw.Draw(im).rectangle(box, fill=(255, 255, 40))
         frames.append(im)
@@ -35,7 +35,7 @@ def _pair() -> list[Image.Image]:
 
 
 def test_camera_shift_is_recovered_from_the_background():
-    a, b = (motion._standardised(im) for im in _pair())
+    a, b = motion.standardised(_pair())
     scale = motion.SIDE / SIZE
     assert motion.camera_shift(a, b) == (
         round(-PAN[0] * scale),
@@ -71,6 +71,30 @@ def test_views_shuffle_the_colour_channels():
     means = [v.reshape(-1, 3).mean(axis=0) for m in made for v in m]
     lowest = [int(np.argmin(c)) for c in means if np.ptp(c) > 1]  # leave out views made grey
     assert len(lowest) >= 20 and len(set(lowest)) == 3
+
+
+def test_batched_motion_equals_pair_by_pair():
+    still = _pair()[0]
+    pairs = [
+        _pair(),
+        [still, still.copy()],
+        _pair((-6, 2), 3),
+        _pair((0, 8), 5),
+        [still, still.resize((48, 48))],
+    ]
+    x = motion.standardised([im for p in pairs[:4] for im in p])
+    shifts = motion.camera_shifts(x[0::2], x[1::2])
+    assert len({tuple(s) for s in shifts.tolist()}) == 4  # every pair has its own pan
+    assert shifts.tolist() == [list(motion.camera_shift(x[i], x[i + 1])) for i in range(0, 8, 2)]
+    maps = motion.motion_maps(x[0::2], x[1::2])
+    np.testing.assert_allclose(maps, [motion.motion_map(*p) for p in pairs[:4]], rtol=1e-6, atol=1e-6)
+    one = np.random.default_rng(1)
+    assert [
+        None if np.isnan(c[0]) else tuple(c) for c in motion.centres(maps, np.random.default_rng(1)).tolist()
+    ] == [motion.centre(m, one) for m in maps]  # the same draws, pair by pair
+    made = motion.batch_views(pairs, 32, np.random.default_rng(2))
+    single = [motion.views(p, 32, np.random.default_rng(2)) for p in pairs]
+    assert [m is None for m in made] == [s is None for s in single] == [False, True, False, False, True]
 
 
 def test_stream_cuts_motion_crops_and_the_run_records_the_knob(dataset, tmp_path):
