@@ -1,9 +1,10 @@
 """JPEG decoding and augmentation of training views (runs in DataLoader workers, PIL + numpy only).
 
-Every step of a view stays in PIL's C code on uint8 pixels: the random resized crop is one `resize` with a
-box, and the colour jitter (brightness, contrast, saturation, then maybe greyscale) is affine per pixel,
-so it is folded into one 3x4 matrix that `Image.convert` applies with a single clip at the end, exactly as
-the float pipeline it replaces (which clipped once, at the end, too).
+A view's geometry is made alone, in PIL's C code on uint8 pixels (the random resized crop is one `resize`
+with a box); its colours with its whole batch in numpy: the colour jitter (brightness, contrast,
+saturation, then maybe greyscale and a channel shuffle) is affine per pixel, so it is one 3x4 matrix per
+view and one batched product for the batch, clipped once at the end like the float pipeline it stands
+for.
 """
 
 from __future__ import annotations
@@ -38,11 +39,9 @@ def decode(jpg: bytes, min_side: int) -> Image.Image:
     return im
 
 
-def view(
-    im: Image.Image, size: int, crop_scale_min: float, color: bool, rng: np.random.Generator
-) -> np.ndarray:
-    """One augmented view, uint8 (size, size, 3): random resized crop, flip, and (if `color`) colour
-    jitter and random greyscale."""
+def view(im: Image.Image, size: int, crop_scale_min: float, rng: np.random.Generator) -> np.ndarray:
+    """One view's geometry, uint8 (size, size, 3): a random resized crop (one PIL `resize` with a box) and
+    a random horizontal flip. Its colours are augmented with the rest of its batch (`colour`)."""
     w, h = im.size
     for _ in range(10):
         area = w * h * rng.uniform(crop_scale_min, 1.0)
@@ -56,23 +55,30 @@ def view(
     out = im.resize((size, size), Image.BILINEAR, box=(x0, y0, x0 + cw, y0 + ch))
     if rng.random() < 0.5:
         out = out.transpose(Image.FLIP_LEFT_RIGHT)
-    if color:
-        matrix, offset = np.eye(3), np.zeros(3)
-        if rng.random() < 0.8:
-            matrix, offset = _jitter(np.asarray(out), rng)
-        if rng.random() < 0.2:
-            matrix, offset = _GREY @ matrix, _GREY @ offset
-        if offset.any() or not np.array_equal(matrix, np.eye(3)):
-            # convert() rounds (int)(v + 0.5); -0.5 makes that the truncation of np.clip(v).astype(uint8)
-            affine = np.concatenate([matrix, (offset - 0.5)[:, None]], axis=1)
-            out = out.convert("RGB", tuple(affine.ravel().tolist()))
     return np.asarray(out)
 
 
-def _jitter(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Brightness b, contrast c about the image mean m, saturation s about the pixel's grey, as one
-    affine map of RGB: y = b*c*S x + (1-c)*b*m, with S = s*I + (1-s)*grey (S leaves a grey level as is)."""
-    b, c, s = rng.uniform(0.6, 1.4), rng.uniform(0.6, 1.4), rng.uniform(0.6, 1.4)
-    mean = float(x.mean())
-    saturation = s * np.eye(3) + (1 - s) * _GREY
-    return b * c * saturation, np.full(3, (1 - c) * b * mean)
+def colour(views: np.ndarray, rng: np.random.Generator, shuffle: np.ndarray | None = None) -> None:
+    """Colour-augment a batch of uint8 views (n, h, w, 3) in place: each view, with probability 0.8, gets
+    brightness b, contrast c about its mean m and saturation s about each pixel's grey (each in [0.6, 1.4]),
+    then with probability 0.2 turns grey, then, where `shuffle` (bool (n,)) is set, has its channels put in
+    a random order. All of it is affine in RGB, so per view it is one 3x4 matrix (y = b*c*S x + (1-c)*b*m
+    with S = s*I + (1-s)*grey, then the grey and permutation matrices), applied to the batch at once in
+    float32 and clipped and truncated to uint8 once at the end."""
+    n = len(views)
+    jitter, grey = (rng.random((2, n)) < np.array([[0.8], [0.2]])).astype(np.float32)
+    b, c, s = rng.uniform(0.6, 1.4, (3, n)).astype(np.float32)
+    b, c, s = (np.where(jitter > 0, v, 1) for v in (b, c, s))
+    x = views.reshape(n, -1, 3).astype(np.float32)
+    mean = x.mean(axis=(1, 2))
+    matrix = (b * c)[:, None, None] * (s[:, None, None] * np.eye(3) + (1 - s)[:, None, None] * _GREY)
+    offset = ((1 - c) * b * mean)[:, None] * np.ones(3)
+    mix = np.where(grey[:, None, None] > 0, _GREY, np.eye(3))
+    if shuffle is not None:
+        order = np.argsort(rng.random((n, 3)), axis=1)
+        mix = np.where(shuffle[:, None, None], np.eye(3)[order] @ mix, mix)
+    matrix, offset = mix @ matrix, (mix @ offset[:, :, None])[:, :, 0]
+    y = x @ matrix.transpose(0, 2, 1).astype(np.float32)
+    y += offset[:, None, :].astype(np.float32)
+    np.clip(y, 0, 255, out=y)
+    views[:] = y.reshape(views.shape).astype(np.uint8)

@@ -5,11 +5,12 @@ In video the objects move and the background mostly pans with the camera, so aft
 shift (phase correlation of the two frames) the remaining difference marks the objects. A crop centred
 there puts the same object in both views of a positive, and makes the same-video negatives (other moments
 of the same background) differ in which object they show; a random crop of a cluttered frame mostly
-matches background to background. Each view's colour channels are then shuffled: the objects' colours
-are random, and matching them would otherwise be the easy way to tell the positive. On the planted-concept
-corpus (tests/bench/train_quality.py, 1000 steps, linear probe's held-out AUC minus random weights', per
-concept) random crops give -0.07..+0.05, motion crops -0.03..+0.09, motion crops with shuffled channels
-+0.04..+0.12. numpy + PIL only (runs in the DataLoader workers).
+matches background to background. The stream then shuffles each such view's colour channels: the
+objects' colours are random, and matching them would otherwise be the easy way to tell the positive. On
+the planted-concept corpus (tests/bench/train_quality.py, 1000 steps, linear probe's held-out AUC minus
+random weights', per concept) random crops give -0.07..+0.05, motion crops -0.03..+0.09, motion crops with
+shuffled channels +0.04..+0.12. numpy + PIL only (runs in the DataLoader workers); the motion maps of a
+batch's pairs are computed together, as arrays, and the single-pair functions wrap the batched ones.
 """
 
 from __future__ import annotations
@@ -146,17 +147,13 @@ def batch_crops(
 def batch_views(
     pairs: Sequence[Sequence[Image.Image]], size: int, rng: np.random.Generator
 ) -> list[list[np.ndarray] | None]:
-    """Each pair's two augmented views (uint8 (size, size, 3), as augment.view) cut around its motion, each
-    with its colour channels in a random order, or None where `batch_crops` gives None (the caller makes
-    ordinary random crops)."""
-    out: list[list[np.ndarray] | None] = []
-    for crops in batch_crops(pairs, rng):
-        made = None
-        if crops is not None:
-            made = [augment.view(c, size, VIEW_SCALE_MIN, True, rng) for c in crops]
-            made = [v[..., rng.permutation(3)] for v in made]
-        out.append(made)
-    return out
+    """Each pair's two views (uint8 (size, size, 3), the geometry of augment.view, at least VIEW_SCALE_MIN of
+    the cut-out) cut around its motion, or None where `batch_crops` gives None (the caller makes ordinary
+    random crops). The caller colours them with shuffled channels (`augment.colour(..., shuffle=)`)."""
+    return [
+        None if crops is None else [augment.view(c, size, VIEW_SCALE_MIN, rng) for c in crops]
+        for crops in batch_crops(pairs, rng)
+    ]
 
 
 # Single-pair forms of the batched functions above.

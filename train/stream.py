@@ -90,13 +90,16 @@ class ShardStream(IterableDataset):
             # motion crops for a random share of the pairs, their motion maps computed together
             chosen = [i for i in range(s.batch) if s.motion_crops and rng.random() < s.motion_crops]
             cut = motion.batch_views([got[i][1] for i in chosen], s.input_size, rng)
-            made = dict(zip(chosen, cut, strict=True))
+            made = {i: m for i, m in zip(chosen, cut, strict=True) if m is not None}
             for i, (_, ims) in enumerate(got):
                 for v, im in enumerate(ims):
-                    m = made.get(i)
                     views[v][i] = (
-                        m[v] if m else augment.view(im, s.input_size, s.crop_scale_min, s.temporal, rng)
+                        made[i][v] if i in made else augment.view(im, s.input_size, s.crop_scale_min, rng)
                     )
+            if s.temporal:  # colour per batch; motion-centred views also get their channels shuffled
+                shuffled = np.isin(np.arange(s.batch), list(made))
+                for v in views:
+                    augment.colour(v, rng, shuffled)
             keys = [item[-1].key for item, _ in got]
             epochs = [item[-1].epoch for item, _ in got]
             yield {

@@ -2,9 +2,9 @@
 
 CPU seconds of this process (`time.process_time`, so other load on the machine matters little) for each
 stage of the shard stream, one at a time and in-process: tar reading (per frame read), pairing + shuffle,
-JPEG decode (per decode), one augmented view, a batch's
-motion-centred views (per pair of neighbouring frames); then the whole stream per view, and what the training
-process itself spends per view receiving batches from one DataLoader worker (IPC). The baseline in the
+JPEG decode (per decode), a view's geometry, a batch's colour augmentation (per view), a batch's
+motion-centred views (per pair of neighbouring frames); then the whole stream per view, and what the
+training process itself spends per view receiving batches from one DataLoader worker (IPC). The baseline in the
 same run is the training step on the same batches held in memory; `loader_share` = loader CPU / (loader
 + training CPU) per image, the fraction of the machine the loader takes from training.
 
@@ -66,6 +66,7 @@ def main() -> None:
         ims = [augment.decode(f.jpg, min_side) for f in frames[:500]]
         rng = np.random.default_rng(0)
         neighbours = [ims[i : i + 2] for i in range(0, len(ims) - 1, 2)]
+        held = np.stack([augment.view(im, spec.input_size, spec.crop_scale_min, rng) for im in ims])
         neighbour_batches = [neighbours[i : i + spec.batch] for i in range(0, len(neighbours), spec.batch)]
 
         def pairing() -> None:
@@ -82,8 +83,9 @@ def main() -> None:
             "tar_read_per_frame": cpu_us(lambda: list(itertools.islice(slot_frames(units, 0, 1, 0, {}), n)), n),
             "pairing_per_frame": cpu_us(pairing, n),
             "decode_per_decode": cpu_us(lambda: [augment.decode(f.jpg, min_side) for f in frames[:500]], 500),
-            "augment_per_view": cpu_us(lambda: [augment.view(im, spec.input_size, spec.crop_scale_min,
-                                                             spec.temporal, rng) for im in ims], len(ims)),
+            "view_geometry_per_view": cpu_us(lambda: [augment.view(im, spec.input_size, spec.crop_scale_min, rng)
+                                                      for im in ims], len(ims)),
+            "view_colour_per_view": cpu_us(lambda: augment.colour(held, rng), len(held)),
             "motion_views_per_pair": cpu_us(lambda: [motion.batch_views(b, spec.input_size, rng) for b in
                                                      neighbour_batches], len(ims) // 2),
             "stream_per_view": cpu_us(lambda: [next(stream) for _ in range(batches)], batches * per_batch),

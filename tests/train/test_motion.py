@@ -55,22 +55,14 @@ def test_crop_centres_land_on_the_moving_object():
     assert np.mean(inside) >= 0.9  # the union of both positions covers only ~14% of the frame
     crops = motion.centred_crops([a, b], rng)
     assert crops is not None and crops[0].size[0] < SIZE
+    views = motion.views([a, b], 32, rng)
+    assert views is not None and [(v.shape, v.dtype) for v in views] == [((32, 32, 3), np.uint8)] * 2
 
 
 def test_a_still_pair_falls_back_to_random_crops():
     a = _pair()[0]
     assert motion.centred_crops([a, a.copy()], np.random.default_rng(0)) is None
     assert motion.views([a, a.copy()], 32, np.random.default_rng(0)) is None
-
-
-def test_views_shuffle_the_colour_channels():
-    rng = np.random.default_rng(0)
-    made = [motion.views(_pair(), 32, rng) for _ in range(30)]
-    assert all([v.shape for v in m] == [(32, 32, 3)] * 2 and m[0].dtype == np.uint8 for m in made)
-    # views centred on the yellow square (255, 255, 40) are lowest in blue unless the channels move
-    means = [v.reshape(-1, 3).mean(axis=0) for m in made for v in m]
-    lowest = [int(np.argmin(c)) for c in means if np.ptp(c) > 1]  # leave out views made grey
-    assert len(lowest) >= 20 and len(set(lowest)) == 3
 
 
 def test_batched_motion_equals_pair_by_pair():
