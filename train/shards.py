@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import webdataset as wds
 
-from pipeline import schema, storage
+from pipeline import schema, storage, tar_reader
 from pipeline.dataset import Dataset
 from pipeline.errors import InputError
 
@@ -81,9 +80,7 @@ def read_unit(unit: Unit, epoch: int, counters: dict[str, int]) -> Iterator[Fram
     fs, path = storage.url_to_fs(unit.url)
     try:
         with fs.open(path, "rb") as f:
-            members = ({**m, "__url__": unit.url} for m in wds.tariterators.tar_file_iterator(f))
-            samples = wds.tariterators.group_by_keys(members)
-            for i, sample in enumerate(samples):
+            for i, sample in enumerate(tar_reader.samples(f)):
                 if (i // BLOCK) % unit.parts != unit.part:
                     continue
                 frame = _frame(sample, epoch)
@@ -97,7 +94,7 @@ def read_unit(unit: Unit, epoch: int, counters: dict[str, int]) -> Iterator[Fram
 
 
 def _frame(sample: dict, epoch: int) -> Frame | None:
-    key = sample.get("__key__", "")
+    key = str(sample.get("__key__", ""))
     try:
         video, _ = schema.parse_frame_key(key.rsplit("/", 1)[-1])
         meta = json.loads(sample["json"]) if "json" in sample else {}

@@ -140,3 +140,15 @@ def test_loader_workers_run_behind_the_training_process(dataset):
     workers = {p: n for p, n in _children_niceness().items() if p not in before}
     assert sorted(workers.values()) == [min(base + 7, 19)] * 2
     del it
+
+
+def test_a_cut_shard_keeps_its_frames_before_the_cut(tmp_path, dataset):
+    url = shards.list_shards(str(dataset))[0]
+    whole = [f.key for f in shards.read_unit(shards.Unit(url), 0, {})]
+    data = Path(url).read_bytes()
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(data[: len(data) // 2 + 100])  # stops inside a member
+    counters: dict[str, int] = {}
+    kept = [f.key for f in shards.read_unit(shards.Unit(str(cut)), 0, counters)]
+    assert counters["bad_shards"] == 1
+    assert 0 < len(kept) < len(whole) and kept == whole[: len(kept)]
