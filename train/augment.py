@@ -39,10 +39,18 @@ def decode(jpg: bytes, min_side: int) -> Image.Image:
     return im
 
 
-def view(im: Image.Image, size: int, crop_scale_min: float, rng: np.random.Generator) -> np.ndarray:
-    """One view's geometry, uint8 (size, size, 3): a random resized crop (one PIL `resize` with a box) and
-    a random horizontal flip. Its colours are augmented with the rest of its batch (`colour`)."""
-    w, h = im.size
+def view(
+    im: Image.Image,
+    size: int,
+    crop_scale_min: float,
+    rng: np.random.Generator,
+    within: tuple[float, float, float, float] | None = None,
+) -> np.ndarray:
+    """One view's geometry, uint8 (size, size, 3): a random resized crop (one PIL `resize` with a box) of the
+    image, or of its region `within` (x0, y0, x1, y1), and a random horizontal flip. Its colours are
+    augmented with the rest of its batch (`colour`)."""
+    left, top, right, bottom = within or (0, 0, *im.size)
+    w, h = right - left, bottom - top
     for _ in range(10):
         area = w * h * rng.uniform(crop_scale_min, 1.0)
         ratio = math.exp(rng.uniform(math.log(3 / 4), math.log(4 / 3)))
@@ -51,7 +59,7 @@ def view(im: Image.Image, size: int, crop_scale_min: float, rng: np.random.Gener
             break
     else:
         cw = ch = min(w, h)
-    x0, y0 = rng.uniform(0, w - cw), rng.uniform(0, h - ch)
+    x0, y0 = left + rng.uniform(0, w - cw), top + rng.uniform(0, h - ch)
     out = im.resize((size, size), Image.BILINEAR, box=(x0, y0, x0 + cw, y0 + ch))
     if rng.random() < 0.5:
         out = out.transpose(Image.FLIP_LEFT_RIGHT)

@@ -43,7 +43,8 @@ def standardised(ims: Sequence[Image.Image]) -> np.ndarray:
     cancel)."""
     small = []
     for im in ims:
-        im = im.convert("RGB")
+        if im.mode != "RGB":
+            im = im.convert("RGB")
         if (factor := min(im.size) // SIDE) > 1:
             im = im.reduce(factor)
         if im.size != (SIDE, SIDE):
@@ -110,7 +111,10 @@ def centres(energy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.where(distinct[:, None], at, np.nan)
 
 
-def _box(im: Image.Image, cx: float, cy: float, side: float) -> tuple[float, float, float, float]:
+Box = tuple[float, float, float, float]  # (x0, y0, x1, y1) in pixels
+
+
+def _box(im: Image.Image, cx: float, cy: float, side: float) -> Box:
     """A side x side box centred at (cx, cy) (fractions of the frame), moved to lie inside the frame."""
     w, h = im.size
     side = min(side, w, h)
@@ -119,14 +123,12 @@ def _box(im: Image.Image, cx: float, cy: float, side: float) -> tuple[float, flo
     return x0, y0, x0 + side, y0 + side
 
 
-def batch_crops(
-    pairs: Sequence[Sequence[Image.Image]], rng: np.random.Generator
-) -> list[list[Image.Image] | None]:
-    """Each pair's two frames cut around what moved between them (one random area in SCALE of the frame's
-    per pair, each view's centre jittered), or None for a pair that shows no distinct motion (a self-pair,
-    a still shot; the caller falls back to random crops) or is not two frames of one size. The motion maps
-    of all pairs are computed together, as arrays."""
-    out: list[list[Image.Image] | None] = [None] * len(pairs)
+def batch_boxes(pairs: Sequence[Sequence[Image.Image]], rng: np.random.Generator) -> list[list[Box] | None]:
+    """For each pair, the boxes of its two frames around what moved between them (one random area in SCALE of
+    the frame's per pair, each view's centre jittered), or None for a pair that shows no distinct motion (a
+    self-pair, a still shot; the caller falls back to random crops) or is not two frames of one size. The
+    motion maps of all pairs are computed together, as arrays."""
+    out: list[list[Box] | None] = [None] * len(pairs)
     live = [i for i, ims in enumerate(pairs) if len(ims) == 2 and ims[0].size == ims[1].size]
     if not live:
         return out
@@ -136,11 +138,11 @@ def batch_crops(
             continue
         w, h = pairs[i][0].size
         side = math.sqrt(rng.uniform(*SCALE)) * min(w, h)
-        crops = []
+        boxes = []
         for im in pairs[i]:
             jx, jy = rng.uniform(-JITTER, JITTER, 2) * side
-            crops.append(im.crop(tuple(round(v) for v in _box(im, cx + jx / w, cy + jy / h, side))))
-        out[i] = crops
+            boxes.append(_box(im, cx + jx / w, cy + jy / h, side))
+        out[i] = boxes
     return out
 
 
@@ -148,11 +150,13 @@ def batch_views(
     pairs: Sequence[Sequence[Image.Image]], size: int, rng: np.random.Generator
 ) -> list[list[np.ndarray] | None]:
     """Each pair's two views (uint8 (size, size, 3), the geometry of augment.view, at least VIEW_SCALE_MIN of
-    the cut-out) cut around its motion, or None where `batch_crops` gives None (the caller makes ordinary
-    random crops). The caller colours them with shuffled channels (`augment.colour(..., shuffle=)`)."""
+    the box) cut around its motion, or None where `batch_boxes` gives None (the caller makes ordinary random
+    crops). The caller colours them with shuffled channels (`augment.colour(..., shuffle=)`)."""
     return [
-        None if crops is None else [augment.view(c, size, VIEW_SCALE_MIN, rng) for c in crops]
-        for crops in batch_crops(pairs, rng)
+        None
+        if boxes is None
+        else [augment.view(im, size, VIEW_SCALE_MIN, rng, box) for im, box in zip(ims, boxes, strict=True)]
+        for ims, boxes in zip(pairs, batch_boxes(pairs, rng), strict=True)
     ]
 
 
@@ -177,9 +181,9 @@ def centre(energy: np.ndarray, rng: np.random.Generator) -> tuple[float, float] 
     return None if math.isnan(cx) else (cx, cy)
 
 
-def centred_crops(ims: Sequence[Image.Image], rng: np.random.Generator) -> list[Image.Image] | None:
-    """`batch_crops` of one pair."""
-    return batch_crops([ims], rng)[0]
+def centred_boxes(ims: Sequence[Image.Image], rng: np.random.Generator) -> list[Box] | None:
+    """`batch_boxes` of one pair."""
+    return batch_boxes([ims], rng)[0]
 
 
 def views(ims: Sequence[Image.Image], size: int, rng: np.random.Generator) -> list[np.ndarray] | None:

@@ -53,15 +53,17 @@ def test_crop_centres_land_on_the_moving_object():
     pad = 1 / motion.CELLS  # a centre is drawn anywhere in a cell the object touches
     inside = [x0 - pad <= x <= x1 + pad and y0 - pad <= y <= y1 + pad for x, y in centres]
     assert np.mean(inside) >= 0.9  # the union of both positions covers only ~14% of the frame
-    crops = motion.centred_crops([a, b], rng)
-    assert crops is not None and crops[0].size[0] < SIZE
+    boxes = motion.centred_boxes([a, b], rng)
+    assert boxes is not None
+    for x0, y0, x1, y1 in boxes:
+        assert 0 <= x0 < x1 <= SIZE and 0 <= y0 < y1 <= SIZE and x1 - x0 < SIZE
     views = motion.views([a, b], 32, rng)
     assert views is not None and [(v.shape, v.dtype) for v in views] == [((32, 32, 3), np.uint8)] * 2
 
 
 def test_a_still_pair_falls_back_to_random_crops():
     a = _pair()[0]
-    assert motion.centred_crops([a, a.copy()], np.random.default_rng(0)) is None
+    assert motion.centred_boxes([a, a.copy()], np.random.default_rng(0)) is None
     assert motion.views([a, a.copy()], 32, np.random.default_rng(0)) is None
 
 
