@@ -74,14 +74,13 @@ def colour(views: np.ndarray, rng: np.random.Generator, shuffle: np.ndarray | No
     with S = s*I + (1-s)*grey, then the grey and permutation matrices), applied to the batch at once in
     float32 and clipped and truncated to uint8 once at the end."""
     n = len(views)
-    jitter, grey = (rng.random((2, n)) < np.array([[0.8], [0.2]])).astype(np.float32)
-    b, c, s = rng.uniform(0.6, 1.4, (3, n)).astype(np.float32)
-    b, c, s = (np.where(jitter > 0, v, 1) for v in (b, c, s))
+    jitter, grey = rng.random((2, n)) < np.array([[0.8], [0.2]])
+    b, c, s = np.where(jitter, rng.uniform(0.6, 1.4, (3, n)), 1.0)
     x = views.reshape(n, -1, 3).astype(np.float32)
     mean = x.mean(axis=(1, 2))
     matrix = (b * c)[:, None, None] * (s[:, None, None] * np.eye(3) + (1 - s)[:, None, None] * _GREY)
     offset = ((1 - c) * b * mean)[:, None] * np.ones(3)
-    mix = np.where(grey[:, None, None] > 0, _GREY, np.eye(3))
+    mix = np.where(grey[:, None, None], _GREY, np.eye(3))
     if shuffle is not None:
         order = np.argsort(rng.random((n, 3)), axis=1)
         mix = np.where(shuffle[:, None, None], np.eye(3)[order] @ mix, mix)

@@ -50,9 +50,7 @@ def standardised(ims: Sequence[Image.Image]) -> np.ndarray:
         if im.size != (SIDE, SIDE):
             im = im.resize((SIDE, SIDE), Image.BILINEAR)
         small.append(np.asarray(im))
-    x = np.ascontiguousarray(np.stack(small).transpose(0, 3, 1, 2), dtype=np.float32).reshape(
-        len(small), 3, -1
-    )
+    x = np.stack(small).transpose(0, 3, 1, 2).reshape(len(small), 3, -1).astype(np.float32)
     x -= x.mean(axis=2, keepdims=True)
     x /= np.sqrt((x * x).mean(axis=2, keepdims=True)) + 1e-3
     return x.reshape(len(small), 3, SIDE, SIDE)

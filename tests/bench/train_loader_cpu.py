@@ -4,9 +4,9 @@ CPU seconds of this process (`time.process_time`, so other load on the machine m
 stage of the shard stream, one at a time and in-process: tar reading (per frame read), pairing + shuffle,
 JPEG decode (per decode), a view's geometry, a batch's colour augmentation (per view), a batch's
 motion-centred views (per pair of neighbouring frames); then the whole stream per view, and what the
-training process itself spends per view receiving batches from one DataLoader worker (IPC). The baseline in the
-same run is the training step on the same batches held in memory; `loader_share` = loader CPU / (loader
-+ training CPU) per image, the fraction of the machine the loader takes from training.
+training process itself spends per view receiving batches from one DataLoader worker (IPC). The baseline
+in the same run is the training step on the same batches held in memory; `loader_share` = loader CPU /
+(loader + training CPU) per image, the fraction of the machine the loader takes from training.
 
     python tests/bench/train_loader_cpu.py [--dataset DIR] [--views 2560]
 """
