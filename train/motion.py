@@ -35,6 +35,7 @@ SMALLEST = SCALE[0] * VIEW_SCALE_MIN  # the smallest part of a frame a view show
 
 
 _WINDOW = np.outer(np.hanning(SIDE), np.hanning(SIDE)).astype(np.float32)
+_POOL = np.kron(np.eye(CELLS), np.full((SIDE // CELLS, 1), CELLS / SIDE)).astype(np.float32)  # (SIDE, CELLS)
 
 
 def standardised(ims: Sequence[Image.Image]) -> np.ndarray:
@@ -50,9 +51,10 @@ def standardised(ims: Sequence[Image.Image]) -> np.ndarray:
         if im.size != (SIDE, SIDE):
             im = im.resize((SIDE, SIDE), Image.BILINEAR)
         small.append(np.asarray(im))
-    x = np.stack(small).transpose(0, 3, 1, 2).reshape(len(small), 3, -1).astype(np.float32)
-    x -= x.mean(axis=2, keepdims=True)
-    x /= np.sqrt((x * x).mean(axis=2, keepdims=True)) + 1e-3
+    # one row per channel: numpy reduces 2-D rows ~25x faster than the last axis of the 3-D (N, 3, pixels)
+    x = np.stack(small).transpose(0, 3, 1, 2).reshape(len(small) * 3, -1).astype(np.float32)
+    x -= x.mean(axis=1, keepdims=True)
+    x /= np.sqrt((x * x).mean(axis=1, keepdims=True)) + 1e-3
     return x.reshape(len(small), 3, SIDE, SIDE)
 
 
@@ -88,8 +90,7 @@ def motion_maps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     inside_y = (i >= np.maximum(dy, 0)[:, None] + SLACK) & (i < SIDE + np.minimum(dy, 0)[:, None] - SLACK)
     inside_x = (i >= np.maximum(dx, 0)[:, None] + SLACK) & (i < SIDE + np.minimum(dx, 0)[:, None] - SLACK)
     diff *= inside_y[:, :, None] & inside_x[:, None, :]
-    k = SIDE // CELLS
-    return diff.reshape(n, CELLS, k, CELLS, k).mean(axis=(2, 4))
+    return _POOL.T @ diff @ _POOL  # the mean of each cell
 
 
 def centres(energy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
