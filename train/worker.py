@@ -9,7 +9,7 @@ import time
 import torch
 
 from pipeline.errors import ConfigError, UnitscopeError
-from train import checkpoint, metrics, plot, storage
+from train import allocator, checkpoint, metrics, plot, storage
 from train.config import TrainConfig
 from train.distributed import Dist
 from train.encoder import EncoderSpec, build_encoder
@@ -72,6 +72,7 @@ def stream_spec(config: TrainConfig, shard_urls: list[str], rank: int, world: in
 
 
 def train_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict:
+    allocator.keep_freed_memory()
     spec, learner, optimizer, scheduler = build_learner(config, dist.device)
     objective = learner.objective
     start, positions, skipped = 0, {}, 0

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import torch
 
+from train import allocator
 from train.config import TrainConfig
 from train.loop import train_step
 from train.metrics import read
@@ -79,6 +80,7 @@ def main() -> None:
     ap.add_argument("--motion-crops", type=float, default=None, help="default: TrainConfig's")
     ap.add_argument("--gpu", action="store_true", help="train on CUDA (bf16 autocast) instead of the CPU")
     args = ap.parse_args()
+    allocator.keep_freed_memory()  # as training does, so the in-memory baseline runs alike
     if args.gpu and not torch.cuda.is_available():
         raise SystemExit("--gpu: CUDA is not available here")
     load = os.getloadavg()[0]

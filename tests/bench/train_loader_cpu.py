@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from tests.bench.train_loader import make_dataset
-from train import augment, motion, pairs
+from train import allocator, augment, motion, pairs
 from train.config import TrainConfig
 from train.loop import train_step
 from train.shards import list_shards, plan_units, slot_frames
@@ -53,6 +53,7 @@ def main() -> None:
     ap.add_argument("--dataset", default=None)
     ap.add_argument("--views", type=int, default=2560, help="views per measurement (multiple of 128)")
     args = ap.parse_args()
+    allocator.keep_freed_memory()  # as training does, so the in-memory baseline runs alike
     train_threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in a loader worker; the training baseline gets the default back
     with tempfile.TemporaryDirectory() as tmp:
