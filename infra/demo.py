@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 log = logging.getLogger(__name__)
 
 # The default budget: under 10 minutes on 2 CPU cores, most of it training (1000 steps x 64 pairs of
-# 32 px views at ~1000 images/s: 129 s of a 152 s run on 2 quiet cores); tests/bench/demo_quality.py
+# 32 px views at ~1100 images/s: 114 s of a 137 s run on 2 quiet cores); tests/bench/demo_quality.py
 # measures it.
 SYNTH = {"seconds": 20.0, "fps": 10.0, "size": 160}
 INGEST = {"fps": 5.0, "size": 64, "shard_frames": 500}
