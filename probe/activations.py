@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from pipeline import storage
+from pipeline import storage, tar_reader
 from probe.encoders import default_device, embeddings, open_encoder, pooled_units
 from probe.store import ActivationStore
 
@@ -59,14 +59,10 @@ class ShardStatus:
 
 def read_shard(url: str) -> list[tuple[str, bytes]]:
     """(key, JPEG bytes) of every `.jpg` member of a tar, streamed from any fsspec URL."""
-    out = []
     fs, path = storage.url_to_fs(url)
-    with fs.open(path, "rb") as f, tarfile.open(fileobj=f, mode="r|") as tf:
-        for member in tf:
-            if member.isfile() and member.name.endswith(".jpg"):
-                data = tf.extractfile(member).read()
-                out.append((member.name[: -len(".jpg")].rsplit("/", 1)[-1], data))
-    return out
+    with fs.open(path, "rb") as f:
+        return [(name[: -len(".jpg")].rsplit("/", 1)[-1], data) for name, data in tar_reader.members(f)
+                if name.endswith(".jpg")]  # fmt: skip
 
 
 def decode(data: bytes) -> Image.Image | None:
