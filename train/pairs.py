@@ -82,10 +82,14 @@ def video_groups(
         waiting.move_to_end(anchor.video)
         buf.append(item)
         group: list[tuple[Frame, Frame]] = []
+        taken: set[str] = set()  # the group's frame keys
+        times: list[float] = []  # its anchors' times
         for p in buf:
-            if all(abs(p[-1].pts - q[-1].pts) > min_apart_s and {f.key for f in p}.isdisjoint(f.key for f in q)
-                   for q in group):  # fmt: skip
+            keys = {f.key for f in p}
+            if taken.isdisjoint(keys) and all(abs(p[-1].pts - t) > min_apart_s for t in times):
                 group.append(p)
+                taken |= keys
+                times.append(p[-1].pts)
         if len(group) >= size:
             group = group[:size]
             waiting[anchor.video] = [p for p in buf if not any(p is q for q in group)]
