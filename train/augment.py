@@ -79,13 +79,12 @@ def colour(views: np.ndarray, rng: np.random.Generator, shuffle: np.ndarray | No
     x = views.reshape(n, -1, 3).astype(np.float32)
     mean = x.mean(axis=(1, 2))
     matrix = (b * c)[:, None, None] * (s[:, None, None] * np.eye(3) + (1 - s)[:, None, None] * _GREY)
-    offset = ((1 - c) * b * mean)[:, None] * np.ones(3)
+    offset = (1 - c) * b * mean  # one value for all channels: grey and permutations leave it as it is
     mix = np.where(grey[:, None, None], _GREY, np.eye(3))
     if shuffle is not None:
         order = np.argsort(rng.random((n, 3)), axis=1)
         mix = np.where(shuffle[:, None, None], np.eye(3)[order] @ mix, mix)
-    matrix, offset = mix @ matrix, (mix @ offset[:, :, None])[:, :, 0]
-    y = x @ matrix.transpose(0, 2, 1).astype(np.float32)
-    y += offset[:, None, :].astype(np.float32)
+    y = x @ (mix @ matrix).transpose(0, 2, 1).astype(np.float32)
+    y += offset[:, None, None].astype(np.float32)
     np.clip(y, 0, 255, out=y)
     views[:] = y.reshape(views.shape).astype(np.uint8)
