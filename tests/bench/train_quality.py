@@ -1,7 +1,7 @@
 """Quality benchmark of the train stage: does training beat the same architecture with random weights?
 
 Synthesises (once, cached under --out) a planted-concept training corpus like the demo's (32 clips x 20 s,
-ingested at 5 fps, 64 px) and a held-out one (another seed, --test-videos clips x --test-seconds), trains
+ingested at 5 fps, 64 px; --train-videos for more clips) and a held-out one (another seed, --test-videos clips x --test-seconds), trains
 with a step budget, and scores the encoder on the held-out frames two ways, each with the held-out videos
 cut into two disjoint halves and the figure averaged over both directions (fit on one half, score on the
 other):
@@ -11,7 +11,8 @@ other):
   the highest AUC on one half, its AUC on the other.
 Both beside the same architecture with random weights (mean over --random-seeds initialisations).
 
-    python tests/bench/train_quality.py [--out DIR] [--steps 1000] [--set KEY=VALUE ...] [--tag T]
+    python tests/bench/train_quality.py [--out DIR] [--steps 1000] [--train-videos 32] [--set KEY=VALUE ...]
+                                        [--tag T]
 """
 
 from __future__ import annotations
@@ -53,6 +54,16 @@ def corpus(out: Path, name: str, videos: int, seconds: float, seed: int) -> str:
         synth(SynthConfig(out=vids, videos=videos, seconds=seconds, seed=seed, workers=0, **SYNTH))
         ingest(IngestConfig(src=vids, out=str(ds), workers=0, progress=False, **INGEST))
     return str(ds)
+
+
+def train_corpus(out: Path, videos: int) -> str:
+    """The training corpus: `videos` clips of 20 s (seed 0); 32 is the demo's."""
+    return corpus(out, "train" if videos == 32 else f"train{videos}", videos, 20.0, 0)
+
+
+def test_corpus(out: Path, videos: int = 32, seconds: float = 10.0) -> str:
+    """The held-out corpus (seed 1000: other backgrounds, objects and placements)."""
+    return corpus(out, f"test{videos}x{seconds:g}", videos, seconds, 1000)
 
 
 def held_out(ds: str) -> tuple[np.ndarray, np.ndarray, list[list[str]], list[str]]:
@@ -154,6 +165,7 @@ def main() -> None:
     ap.add_argument("--out", default="/tmp/unitscope-train-quality")
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--objective", default="temporal")
+    ap.add_argument("--train-videos", type=int, default=32, help="clips of 20 s in the training corpus")
     ap.add_argument("--test-videos", type=int, default=32)
     ap.add_argument("--test-seconds", type=float, default=10.0)
     ap.add_argument("--random-seeds", type=int, default=3)
@@ -162,14 +174,13 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    train_ds = corpus(out, "train", 32, 20.0, 0)
-    test_ds = corpus(out, f"test{args.test_videos}x{args.test_seconds:g}", args.test_videos, args.test_seconds,
-                     1000)  # fmt: skip
-    frames, vids, labels, concepts = held_out(test_ds)
+    train_ds = train_corpus(out, args.train_videos)
+    frames, vids, labels, concepts = held_out(test_corpus(out, args.test_videos, args.test_seconds))
     extra = {
         k: json.loads(v) if v[:1] in "0123456789-tfn[{" else v for k, v in (s.split("=", 1) for s in args.set)
     }
     tag = args.tag or "-".join([args.objective, str(args.steps), *(f"{k}{v}" for k, v in extra.items())])
+    tag += "" if args.train_videos == 32 else f"-videos{args.train_videos}"
     run_dir = out / f"run-{tag}"
     cfg = TrainConfig(dataset=train_ds, run=str(run_dir), objective=args.objective, steps=args.steps, workers=0,
                       **extra)  # fmt: skip
@@ -185,6 +196,7 @@ def main() -> None:
         "bench": "train_quality",
         "tag": tag,
         "changed": extra,
+        "train_videos": args.train_videos,
         "steps": cfg.steps,
         "train_wall_s": round(wall, 1),
         "step_s_median": round(float(np.median([r["step_s"] for r in rows])), 3),
