@@ -69,7 +69,9 @@ def main() -> None:
     enc = build_encoder(spec)
     head = torch.nn.Linear(spec.channels[-1], len(concepts))
     opt = torch.optim.AdamW([*enc.parameters(), *head.parameters()], 2e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=args.steps, pct_start=0.05)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, 2e-3, total_steps=args.steps, pct_start=max(0.05, 3 / args.steps)
+    )
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
     for _ in range(args.steps):
@@ -83,12 +85,9 @@ def main() -> None:
         opt.step()
         sched.step()
     train_s = time.perf_counter() - t0
-    enc.eval()
+    trained = unit_responses(enc, test_frames)["max"]  # layers in order: the last layer's units come last
     with torch.no_grad():
-        last = [enc.features(enc.preprocess(test_frames[i : i + 128]))[spec.layers[-1]].amax(dim=(2, 3))
-                for i in range(0, len(test_frames), 128)]  # fmt: skip
-        logits = head(torch.cat(last)).numpy()
-    trained = unit_responses(enc, test_frames)["max"]
+        logits = head(torch.from_numpy(trained[:, -spec.channels[-1] :])).numpy()
     randoms = [
         unit_responses(build_encoder(spec, seed=12345 + s), test_frames)["max"]
         for s in range(args.random_seeds)

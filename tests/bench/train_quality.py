@@ -1,8 +1,8 @@
 """Quality benchmark of the train stage: does training beat the same architecture with random weights?
 
 Synthesises (once, cached under --out) a planted-concept training corpus like the demo's (32 clips x 20 s,
-ingested at 5 fps, 64 px; --train-videos for more clips) and a held-out one (another seed, --test-videos clips x --test-seconds), trains
-with a step budget, and scores the encoder on the held-out frames two ways, each with the held-out videos
+ingested at 5 fps, 64 px; --train-videos for more clips) and a held-out one (another seed, --test-videos
+clips x --test-seconds), trains with a step budget, and scores the encoder on the held-out frames two ways, each with the held-out videos
 cut into two disjoint halves and the figure averaged over both directions (fit on one half, score on the
 other):
 - linear probe (the train issue's bar): logistic regression on every unit's spatially pooled activation
