@@ -33,17 +33,21 @@ Box = tuple[float, float, float, float]
 
 def labelled_pairs(dataset: str, limit: int, max_gap_s: float = 0.5) -> list[tuple[list, list[Box]]]:
     """([image a, image b], concept boxes of a) for neighbouring frames of one video, a showing a concept."""
-    out, last = [], None
+    out, last, last_im = [], None, None
     for url in list_shards(dataset):
         with fsspec.open(url, "rb") as f:
             for s in tar_reader.samples(f):
                 meta = json.loads(s["json"])
                 frame = (meta["video_id"], meta["pts"], s["jpg"], [tuple(o["box"]) for o in meta["objects"]])
+                im = None  # decoded only when it is in a pair, and once: b of one pair is a of the next
                 if last and last[0] == frame[0] and 0 < frame[1] - last[1] <= max_gap_s and last[3]:
-                    out.append(([augment.decode(last[2], 10**4), augment.decode(frame[2], 10**4)], last[3]))
+                    im = augment.decode(frame[2], 10**4)
+                    out.append(
+                        ([last_im if last_im is not None else augment.decode(last[2], 10**4), im], last[3])
+                    )
                     if len(out) == limit:
                         return out
-                last = frame
+                last, last_im = frame, im
     return out
 
 
