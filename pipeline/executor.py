@@ -12,10 +12,10 @@ import time
 from collections import deque
 from collections.abc import Iterator
 
-from pipeline.errors import ConfigError
 from pipeline.manifest import ShardStatus
 from pipeline.plan import ShardSpec
 from pipeline.progress import Progress
+from pipeline.ray_runtime import cluster_address, ensure_ray
 from pipeline.worker import process_shard
 
 log = logging.getLogger(__name__)
@@ -116,31 +116,6 @@ def _failure(exc: Exception, retries: int) -> str:
         f"{type(cause).__name__}: {text} (after {retries} retries); fix the cause (storage, permissions, "
         "memory) and run the same command again: it builds only the missing shards"
     )
-
-
-def ensure_ray(address: str | None) -> bool:
-    """Use the Ray the caller started, or start one: the given cluster, else a fresh local Ray. True when
-    this call started or attached it (the caller then shuts it down)."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    address = cluster_address(address)
-    try:
-        ray.init(address=address or "local", include_dashboard=False, logging_level=logging.WARNING)
-    except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError...
-        if not address:
-            raise
-        raise ConfigError(
-            f"could not attach to the Ray cluster at {address!r}: {exc}; check the address and that the "
-            "head is running, or drop --address/RAY_ADDRESS to run on local Ray"
-        ) from exc
-    return True
-
-
-def cluster_address(address: str | None) -> str | None:
-    """The cluster to attach to (`address`, else $RAY_ADDRESS); None means a local Ray."""
-    return address or os.environ.get("RAY_ADDRESS") or None
 
 
 def run_ray(

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from pipeline.dataset import Dataset
 from pipeline.errors import ConfigError, InputError
-from pipeline.executor import ensure_ray
+from pipeline.ray_runtime import ensure_ray
 from pipeline.schema import SHARDS_DIR
 from probe import activations, concepts, frame_index, report
 from probe.catalog import CATALOG_SCHEMA, CATALOG_TABLE, PROBE_JSON, REPORT_HTML, UNITS_SCHEMA, UNITS_TABLE

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from pipeline.errors import UnitscopeError
-from pipeline.executor import ensure_ray
+from pipeline.ray_runtime import ensure_ray
 from train.config import TrainConfig
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from pipeline import storage
-from pipeline.executor import ensure_ray
+from pipeline.ray_runtime import ensure_ray
 from pipeline.synth import labels
 from pipeline.synth.concepts import CONCEPT_KINDS
 from pipeline.synth.config import DISTRACTORS, RANGES, SynthConfig
