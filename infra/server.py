@@ -5,7 +5,8 @@ Handlers only parse and validate; `probe.query.RunQueries` does the work. Every 
 status a route can answer; a method a path does not serve is a 405 naming the ones it does (`Allow`).
 Uploads to POST /query/image are limited to `max_upload_bytes` (default 8 MiB, 413 beyond it, enforced
 while the body is read) and to images of at most `probe.query.image.MAX_PIXELS` declared pixels (422
-beyond it, checked before decoding).
+beyond it, checked before decoding). The server names the run by a label (default: the run
+directory's name) and never answers with where it keeps the run or dataset (`redaction.Redaction`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from infra.api_schema import (
     image_upload_body,
 )
 from infra.batcher import Batcher
+from infra.redaction import Redaction, default_name
 from infra.upload import read_upload
 from pipeline import storage
 from pipeline.errors import UnitscopeError
@@ -54,13 +56,23 @@ def create_app(
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     queries: RunQueries | None = None,
     threads: int | None = None,
+    label: str | None = None,
 ) -> FastAPI:
     """The app for one run; loads the catalogue, frame manifest and frame index before serving.
-    `threads`: FAISS threads per frame-index search (None: every core)."""
+    `threads`: FAISS threads per frame-index search (None: every core). `label`: the run's name in
+    answers (default: the run directory's name), which stand in for its location everywhere."""
     q = (queries or RunQueries(run_url, dataset_url, threads)).load_all()
+    label = label or default_name(q.run_url)
+    redact = Redaction(
+        {
+            q.run_url: label,
+            q.dataset_url: default_name(q.dataset_url),
+            q.frames.url: default_name(q.frames.url),
+        }
+    )
 
     def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-        return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
+        return JSONResponse({"error": redact(message), "status": status}, status_code=status, headers=headers)
 
     def encode(items: list[tuple[Any, int]]) -> list[tuple[np.ndarray, np.ndarray, int]]:
         z, emb = q.encoder.encode([image for image, _ in items])
@@ -122,7 +134,7 @@ def create_app(
 
     @app.get("/healthz", responses=errors())
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "run": q.run_url, "frames": len(q.frames)}
+        return {"status": "ok", "run": label, "frames": len(q.frames)}
 
     concepts_json = json.dumps(q.concepts()).encode()
 
@@ -178,7 +190,7 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse, responses=errors(html=True))
     async def index() -> HTMLResponse:
-        return HTMLResponse(gallery.index_page(q.run_url, q.concepts()))
+        return HTMLResponse(gallery.index_page(label, q.concepts()))
 
     @app.get(
         "/gallery/units/{layer}/{channel}", response_class=HTMLResponse, responses=errors(404, 422, html=True)

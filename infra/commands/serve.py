@@ -23,6 +23,7 @@ class ServeConfig(BaseModel):
     max_upload_bytes: int = Field(MAX_UPLOAD_BYTES, ge=1024)
     access_log: bool = True
     threads: int = Field(1, ge=1, description="torch / FAISS threads of each image-query stage")
+    label: str | None = Field(None, min_length=1, max_length=200, description="the run's name in answers")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--config", default=None, metavar="FILE", help="YAML or JSON config; flags given override it"
     )
+    p.add_argument(
+        "--label", default=None,
+        help="the name the server gives the run in its answers (default: the run directory's name); "
+        "answers never say where the run is stored",
+    )  # fmt: skip
     p.add_argument(
         "--threads", type=int, default=None,
         help="threads of each image-query stage, encoder (torch) and index search (FAISS); default 1: "
@@ -60,7 +66,9 @@ def main(args: argparse.Namespace) -> int:
     # Image queries go through a two-stage pipeline (encoder, then index search), one batch per stage
     # at a time: with one thread each the two stages already fill two cores (tests/bench/query_server.py).
     torch.set_num_threads(cfg.threads)
-    app = create_app(cfg.run, cfg.dataset, max_upload_bytes=cfg.max_upload_bytes, threads=cfg.threads)
+    app = create_app(
+        cfg.run, cfg.dataset, max_upload_bytes=cfg.max_upload_bytes, threads=cfg.threads, label=cfg.label
+    )
     # The run's tables and indexes live as long as the server: keep them out of every garbage collection
     # (which otherwise walks them over and over while requests allocate; ~10% of the CPU under load).
     gc.freeze()

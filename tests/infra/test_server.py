@@ -27,7 +27,7 @@ def client(run):
 
 
 def test_healthz_and_openapi(client, run):
-    assert client.get("/healthz").json() == {"status": "ok", "run": str(run.run), "frames": len(run.frames())}
+    assert client.get("/healthz").json() == {"status": "ok", "run": run.run.name, "frames": len(run.frames())}
     paths = client.get("/openapi.json").json()["paths"]
     for p in ["/concepts", "/concepts/{name}/units", "/units/{layer}/{channel}", "/units/{layer}/{channel}/frames",
               "/frames/{name}", "/query/image", "/neighbors", "/healthz"]:  # fmt: skip
