@@ -77,6 +77,7 @@ def _threads(cfg: IngestConfig) -> int:
 def run(cfg: IngestConfig) -> IngestResult:
     """Ingest SRC into OUT; resumes a killed run, and does nothing when OUT already holds the finished job."""
     t0 = time.monotonic()
+    cfg = cfg.model_copy(update={"src": storage.absolute(cfg.src), "out": storage.absolute(cfg.out)})
     fs, root = _open_out(cfg)
     the_plan = plan.load_plan(fs, root, cfg)
     if the_plan is None:

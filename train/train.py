@@ -29,6 +29,10 @@ class TrainResult(BaseModel):
 
 def run(config: TrainConfig) -> TrainResult:
     t0 = time.monotonic()
+    # Ray Train runs its workers in a folder of Ray's session: relative paths must not reach them.
+    config = config.model_copy(
+        update={"dataset": storage.absolute(config.dataset), "run": storage.absolute(config.run)}
+    )
     shard_urls = list_shards(config.dataset)
     frames = count_frames(config.dataset)
     if frames < config.batch_size:
