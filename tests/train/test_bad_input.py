@@ -10,7 +10,7 @@ from pipeline.errors import ConfigError, InputError
 from pipeline.ingest import run as ingest
 from tests.helpers import run_cli
 from tests.train.conftest import TINY
-from tests.train.datasets import make_dataset
+from tests.train.datasets import make_dataset, write_videos
 from train.config import TrainConfig
 from train.train import run
 
@@ -90,3 +90,10 @@ def test_a_shard_that_cannot_be_opened_is_named_not_counted_as_too_few_frames(tm
     with pytest.raises(InputError, match="cannot read shard") as info:
         run(cfg)
     assert str(shard) in str(info.value) and "too few" not in str(info.value)
+
+
+def test_a_folder_of_videos_given_as_dataset_suggests_ingesting_it(tmp_path):
+    write_videos(tmp_path / "clips", [3])
+    proc = run_cli("train", tmp_path / "clips", tmp_path / "run", "--workers", "0")
+    assert proc.returncode == 2
+    assert f"unitscope ingest {tmp_path / 'clips'} OUT" in proc.stderr, proc.stderr
