@@ -12,7 +12,7 @@ from pipeline.errors import InputError
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("query", help="concept → units, unit → top frames, image → units + nearest frames")
-    p.add_argument("run", help="run directory (fsspec URL) that `unitscope probe` wrote into")
+    p.add_argument("run", metavar="RUN", help="run directory (fsspec URL) that `unitscope probe` wrote into")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--top", type=int, default=10, help="how many results (default 10)")
     common.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -10,8 +10,12 @@ from infra.runtime import init_ray
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train an unsupervised encoder on a dataset's shards (Ray Train)")
-    p.add_argument("dataset", help="dataset directory written by `unitscope ingest` (fsspec URL)")
-    p.add_argument("run", help="run directory for checkpoints, metrics and the encoder (fsspec URL)")
+    p.add_argument(
+        "dataset", metavar="DATASET", help="dataset directory written by `unitscope ingest` (fsspec URL)"
+    )
+    p.add_argument(
+        "run", metavar="RUN", help="run directory for checkpoints, metrics and the encoder (fsspec URL)"
+    )
     p.add_argument("--objective", default=None, choices=["temporal", "sparse"], help="default: temporal")
     p.add_argument(
         "--arch", default=None, help="encoder: conv4 (default for temporal), conv5, conv6, le3, le4"
