@@ -34,9 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from train.config import TrainConfig
-    from train.train import run
+    from train.train import absolute_paths, check_inputs, run
 
-    config = build_config(TrainConfig, args)
+    config = absolute_paths(build_config(TrainConfig, args))
+    check_inputs(config)  # bad input is reported before Ray starts
     if config.workers > 0:
         init_ray(config.address)
     result = run(config)

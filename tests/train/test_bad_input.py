@@ -94,6 +94,7 @@ def test_a_shard_that_cannot_be_opened_is_named_not_counted_as_too_few_frames(tm
 
 def test_a_folder_of_videos_given_as_dataset_suggests_ingesting_it(tmp_path):
     write_videos(tmp_path / "clips", [3])
-    proc = run_cli("train", tmp_path / "clips", tmp_path / "run", "--workers", "0")
+    proc = run_cli("train", tmp_path / "clips", tmp_path / "run")  # default workers: checked before Ray
     assert proc.returncode == 2
     assert f"unitscope ingest {tmp_path / 'clips'} OUT" in proc.stderr, proc.stderr
+    assert not (tmp_path / "run").exists()  # a command that fails before any work leaves nothing behind
