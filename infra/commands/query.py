@@ -29,12 +29,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from probe.query import RunQueries
+    from probe.query.image import decode_image
 
     if not 1 <= args.top <= 1000:
         raise InputError(f"--top must be between 1 and 1000, not {args.top}")
     q = RunQueries(args.run, args.dataset)
     if args.kind == "concept":
-        result: Any = {"concept": args.name, "units": q.concept_units(args.name, args.top)}
+        name = q.catalogue.concept_name(args.name)
+        result: Any = {"concept": name, "units": q.concept_units(name, args.top)}
         text = _table(
             result["units"], ["rank", "unit", "auc", "accuracy", "random_auc", "p_value", "is_detector"]
         )
@@ -53,7 +55,8 @@ def main(args: argparse.Namespace) -> int:
             data = Path(args.path).read_bytes()
         except OSError as exc:
             raise InputError(f"cannot read image {args.path}: {exc.strerror or exc}") from exc
-        result = q.image(data, args.top)
+        image = decode_image(data, name=args.path)
+        result = q.describe([image], [args.top])[0]
         units = [{**u, "concepts": ", ".join(c["concept"] for c in u["concepts"])} for u in result["units"]]
         text = (
             "units that fire most:\n"
