@@ -175,6 +175,11 @@ def create_app(
     async def index() -> HTMLResponse:
         return HTMLResponse(gallery.index_page(q.run_url, q.concepts()))
 
+    @app.get("/gallery/concepts/{name}", response_class=HTMLResponse)
+    async def concept_html(name: str, top: int = Query(50, ge=1, le=1000)) -> HTMLResponse:
+        name = q.catalogue.concept_name(name)
+        return HTMLResponse(gallery.concept_page(name, q.concept_units(name, top)))
+
     @app.get("/gallery/units/{layer}/{channel}", response_class=HTMLResponse)
     async def unit_html(
         layer: str, channel: int = channel_p, top: int = Query(24, ge=1, le=200)
