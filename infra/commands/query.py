@@ -11,14 +11,21 @@ from pipeline.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("query", help="concept → units, unit → top frames, image → units + nearest frames")
+    p = sub.add_parser(
+        "query",
+        help="concept → units, unit → top frames, image → units + nearest frames",
+        description="Ask a probed run: which units detect a concept, what a unit's top frames are, which "
+        "units fire on an image and which frames are nearest to it. Reads RUN directly, without Ray.",
+    )
     p.add_argument("run", metavar="RUN", help="run directory (fsspec URL) that `unitscope probe` wrote into")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--top", type=int, default=10, help="how many results (default 10)")
     common.add_argument("--json", action="store_true", help="print JSON instead of a table")
     common.add_argument("--dataset", default=None, help="dataset URL, if it moved since the probe")
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
-    kinds.add_parser("concept", parents=[common], help="units that detect a concept").add_argument("name")
+    kinds.add_parser("concept", parents=[common], help="units that detect a concept").add_argument(
+        "name", metavar="NAME"
+    )
     unit = kinds.add_parser("unit", parents=[common], help="a unit's concept labels and top frames")
     unit.add_argument("unit", metavar="LAYER/CHANNEL")
     unit.add_argument("--out", default=None, metavar="DIR", help="write the top frames' JPEGs here")

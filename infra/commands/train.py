@@ -9,7 +9,12 @@ from infra.runtime import init_ray
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train an unsupervised encoder on a dataset's shards (Ray Train)")
+    p = sub.add_parser(
+        "train",
+        help="train an unsupervised encoder on a dataset's shards (Ray Train)",
+        description="Learn an encoder without labels from DATASET's shards (streamed, split over Ray Train "
+        "workers) and write RUN: config.json, metrics.jsonl, checkpoints/, loss.png, encoder.pt.",
+    )
     p.add_argument(
         "dataset", metavar="DATASET", help="dataset directory written by `unitscope ingest` (fsspec URL)"
     )
