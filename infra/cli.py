@@ -11,6 +11,7 @@ import sys
 
 import infra.commands
 from infra import runtime
+from pipeline import ray_runtime
 from pipeline.errors import UnitscopeError
 
 # The order subcommands are listed in; any other module in infra/commands is appended.
@@ -54,7 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="unitscope",
         description="Unsupervised feature learning on video and the concept units that emerge in it.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log debugging detail, and print Ray's own messages and its workers' output here",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     names = [m.name for m in pkgutil.iter_modules(infra.commands.__path__) if not m.name.startswith("_")]
     for name in sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n)):
@@ -64,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    ray_runtime.set_verbose(args.verbose)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -67,6 +67,7 @@ def run(config: TrainConfig) -> TrainResult:
     config = absolute_paths(config)
     shard_urls, done = check_inputs(config)
     storage.write_text(storage.join(config.run, CONFIG_FILE), config.model_dump_json(indent=2))
+    metrics.MetricsLog(config.run, keep_until=done or 0)  # drop rows past the checkpoint before anyone reads
     summary = distributed.launch(config, shard_urls, train_worker)
     rows = metrics.read(config.run)
     tail = rows[len(rows) // 2 :]
