@@ -48,13 +48,6 @@ def test_unknown_concept_names_the_known_ones(q):
         q.concept_units("zebra", 5)
 
 
-def test_concept_names_match_regardless_of_case_and_a_near_miss_is_suggested(q):
-    assert q.concept_units("FACE", 3) == q.concept_units("face", 3)
-    assert q.concept_units("Face", 3) == q.concept_units("face", 3)
-    with pytest.raises(NotFound, match=r"unknown concept 'fase' \(did you mean 'face'\?\)"):
-        q.concept_units("fase", 5)
-
-
 def test_unit_labels_and_top_frames(run, q):
     frames = {f["key"]: f for f in run.frames()}
     uris = {v["video_id"]: v["uri"] for v in run.videos()}
