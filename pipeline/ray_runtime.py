@@ -15,6 +15,7 @@ import logging
 import logging.handlers
 import os
 import sys
+import tempfile
 
 from pipeline.errors import ConfigError
 
@@ -44,19 +45,21 @@ def start(address: str, **kwargs) -> None:
     try:
         ray.init(address=address, log_to_driver=False, logging_level=logging.INFO, **kwargs)
     except BaseException:
-        held.setTarget(logging.StreamHandler(sys.stderr))
+        ray_log.handlers = [logging.StreamHandler(sys.stderr)]
+        held.setTarget(ray_log.handlers[0])
         held.close()
         raise
     logs = logs_dir()
-    try:
-        target: logging.Handler = logging.FileHandler(os.path.join(logs, DRIVER_LOG))
-    except OSError:  # the session's folder is on another machine (a cluster's head)
-        target = logging.NullHandler()
+    path = os.path.join(logs, DRIVER_LOG)
+    if not os.path.isdir(logs):  # the session's folder is on another machine (a cluster's head)
+        path = os.path.join(tempfile.gettempdir(), f"unitscope-ray-driver-{os.getpid()}.log")
+    target = logging.FileHandler(path)
     target.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     held.setTarget(target)
     held.flush()
     ray_log.handlers = [target]
-    log.info("Ray's own messages and its workers' output: %s (-v prints them here)", logs)
+    where = logs if path.startswith(logs) else f"{path} and the cluster's {logs}"
+    log.info("Ray's own messages and its workers' output: %s (-v prints them here)", where)
 
 
 def logs_dir() -> str:
