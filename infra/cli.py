@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import logging
 import pkgutil
@@ -10,18 +11,56 @@ import sys
 
 import infra.commands
 from infra import runtime
+from pipeline import ray_runtime
 from pipeline.errors import UnitscopeError
 
 # The order subcommands are listed in; any other module in infra/commands is appended.
 ORDER = ["demo", "synth", "ingest", "train", "probe", "query", "serve", "submit", "jobs"]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, except that an unknown flag is reported by the subcommand it was given to (its usage,
+    not the top level's) with the closest flag it has: `ingest ... --fsp 2` suggests `--fps`."""
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:
+            parser = _chosen(self, ns)
+            parser.error(unknown_flags_message(parser, extras))
+        return ns
+
+
+def _chosen(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost (sub)parser the command line selected."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            name = getattr(ns, action.dest, None)
+            if name in action.choices:
+                return _chosen(action.choices[name], ns)
+    return parser
+
+
+def unknown_flags_message(parser: argparse.ArgumentParser, extras: list[str]) -> str:
+    known = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+    parts = []
+    for arg in extras:
+        flag = arg.split("=", 1)[0]
+        close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6) if flag.startswith("-") else []
+        parts.append(f"{arg} (did you mean {close[0]}?)" if close else arg)
+    return f"unrecognized arguments: {' '.join(parts)}; see `{parser.prog} --help`"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="unitscope",
         description="Unsupervised feature learning on video and the concept units that emerge in it.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log debugging detail, and print Ray's own messages and its workers' output here",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     names = [m.name for m in pkgutil.iter_modules(infra.commands.__path__) if not m.name.startswith("_")]
     for name in sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n)):
@@ -31,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    ray_runtime.set_verbose(args.verbose)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -5,11 +5,15 @@ placements), ingest both, train an encoder without labels on the first, probe it
 (units chosen on half of the probe corpus' videos, scored on the other half), print the concept table.
 Local Ray, local folders, no network. Every stage's options can be overridden (`synth`, `ingest`,
 `train`, `probe` mappings in the config file), so the demo shrinks to a smoke test or grows to an
-experiment. A stage whose output already exists is reused (delete OUT to start over).
+experiment. A stage is reused only when it completed with the same settings and inputs (its record in
+OUT/.stages/); a training run cut short with the same settings resumes from its checkpoint, and any other
+stage output is redone from scratch (issue 14: a failed run's stage was taken as done).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from pathlib import Path
@@ -56,9 +60,48 @@ def _exists(url: str) -> bool:
     return fs.exists(path)
 
 
+class Stages:
+    """Which stages of a demo completed, and from what: OUT/.stages/NAME.json holds the key of the settings
+    and inputs that produced the stage's output and whether the stage finished."""
+
+    def __init__(self, out: str):
+        self.dir = f"{out}/.stages"
+
+    def record(self, name: str) -> dict:
+        fs, path = fsspec.core.url_to_fs(f"{self.dir}/{name.replace(' ', '-')}.json")
+        return json.loads(fs.cat_file(path)) if fs.exists(path) else {}
+
+    def write(self, name: str, key: str, done: bool) -> None:
+        from pipeline.storage import write_url
+
+        write_url(
+            f"{self.dir}/{name.replace(' ', '-')}.json", json.dumps({"key": key, "done": done}).encode()
+        )
+
+
+def _key(config: BaseModel, after: str) -> str:
+    """What produced a stage's output: its settings and the key of the stage it reads from."""
+    return hashlib.sha256((after + config.model_dump_json()).encode()).hexdigest()[:16]
+
+
+def _clear(url: str) -> None:
+    fs, path = fsspec.core.url_to_fs(url)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
+
+
+def _cut_short(config) -> bool:
+    """Whether the training run in `config.run` stopped after a checkpoint and before its last step."""
+    from train.checkpoint import latest_step
+
+    step = latest_step(config.run)
+    return step is not None and step < config.steps
+
+
 def run(cfg: DemoConfig) -> DemoResult:
     from pipeline.config import IngestConfig
     from pipeline.ingest import run as ingest
+    from pipeline.storage import absolute
     from pipeline.synth import SynthConfig
     from pipeline.synth import run as synth
     from probe.config import ProbeConfig
@@ -66,31 +109,45 @@ def run(cfg: DemoConfig) -> DemoResult:
     from train.config import TrainConfig
     from train.train import run as train
 
-    out = cfg.out.rstrip("/")
+    out = absolute(cfg.out.rstrip("/"))
     if "://" not in out:
         Path(out).mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
 
-    def stage(name: str, done_marker: str, fn, config) -> None:
+    stages = Stages(out)
+
+    def stage(name: str, folder: str, done_marker: str, fn, config, after: str = "") -> str:
+        """Run one stage unless it completed with this key; returns the key."""
         t0 = time.perf_counter()
-        if _exists(done_marker):
-            log.info("demo: %s: reusing %s", name, done_marker)
+        key, record = _key(config, after), stages.record(name)
+        if record == {"key": key, "done": True} and _exists(done_marker):
+            log.info("demo: %s: reusing %s", name, folder)
         else:
+            if record.get("key") == key and name == "train" and _cut_short(config):
+                config = config.model_copy(update={"resume": True})  # cut short with these settings
+            elif record.get("key") != key or name == "train":  # other settings or inputs, or unknown
+                _clear(folder)
             log.info("demo: %s ...", name)
+            stages.write(name, key, done=False)
             fn(config)
+            stages.write(name, key, done=True)
         seconds[name] = round(time.perf_counter() - t0, 1)
+        return key
 
     corpora = {"train": (cfg.train_videos, cfg.train_seed), "probe": (cfg.probe_videos, cfg.probe_seed)}
+    keys = {}
     for split, (videos, seed) in corpora.items():
         vids = f"{out}/videos-{split}"
         opts = {**SYNTH, **cfg.synth, "out": vids, "videos": videos, "seed": seed}
-        stage(f"synth {split}", f"{vids}/corpus.json", synth, SynthConfig(**opts))
+        made = stage(f"synth {split}", vids, f"{vids}/corpus.json", synth, SynthConfig(**opts))
         data = f"{out}/data-{split}"
         opts = {**INGEST, **cfg.ingest, "src": vids, "out": data, "address": cfg.address, "progress": False}
-        stage(f"ingest {split}", f"{data}/manifest/shards.parquet", ingest, IngestConfig(**opts))
+        keys[split] = stage(
+            f"ingest {split}", data, f"{data}/dataset.json", ingest, IngestConfig(**opts), made
+        )
     run_dir = f"{out}/run"
     opts = {**TRAIN, **cfg.train, "dataset": f"{out}/data-train", "run": run_dir, "address": cfg.address}
-    stage("train", f"{run_dir}/encoder.pt", train, TrainConfig(**opts))
+    stage("train", run_dir, f"{run_dir}/encoder.pt", train, TrainConfig(**opts), keys["train"])
     t0 = time.perf_counter()
     opts = {**PROBE, **cfg.probe, "run": run_dir, "dataset": f"{out}/data-probe", "address": cfg.address}
     result = probe(ProbeConfig(**opts))

@@ -28,6 +28,14 @@ def unit_href(unit: str) -> str:
     return f"/gallery/units/{quote(layer, safe='')}/{quote(channel, safe='')}"
 
 
+def concept_href(name: str) -> str:
+    return f"/gallery/concepts/{quote(name, safe='')}"
+
+
+def _concept_link(name: str) -> str:
+    return f'<a href="{concept_href(name)}">{escape(name)}</a>'
+
+
 def frame_src(key: str) -> str:
     return f"/frames/{quote(key, safe='')}.jpg"
 
@@ -44,7 +52,7 @@ def index_page(run_url: str, concepts: list[dict[str, Any]]) -> str:
         thumb = (best.get("top_keys") or [None])[0]
         img = f'<img src="{frame_src(thumb)}" width=64 height=64 alt="">' if thumb else ""
         rows.append(
-            f"<tr><td>{escape(c['concept'])}</td><td>{escape(str(c.get('label_source') or ''))}</td>"
+            f"<tr><td>{_concept_link(c['concept'])}</td><td>{escape(str(c.get('label_source') or ''))}</td>"
             f"<td>{c['detectors']} / {c['units']}</td>"
             f'<td><a href="{unit_href(best["unit"])}">{escape(best["unit"])}</a></td>'
             f"<td>{_num(best.get('auc'))}</td><td>{_num(best.get('random_auc'))}</td><td>{img}</td></tr>"
@@ -55,6 +63,23 @@ def index_page(run_url: str, concepts: list[dict[str, Any]]) -> str:
         "<th>held-out AUC</th><th>random-weights AUC</th><th>top frame</th></tr>" + "".join(rows) + "</table>"
     )
     return _page("unitscope concepts", body)
+
+
+def concept_page(name: str, units: list[dict[str, Any]]) -> str:
+    """One concept: its units in the catalogue's rank order, each linked to its page."""
+    rows = "".join(
+        f'<tr><td>{_num(u.get("rank"))}</td><td><a href="{unit_href(u["unit"])}">{escape(u["unit"])}</a></td>'
+        f"<td>{_num(u.get('auc'))}</td><td>{_num(u.get('random_auc'))}</td><td>{_num(u.get('accuracy'))}</td>"
+        f"<td>{_num(u.get('p_value'))}</td>"
+        f"<td>{'<span class=det>detector</span>' if u.get('is_detector') else ''}</td></tr>"
+        for u in units
+    )
+    body = (
+        f'<p><a href="/">all concepts</a></p><h1>Concept {escape(name)}</h1>'
+        "<table><tr><th>rank</th><th>unit</th><th>held-out AUC</th><th>random-weights AUC</th>"
+        f"<th>accuracy</th><th>p</th><th></th></tr>{rows}</table>"
+    )
+    return _page(f"concept {name}", body)
 
 
 def _histogram_svg(counts: list[int], edges: list[float], width: int = 480, height: int = 120) -> str:
@@ -78,7 +103,7 @@ def _histogram_svg(counts: list[int], edges: list[float], width: int = 480, heig
 def unit_page(unit: dict[str, Any]) -> str:
     """One unit: its concept labels, activation histogram over the dataset and top-activating frames."""
     labels = "".join(
-        f"<tr><td>{escape(r['concept'])}</td><td>{_num(r.get('auc'))}</td><td>{_num(r.get('random_auc'))}</td>"
+        f"<tr><td>{_concept_link(r['concept'])}</td><td>{_num(r.get('auc'))}</td><td>{_num(r.get('random_auc'))}</td>"
         f"<td>{_num(r.get('accuracy'))}</td><td>{_num(r.get('rank'))}</td>"
         f"<td>{'<span class=det>detector</span>' if r.get('is_detector') else ''}</td></tr>"
         for r in unit["concepts"]

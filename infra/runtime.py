@@ -6,6 +6,7 @@ import logging
 import os
 
 from infra import auth
+from pipeline import ray_runtime
 from pipeline.errors import UnitscopeError
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> str:
     if address:
         token = prepare_cluster_auth(address)
         try:
-            ray.init(address=address, log_to_driver=True, logging_level=logging.WARNING)
+            ray_runtime.start(address)
         except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError...
             sent = f"the token from {token.source} was sent" if token else "no token was sent"
             raise ClusterError(
@@ -49,11 +50,5 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> str:
                 f"if the cluster uses token authentication, its token ({sent}): {auth.HOW_TO_SET}"
             ) from exc
         return f"ray cluster at {address}"
-    ray.init(
-        address="local",
-        num_cpus=num_cpus,
-        include_dashboard=False,
-        logging_level=logging.WARNING,
-        log_to_driver=True,
-    )
+    ray_runtime.start("local", num_cpus=num_cpus, include_dashboard=False)
     return "local ray"

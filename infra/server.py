@@ -193,6 +193,16 @@ def create_app(
         return HTMLResponse(gallery.index_page(label, q.concepts()))
 
     @app.get(
+        "/gallery/concepts/{name}", response_class=HTMLResponse, responses=errors(404, 422, html=True)
+    )
+    async def concept_html(
+        name: str = Path(min_length=1, max_length=MAX_NAME_LENGTH, description="concept name"),
+        top: int = Query(50, ge=1, le=1000),
+    ) -> HTMLResponse:
+        name = q.catalogue.concept_name(name)
+        return HTMLResponse(gallery.concept_page(name, q.concept_units(name, top)))
+
+    @app.get(
         "/gallery/units/{layer}/{channel}", response_class=HTMLResponse, responses=errors(404, 422, html=True)
     )
     async def unit_html(

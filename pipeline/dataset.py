@@ -18,10 +18,25 @@ class Dataset:
         self.url = url.rstrip("/")
         self.fs, self.root = storage.url_to_fs(self.url)
         if not self.fs.exists(storage.join(self.root, schema.DATASET_JSON)):
+            if self._holds_videos():
+                raise InputError(
+                    f"{url!r} is a folder of videos, not a unitscope dataset (no {schema.DATASET_JSON}); "
+                    f"ingest it first with `unitscope ingest {url} OUT` and pass OUT instead"
+                )
             raise InputError(
                 f"{url!r} is not a unitscope dataset (no {schema.DATASET_JSON}); run "
                 f"`unitscope ingest SRC {url}` first, or let an interrupted ingest finish by running it again"
             )
+
+    def _holds_videos(self) -> bool:
+        """Whether the folder holds video files (in it or two levels down): what `ingest` reads, not writes."""
+        from pipeline.sources import VIDEO_EXTENSIONS
+
+        try:
+            found = self.fs.find(self.root, maxdepth=3) if self.fs.isdir(self.root) else []
+        except OSError:
+            return False
+        return any("." + p.rsplit(".", 1)[-1].lower() in VIDEO_EXTENSIONS for p in found if "." in p)
 
     def _table(self, rel: str) -> pa.Table:
         return storage.read_parquet(self.fs, storage.join(self.root, rel))

@@ -39,7 +39,8 @@ class IngestResult(BaseModel):
 
 
 def _open_out(cfg: IngestConfig):
-    """The output filesystem and root; InputError when OUT cannot be a dataset directory."""
+    """The output filesystem and root; InputError when OUT cannot be a dataset directory. Creates
+    nothing: a run that fails before its plan is made leaves OUT as it was (see `_prepare_out`)."""
     try:
         fs, root = storage.url_to_fs(cfg.out)
         if fs.isfile(root):
@@ -53,17 +54,26 @@ def _open_out(cfg: IngestConfig):
                     f"OUT {cfg.out!r} is a non-empty directory that is not a unitscope dataset; "
                     "choose a new or empty directory so nothing there is overwritten"
                 )
-        fs.makedirs(storage.join(root, schema.SHARDS_DIR), exist_ok=True)
-        fs.makedirs(storage.join(root, schema.PARTS_DIR), exist_ok=True)
-        storage.write_bytes(fs, storage.join(root, ".unitscope-write-test"), root, b"ok")
-        fs.rm(storage.join(root, ".unitscope-write-test"))
     except InputError:
         raise
     except (OSError, ValueError, ImportError) as exc:
         raise InputError(
-            f"cannot write OUT {cfg.out!r}: {exc}; check the path, permissions or credentials"
+            f"cannot open OUT {cfg.out!r}: {exc}; check the path, permissions or credentials"
         ) from exc
     return fs, root
+
+
+def _prepare_out(cfg: IngestConfig, fs, root: str) -> None:
+    """Create OUT's folders and check that it can be written; InputError naming OUT otherwise."""
+    try:
+        fs.makedirs(storage.join(root, schema.SHARDS_DIR), exist_ok=True)
+        fs.makedirs(storage.join(root, schema.PARTS_DIR), exist_ok=True)
+        storage.write_bytes(fs, storage.join(root, ".unitscope-write-test"), root, b"ok")
+        fs.rm(storage.join(root, ".unitscope-write-test"))
+    except (OSError, ValueError, ImportError) as exc:
+        raise InputError(
+            f"cannot write OUT {cfg.out!r}: {exc}; check the path, permissions or credentials"
+        ) from exc
 
 
 def _threads(cfg: IngestConfig) -> int:
@@ -77,11 +87,15 @@ def _threads(cfg: IngestConfig) -> int:
 def run(cfg: IngestConfig) -> IngestResult:
     """Ingest SRC into OUT; resumes a killed run, and does nothing when OUT already holds the finished job."""
     t0 = time.monotonic()
+    cfg = cfg.model_copy(update={"src": storage.absolute(cfg.src), "out": storage.absolute(cfg.out)})
     fs, root = _open_out(cfg)
     the_plan = plan.load_plan(fs, root, cfg)
     if the_plan is None:
-        the_plan = plan.make_plan(sources.list_sources(cfg.src), cfg)
+        the_plan = plan.make_plan(sources.list_sources(cfg.src), cfg)  # a bad SRC fails here: OUT untouched
+        _prepare_out(cfg, fs, root)
         plan.save_plan(fs, root, the_plan)
+    else:
+        _prepare_out(cfg, fs, root)
     storage.clear_staging(fs, root)
     settings = DecodeSettings(
         fps=cfg.fps,

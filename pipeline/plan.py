@@ -117,7 +117,8 @@ def load_plan(fs, root: str, cfg: IngestConfig) -> Plan | None:
     if not fs.exists(path):
         return None
     plan = Plan.model_validate_json(fs.cat_file(path))
-    if plan.settings != cfg.decode_settings() or plan.src != cfg.src:
+    # Plans written before SRC was made absolute hold it as given; read it against this working directory.
+    if plan.settings != cfg.decode_settings() or storage.absolute(plan.src) != storage.absolute(cfg.src):
         raise ConfigError(
             f"{cfg.out} holds a dataset made from SRC {plan.src!r} with {json.dumps(plan.settings)}; "
             "rerun with the same SRC and settings to resume it, or choose a new OUT"

@@ -35,6 +35,19 @@ def is_local(fs: fsspec.AbstractFileSystem) -> bool:
     return isinstance(fs, LocalFileSystem)
 
 
+def absolute(url: str) -> str:
+    """`url` with a local path made absolute against this process' working directory; other URLs as given.
+
+    Stages call it in the driver before anything reaches Ray: Ray Train runs its workers in a directory
+    of Ray's session (`.../artifacts/unitscope-train-...`), where a relative `dataset/shards/...` names
+    nothing (issue 14)."""
+    if url.startswith("file://"):
+        return "file://" + os.path.abspath(os.path.expanduser(url[len("file://") :]))
+    if "://" in url or "::" in url:
+        return url
+    return os.path.abspath(os.path.expanduser(url))
+
+
 def join(base: str, *parts: str) -> str:
     """Join path parts with "/" (fsspec paths and URLs use forward slashes everywhere)."""
     return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])

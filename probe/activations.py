@@ -49,7 +49,7 @@ class ShardSpec:
 @dataclass
 class ShardStatus:
     shard: int
-    status: str  # ok / skipped (already committed) / failed
+    status: str  # ok / skipped (already committed; frames counts its rows) / failed
     frames: int = 0
     bad_frames: int = 0
     channels: list[int] = field(default_factory=list)
@@ -96,8 +96,8 @@ def process_shard(spec: ShardSpec) -> ShardStatus:
     """Compute and commit the activation chunk of one shard (skipped when already committed)."""
     t0 = time.perf_counter()
     store = ActivationStore(spec.encode.run)
-    if store.has_chunk(spec.shard):
-        return ShardStatus(spec.shard, "skipped")
+    if store.has_chunk(spec.shard):  # committed by an earlier probe of the same fingerprint
+        return ShardStatus(spec.shard, "skipped", len(store.keys(spec.shard)))
     try:
         members = read_shard(spec.url)
     except (OSError, tarfile.TarError, EOFError) as exc:
@@ -116,10 +116,25 @@ def process_shard(spec: ShardSpec) -> ShardStatus:
     return ShardStatus(spec.shard, "ok", len(keys), bad, channels, seconds=time.perf_counter() - t0)
 
 
+def summary(done: list[ShardStatus], total: int, seconds: float) -> str:
+    """Shards done of `total`, how many were reused or failed, frames computed now and their rate."""
+    reused = [s for s in done if s.status == "skipped"]
+    failed = sum(s.status == "failed" for s in done)
+    new = sum(s.frames for s in done if s.status == "ok")
+    kept = f", {len(reused)} reused ({sum(s.frames for s in reused)} frames)" if reused else ""
+    return (
+        f"{len(done)}/{total} shards{kept}, {failed} failed; {new} frames computed, "
+        f"{new / max(1e-9, seconds):.1f} frames/s"
+    )
+
+
 def compute(specs: list[ShardSpec], workers: int | None = None, use_ray: bool = True) -> list[ShardStatus]:
     """Run `process_shard` over `specs`: Ray tasks (at most `workers` in flight) or in this process."""
     if not use_ray:
-        return [process_shard(s) for s in specs]
+        t0 = time.perf_counter()
+        done = [process_shard(s) for s in specs]
+        log.info("activations: %s", summary(done, len(specs), time.perf_counter() - t0))
+        return done
     import ray
 
     gpus = (
@@ -142,7 +157,5 @@ def compute(specs: list[ShardSpec], workers: int | None = None, use_ray: bool = 
                 done.append(ray.get(ref))
             except ray.exceptions.RayError as exc:  # the worker died or the code raised: record, go on
                 done.append(ShardStatus(shard, "failed", error=str(exc).strip().splitlines()[-1][:500]))
-        frames = sum(s.frames for s in done)
-        rate = frames / max(1e-9, time.perf_counter() - t0)
-        log.info("activations: %d/%d shards, %d frames, %.1f frames/s", len(done), len(specs), frames, rate)
+        log.info("activations: %s", summary(done, len(specs), time.perf_counter() - t0))
     return sorted(done, key=lambda s: s.shard)

@@ -41,12 +41,14 @@ def check_run(run_url: str) -> dict:
 def fingerprint(
     run_url: str, dataset: str, shard_ids: list[str], layers: list[str], pool: str, seed: int
 ) -> str:
-    """Identifies what stored activations were computed from: encoder weights, dataset and its shards
-    (`shard_ids`, e.g. checksums), layers, pooling, seed."""
+    """Identifies what stored activations were computed from: the encoder's content (weights and spec),
+    dataset and its shards (`shard_ids`, e.g. checksums), layers, pooling, seed. The encoder is hashed,
+    not its size and time stamp: a retrained encoder of the same size, copied with its times kept, gave the
+    old fingerprint and the old activations were reused (issue 14)."""
     fs, root = storage.url_to_fs(run_url.rstrip("/"))
-    info = fs.info(f"{root}/{ENCODER_WEIGHTS}")
-    mtime = str(info.get("mtime", info.get("LastModified")))
-    token = json.dumps([info.get("size"), mtime, dataset.rstrip("/"), shard_ids, layers, pool, seed])
+    encoder = hashlib.sha256(fs.cat_file(f"{root}/{ENCODER_WEIGHTS}"))
+    encoder.update(fs.cat_file(f"{root}/{ENCODER_SPEC}"))
+    token = json.dumps([encoder.hexdigest(), dataset.rstrip("/"), shard_ids, layers, pool, seed])
     return hashlib.sha1(token.encode()).hexdigest()[:16]
 
 

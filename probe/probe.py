@@ -17,6 +17,7 @@ from pipeline.dataset import Dataset
 from pipeline.errors import ConfigError, InputError
 from pipeline.ray_runtime import ensure_ray
 from pipeline.schema import SHARDS_DIR
+from pipeline.storage import absolute
 from probe import activations, concepts, frame_index, report
 from probe.catalog import CATALOG_SCHEMA, CATALOG_TABLE, PROBE_JSON, REPORT_HTML, UNITS_SCHEMA, UNITS_TABLE
 from probe.catalog import write_table as write_parquet
@@ -101,8 +102,15 @@ def check_inputs(cfg: ProbeConfig) -> tuple[dict, list[str]]:
     return enc_spec, layers
 
 
+def absolute_paths(cfg: ProbeConfig) -> ProbeConfig:
+    """`cfg` with local paths made absolute here, in the driver, before Ray's workers (elsewhere) see them."""
+    paths = {k: getattr(cfg, k) for k in ("run", "dataset", "concepts", "exemplars") if getattr(cfg, k)}
+    return cfg.model_copy(update={k: absolute(v) for k, v in paths.items()})
+
+
 def run(cfg: ProbeConfig) -> ProbeResult:
     t0 = time.perf_counter()
+    cfg = absolute_paths(cfg)
     run_url = cfg.run.rstrip("/")
     enc_spec, layers = check_inputs(cfg)
     store, meta, statuses, spec = _activations(cfg, layers)

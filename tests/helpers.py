@@ -28,15 +28,18 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, timeout: float = 600, check: bool = False, **env: str) -> subprocess.CompletedProcess:
-    """Run `unitscope ARGS...` from this checkout in a fresh process and capture its output."""
+def run_cli(
+    *args: str, timeout: float = 600, check: bool = False, cwd: Path | None = None, **env: str
+) -> subprocess.CompletedProcess:
+    """Run `unitscope ARGS...` from this checkout in a fresh process (in `cwd`, default the checkout)
+    and capture its output."""
     proc = subprocess.run(
         [sys.executable, "-m", "infra", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
         env=cli_env(**env),
-        cwd=ROOT,
+        cwd=cwd or ROOT,
     )
     if check and proc.returncode != 0:
         raise AssertionError(

@@ -16,6 +16,7 @@ from torch import nn
 
 from pipeline.errors import UnitscopeError
 from pipeline.ray_runtime import ensure_ray
+from train import checkpoint, metrics
 from train.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,10 @@ def launch(config: TrainConfig, shard_urls: list[str], fn: WorkerFn) -> dict:
             failure_config=ray.train.FailureConfig(max_failures=0),
         ),
     )
+    start = (checkpoint.latest_step(config.run) or 0) if config.resume else 0
     try:
-        result = trainer.fit()
+        with metrics.Follower(config.run, config.steps, start, config.log_every):
+            result = trainer.fit()
     except Exception as exc:
         user = _user_error(exc)
         if user is not None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import threading
 import time
 
 from train import storage
 
 FILE = "metrics.jsonl"
+log = logging.getLogger(__name__)
 
 
 class MetricsLog:
@@ -46,6 +49,12 @@ def read(run_url: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+def _complete_rows(run_url: str) -> list[dict]:
+    """The rows of metrics.jsonl whose line is complete (an append may be under way)."""
+    text = storage.read_bytes(storage.join(run_url, FILE)).decode()
+    return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
+
+
 class Progress:
     """A one-line status every few steps: step, loss, images/s, lr, ETA."""
 
@@ -63,3 +72,43 @@ class Progress:
 
     def show(self, row: dict) -> None:
         print(self.line(row), file=sys.stderr, flush=True)
+
+
+class Follower:
+    """The driver's progress line under Ray Train: rank 0 writes RUN/metrics.jsonl, this thread prints its
+    rows as they arrive. The workers print nothing themselves: Ray Train turns a worker's `print` into a
+    log record and echoes it too, so each line came twice, between Ray's own messages (issue 14)."""
+
+    def __init__(self, run_url: str, total: int, start: int, log_every: int, every_s: float = 1.0):
+        self.run_url, self.total, self.log_every, self.every_s = run_url, total, log_every, every_s
+        self.progress = Progress(total, start)
+        self.shown = start
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="unitscope-train-progress", daemon=True)
+
+    def __enter__(self) -> Follower:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.poll()
+        self.poll()
+
+    def poll(self) -> None:
+        try:
+            rows = _complete_rows(self.run_url)
+        except (OSError, ValueError) as exc:  # not written yet, or a rewrite under way on object storage
+            log.debug("metrics not readable yet: %s", exc)
+            return
+        fresh = [r for r in rows if r["step"] > self.shown]
+        if fresh and self.shown == self.progress.start:  # time the ETA from the first step, not Ray's start
+            self.progress.t0 = time.monotonic() - sum(r.get("step_s", 0.0) for r in fresh)
+        for row in fresh:
+            if row["step"] % self.log_every == 0 or row["step"] == self.total:
+                self.progress.show(row)
+                self.shown = row["step"]

@@ -74,9 +74,12 @@ def units_for_slot(units: list[Unit], epoch: int, seed: int, slot: int, slots: i
     return [units[i] for i in order[slot::slots]]
 
 
-def read_unit(unit: Unit, epoch: int, counters: dict[str, int]) -> Iterator[Frame]:
-    """The frames of one unit in shard order. A shard that cannot be read is counted and logged (its
-    frames read so far stay used); a sample without a JPEG or with a bad key is counted and skipped."""
+def read_unit(
+    unit: Unit, epoch: int, counters: dict[str, int], unreadable: dict[str, str] | None = None
+) -> Iterator[Frame]:
+    """The frames of one unit in shard order. A shard that cannot be read is counted, logged and named in
+    `unreadable` (its frames read so far stay used); a sample without a JPEG or with a bad key is counted
+    and skipped."""
     fs, path = storage.url_to_fs(unit.url)
     try:
         with fs.open(path, "rb") as f:
@@ -90,6 +93,8 @@ def read_unit(unit: Unit, epoch: int, counters: dict[str, int]) -> Iterator[Fram
                 yield frame
     except (OSError, ValueError, EOFError, tarfile.TarError) as exc:
         counters["bad_shards"] = counters.get("bad_shards", 0) + 1
+        if unreadable is not None:
+            unreadable[unit.url] = str(exc)
         log.warning("skipping the rest of shard %s: %s", unit.url, exc)
 
 
@@ -115,10 +120,13 @@ def slot_frames(
     epoch = 0
     while True:
         n = 0
+        unreadable: dict[str, str] = {}
         for unit in units_for_slot(units, epoch, seed, slot, slots):
-            for frame in read_unit(unit, epoch, counters):
+            for frame in read_unit(unit, epoch, counters, unreadable):
                 n += 1
                 yield frame
+        if not n and unreadable:
+            raise unreadable_error(unreadable)
         empty = 0 if n else empty + 1
         if empty >= 3:
             raise InputError(
@@ -127,3 +135,13 @@ def slot_frames(
                 "loader_workers) or ingest more video"
             )
         epoch += 1
+
+
+def unreadable_error(unreadable: dict[str, str]) -> InputError:
+    """The error of a loader slot whose shards could not be read at all: the shards and why, not a count."""
+    url, why = next(iter(unreadable.items()))
+    more = f" (and {len(unreadable) - 1} more shard(s))" if len(unreadable) > 1 else ""
+    return InputError(
+        f"cannot read shard {url}: {why}{more}; check that the dataset is still there and that every "
+        "training worker reaches it (on a cluster: shared storage), or re-run `unitscope ingest`"
+    )

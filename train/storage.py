@@ -9,6 +9,7 @@ import fsspec
 from pipeline import storage as base
 
 join = base.join
+absolute = base.absolute
 
 
 def fs_of(url: str) -> tuple[fsspec.AbstractFileSystem, str]:

@@ -27,8 +27,17 @@ class TrainResult(BaseModel):
     seconds: float
 
 
-def run(config: TrainConfig) -> TrainResult:
-    t0 = time.monotonic()
+def absolute_paths(config: TrainConfig) -> TrainConfig:
+    """`config` with local paths made absolute here, in the driver: Ray Train runs its workers in a
+    folder of Ray's session, where a relative path names nothing."""
+    return config.model_copy(
+        update={"dataset": storage.absolute(config.dataset), "run": storage.absolute(config.run)}
+    )
+
+
+def check_inputs(config: TrainConfig) -> tuple[list[str], int | None]:
+    """The dataset's shard URLs and the run's last checkpoint step; a clear error (before Ray starts or
+    anything is written) when the dataset, the batch size or --resume do not fit."""
     shard_urls = list_shards(config.dataset)
     frames = count_frames(config.dataset)
     if frames < config.batch_size:
@@ -50,7 +59,15 @@ def run(config: TrainConfig) -> TrainResult:
         raise ConfigError(
             f"--resume: {config.run} is already at step {done} of {config.steps}; raise --steps"
         )
+    return shard_urls, done
+
+
+def run(config: TrainConfig) -> TrainResult:
+    t0 = time.monotonic()
+    config = absolute_paths(config)
+    shard_urls, done = check_inputs(config)
     storage.write_text(storage.join(config.run, CONFIG_FILE), config.model_dump_json(indent=2))
+    metrics.MetricsLog(config.run, keep_until=done or 0)  # drop rows past the checkpoint before anyone reads
     summary = distributed.launch(config, shard_urls, train_worker)
     rows = metrics.read(config.run)
     tail = rows[len(rows) // 2 :]

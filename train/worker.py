@@ -111,7 +111,8 @@ def train_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict
         if lead:
             log_rows.add(row)
             if step % config.log_every == 0 or last:
-                progress.show(row)
+                if config.workers == 0:  # under Ray Train the driver prints it (metrics.Follower)
+                    progress.show(row)
                 log_rows.flush()
         if step % config.checkpoint_every == 0 or last:
             _checkpoint(config, spec, dist, learner, optimizer, scheduler, step, positions, skipped)

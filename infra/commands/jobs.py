@@ -16,7 +16,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="the head's dashboard URL, http://HEAD:8265 (default: $RAY_API_SERVER_ADDRESS)",
     )
-    p = subparsers.add_parser("jobs", help="list, follow or stop jobs on a Ray cluster")
+    p = subparsers.add_parser(
+        "jobs",
+        help="list, follow or stop jobs on a Ray cluster",
+        description="The rest of a submitted job's life: list the cluster's jobs, show or follow a job's "
+        "logs, stop a job.",
+    )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", parents=[common], help="jobs on the cluster, newest last").set_defaults(
         func=list_jobs

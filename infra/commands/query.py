@@ -11,14 +11,21 @@ from pipeline.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("query", help="concept → units, unit → top frames, image → units + nearest frames")
-    p.add_argument("run", help="run directory (fsspec URL) that `unitscope probe` wrote into")
+    p = sub.add_parser(
+        "query",
+        help="concept → units, unit → top frames, image → units + nearest frames",
+        description="Ask a probed run: which units detect a concept, what a unit's top frames are, which "
+        "units fire on an image and which frames are nearest to it. Reads RUN directly, without Ray.",
+    )
+    p.add_argument("run", metavar="RUN", help="run directory (fsspec URL) that `unitscope probe` wrote into")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--top", type=int, default=10, help="how many results (default 10)")
     common.add_argument("--json", action="store_true", help="print JSON instead of a table")
     common.add_argument("--dataset", default=None, help="dataset URL, if it moved since the probe")
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
-    kinds.add_parser("concept", parents=[common], help="units that detect a concept").add_argument("name")
+    kinds.add_parser("concept", parents=[common], help="units that detect a concept").add_argument(
+        "name", metavar="NAME"
+    )
     unit = kinds.add_parser("unit", parents=[common], help="a unit's concept labels and top frames")
     unit.add_argument("unit", metavar="LAYER/CHANNEL")
     unit.add_argument("--out", default=None, metavar="DIR", help="write the top frames' JPEGs here")
@@ -29,12 +36,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from probe.query import RunQueries
+    from probe.query.image import decode_image
 
     if not 1 <= args.top <= 1000:
         raise InputError(f"--top must be between 1 and 1000, not {args.top}")
     q = RunQueries(args.run, args.dataset)
     if args.kind == "concept":
-        result: Any = {"concept": args.name, "units": q.concept_units(args.name, args.top)}
+        name = q.catalogue.concept_name(args.name)
+        result: Any = {"concept": name, "units": q.concept_units(name, args.top)}
         text = _table(
             result["units"], ["rank", "unit", "auc", "accuracy", "random_auc", "p_value", "is_detector"]
         )
@@ -53,7 +62,8 @@ def main(args: argparse.Namespace) -> int:
             data = Path(args.path).read_bytes()
         except OSError as exc:
             raise InputError(f"cannot read image {args.path}: {exc.strerror or exc}") from exc
-        result = q.image(data, args.top)
+        image = decode_image(data, name=args.path)
+        result = q.describe([image], [args.top])[0]
         units = [{**u, "concepts": ", ".join(c["concept"] for c in u["concepts"])} for u in result["units"]]
         text = (
             "units that fire most:\n"

@@ -27,8 +27,13 @@ class ServeConfig(BaseModel):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="serve the query API and HTML gallery of a probed run")
-    p.add_argument("run", help="run directory (fsspec URL) that `unitscope probe` wrote into")
+    p = sub.add_parser(
+        "serve",
+        help="serve the query API and HTML gallery of a probed run",
+        description="Serve the queries of `unitscope query` over HTTP (JSON API, schema at /openapi.json) "
+        "with an HTML gallery at /; binds 127.0.0.1 unless --host says otherwise.",
+    )
+    p.add_argument("run", metavar="RUN", help="run directory (fsspec URL) that `unitscope probe` wrote into")
     p.add_argument(
         "--host", default=None, help="address to bind (default 127.0.0.1; 0.0.0.0 = every interface)"
     )

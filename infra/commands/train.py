@@ -9,9 +9,18 @@ from infra.runtime import init_ray
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train an unsupervised encoder on a dataset's shards (Ray Train)")
-    p.add_argument("dataset", help="dataset directory written by `unitscope ingest` (fsspec URL)")
-    p.add_argument("run", help="run directory for checkpoints, metrics and the encoder (fsspec URL)")
+    p = sub.add_parser(
+        "train",
+        help="train an unsupervised encoder on a dataset's shards (Ray Train)",
+        description="Learn an encoder without labels from DATASET's shards (streamed, split over Ray Train "
+        "workers) and write RUN: config.json, metrics.jsonl, checkpoints/, loss.png, encoder.pt.",
+    )
+    p.add_argument(
+        "dataset", metavar="DATASET", help="dataset directory written by `unitscope ingest` (fsspec URL)"
+    )
+    p.add_argument(
+        "run", metavar="RUN", help="run directory for checkpoints, metrics and the encoder (fsspec URL)"
+    )
     p.add_argument("--objective", default=None, choices=["temporal", "sparse"], help="default: temporal")
     p.add_argument(
         "--arch", default=None, help="encoder: conv4 (default for temporal), conv5, conv6, le3, le4"
@@ -30,9 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from train.config import TrainConfig
-    from train.train import run
+    from train.train import absolute_paths, check_inputs, run
 
-    config = build_config(TrainConfig, args)
+    config = absolute_paths(build_config(TrainConfig, args))
+    check_inputs(config)  # bad input is reported before Ray starts
     if config.workers > 0:
         init_ray(config.address)
     result = run(config)

@@ -153,6 +153,7 @@ def corpus_doc(cfg: SynthConfig, clips: list[ClipResult], stats: dict) -> dict:
 
 def run(cfg: SynthConfig) -> SynthResult:
     """Write the corpus described by `cfg` (clips, sidecars, corpus.json, optional preview)."""
+    cfg = cfg.model_copy(update={"out": storage.absolute(cfg.out)})  # before Ray's workers see it
     fs, root = storage.url_to_fs(cfg.out)
     fs.makedirs(root, exist_ok=True)
     spec = cfg.model_dump_json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from typing import Any
@@ -76,15 +77,26 @@ class Catalogue:
             )
         return out
 
+    def concept_name(self, name: str) -> str:
+        """The catalogue's spelling of concept `name`, matched regardless of case (`Person` finds
+        `person`); NotFound naming the known concepts and the closest one otherwise."""
+        if name in self.by_concept:
+            return name
+        same = [c for c in self.by_concept if c.casefold() == name.casefold()]
+        if len(same) == 1:
+            return same[0]
+        known = ", ".join(sorted(self.by_concept)) or "none"
+        close = difflib.get_close_matches(name.casefold(), [c.casefold() for c in self.by_concept], n=1)
+        hint = (
+            f" (did you mean {next(c for c in self.by_concept if c.casefold() == close[0])!r}?)"
+            if close
+            else ""
+        )
+        raise NotFound(f"unknown concept {name!r}{hint}; the catalogue of {self.run_url} has: {known}")
+
     def concept_units(self, name: str, top: int) -> list[dict[str, Any]]:
         """The units ranked for concept `name` (best first), with held-out scores and random controls."""
-        try:
-            return self.by_concept[name][:top]
-        except KeyError:
-            known = ", ".join(sorted(self.by_concept)) or "none"
-            raise NotFound(
-                f"unknown concept {name!r}; the catalogue of {self.run_url} has: {known}"
-            ) from None
+        return self.by_concept[self.concept_name(name)][:top]
 
     def unit(self, layer: str, channel: int) -> dict[str, Any]:
         """The statistics row of one unit; NotFound naming the layers and channel range otherwise."""

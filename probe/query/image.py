@@ -16,24 +16,25 @@ from probe.query.errors import BadQuery
 MAX_PIXELS = 40_000_000
 
 
-def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """RGB image from encoded bytes; BadQuery when it is not an image or declares too many pixels."""
+def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, name: str = "the upload") -> Image.Image:
+    """RGB image from encoded bytes; BadQuery when it is not an image or declares too many pixels.
+    `name` says what the bytes are in the message (the CLI passes the file's path)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             w, h = img.size
             if w * h > max_pixels:
-                raise BadQuery(f"image declares {w}x{h} pixels, more than the limit of {max_pixels}")
+                raise BadQuery(f"{name} declares {w}x{h} pixels, more than the limit of {max_pixels}")
             img.load()
     except BadQuery:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise BadQuery(f"image declares more than the limit of {max_pixels} pixels") from None
+        raise BadQuery(f"{name} declares more than the limit of {max_pixels} pixels") from None
     except UnidentifiedImageError:
-        raise BadQuery("the upload is not an image Pillow can decode (JPEG, PNG, WebP, ...)") from None
+        raise BadQuery(f"{name} is not an image Pillow can decode (JPEG, PNG, WebP, ...)") from None
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt data inside a known format
-        raise BadQuery(f"the image cannot be decoded: {exc}") from None
+        raise BadQuery(f"{name} cannot be decoded as an image: {exc}") from None
     return img.convert("RGB")
 
 

@@ -53,3 +53,19 @@ def test_malformed_config_file(tmp_path, text):
 
 def test_parser_builds():
     assert isinstance(build_parser(), argparse.ArgumentParser)
+
+
+@pytest.mark.parametrize(
+    "argv, usage, suggestion",
+    [
+        (["ingest", "SRC", "OUT", "--fsp", "2"], "usage: unitscope ingest", "--fsp (did you mean --fps?)"),
+        (["train", "DS", "RUN", "--stesp=5"], "usage: unitscope train", "--stesp=5 (did you mean --steps?)"),
+        (["query", "RUN", "concept", "face", "--topp", "3"], "usage: unitscope query RUN concept",
+         "--topp (did you mean --top?)"),
+    ],
+)  # fmt: skip
+def test_a_mistyped_flag_shows_the_subcommands_usage_and_the_closest_flag(argv, usage, suggestion):
+    proc = run_cli(*argv)
+    assert proc.returncode == 2
+    assert usage in proc.stderr and suggestion in proc.stderr, proc.stderr
+    assert "COMMAND ..." not in proc.stderr  # not the top-level usage

@@ -1,7 +1,10 @@
 """`unitscope demo` end to end on a shrunken budget: synth, ingest, train, probe, the concept table."""
 
+import json
+
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from tests.helpers import run_cli
 
@@ -29,3 +32,35 @@ def test_demo_smoke(tmp_path):
     assert scored and scored <= {"face", "wheel", "cat", "walker"}
     for concept in scored:
         assert concept in proc.stdout
+
+
+def _last_step(run_dir) -> int:
+    return json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])["step"]
+
+
+@pytest.mark.slow
+def test_a_stage_is_reused_only_when_it_completed_with_the_same_settings(tmp_path):
+    from infra.demo import DemoConfig, Stages, run
+
+    tiny = yaml.safe_load(TINY)
+    no_ray = {"workers": 0}
+    opts = {**tiny, "synth": {**tiny["synth"], **no_ray}, "ingest": {**tiny["ingest"], **no_ray},
+            "probe": {**tiny["probe"], **no_ray}, "out": str(tmp_path / "demo")}  # fmt: skip
+    out = tmp_path / "demo"
+    run(DemoConfig(**opts))
+    assert _last_step(out / "run") == 6
+    dataset_made = (out / "data-train" / "dataset.json").stat().st_mtime_ns
+
+    # other training settings: the encoder of the earlier ones is not taken as done; the data is reused
+    opts["train"] = {**tiny["train"], "steps": 8, "checkpoint_every": 4}
+    run(DemoConfig(**opts))
+    assert _last_step(out / "run") == 8
+    assert (out / "data-train" / "dataset.json").stat().st_mtime_ns == dataset_made
+
+    # a training run cut short after its checkpoint at step 4 (no encoder yet) resumes there
+    (out / "run" / "encoder.pt").unlink()
+    (out / "run" / "checkpoints" / "latest.json").write_text('{"step": 4, "file": "step-00000004.pt"}')
+    Stages(str(out)).write("train", Stages(str(out)).record("train")["key"], done=False)
+    run(DemoConfig(**opts))
+    rows = [json.loads(line) for line in (out / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, 9)) and (out / "run" / "encoder.pt").exists()

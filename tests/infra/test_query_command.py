@@ -22,6 +22,12 @@ def run(tmp_path_factory, ray_local):
     return small_run(tmp_path_factory)
 
 
+def test_concept_names_are_matched_regardless_of_case(run):
+    concept = run.catalog()[0]["concept"]
+    got = json.loads(run_cli("query", run.run, "concept", concept.upper(), "--json", check=True).stdout)
+    assert got["concept"] == concept and got["units"]
+
+
 def test_concept_json_and_table(run):
     concept = run.catalog()[0]["concept"]
     expect = sorted((r for r in run.catalog() if r["concept"] == concept), key=lambda r: r["rank"])[:3]
@@ -69,6 +75,8 @@ def test_image_finds_its_frame(run, tmp_path):
         (["unit", "conv1/9999"], "channels 0.."),
         (["concept", "face", "--top", "0"], "--top"),
         (["image", "/nonexistent/q.jpg"], "cannot read image"),
+        (["image", str(ROOT / "README.md")], f"{ROOT / 'README.md'} is not an image"),
+        (["concept", "fase"], "unknown concept 'fase' (did you mean 'face'?)"),
     ],
 )
 def test_unknown_names_exit_nonzero(run, args, message):

@@ -85,7 +85,14 @@ def test_html_pages(client, run):
     index = client.get("/")
     assert index.status_code == 200 and "text/html" in index.headers["content-type"]
     for concept in {r["concept"] for r in run.catalog()}:
-        assert concept in index.text
+        assert f'<a href="/gallery/concepts/{concept}">{concept}</a>' in index.text
+        page = client.get(f"/gallery/concepts/{concept}")
+        assert page.status_code == 200 and f"Concept {concept}" in page.text
+        ranked = sorted((r for r in run.catalog() if r["concept"] == concept), key=lambda r: r["rank"])
+        links = [f'<a href="/gallery/units/{r["unit"]}">' for r in ranked]
+        assert all(link in page.text for link in links)
+        assert [page.text.index(link) for link in links] == sorted(page.text.index(link) for link in links)
+    assert client.get("/gallery/concepts/no-such-concept").status_code == 404
     row = run.units()[0]
     layer, channel = row["unit"].split("/")
     page = client.get(f"/gallery/units/{layer}/{channel}", params={"top": 5})

@@ -71,6 +71,16 @@ def test_missing_src_is_exit_2(tmp_path):
     assert "does not exist" in proc.stderr and "folder of videos" in proc.stderr
 
 
+@pytest.mark.parametrize("out_before", ["absent", "empty"])
+def test_an_ingest_that_fails_before_any_work_leaves_out_as_it_was(tmp_path, out_before):
+    out = tmp_path / "out"
+    if out_before == "empty":
+        out.mkdir()
+    proc = run_cli("ingest", tmp_path / "nope", out, "--workers", "0")
+    assert proc.returncode == 2
+    assert (list(out.iterdir()) == []) if out_before == "empty" else not out.exists()
+
+
 def test_src_without_videos_is_exit_2(tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "a.txt").write_text("x")

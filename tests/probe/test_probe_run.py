@@ -1,6 +1,7 @@
 """End to end on a tiny dataset and run: activations on Ray, catalogue, units table, frame index, report."""
 
 import json
+import os
 from pathlib import Path
 
 import faiss
@@ -109,6 +110,20 @@ def test_stored_activations_are_tied_to_encoder_and_dataset(probed):
         fingerprint(cfg.run, cfg.dataset, ["a"], ["conv1"], "mean", 0),
     ]
     assert base not in others and len(set(others)) == 4
+
+
+def test_stored_activations_are_keyed_by_the_encoders_content_not_its_size_and_time(tmp_path):
+    from probe.encoders import fingerprint
+
+    run_dir = write_run(tmp_path / "run", seed=1)
+    weights = run_dir / "encoder.pt"
+    stat = weights.stat()
+    before = fingerprint(str(run_dir), "/ds", ["a"], ["conv1"], "max", 0)
+    other = write_run(tmp_path / "other", seed=2) / "encoder.pt"
+    assert other.stat().st_size == stat.st_size and other.read_bytes() != weights.read_bytes()
+    weights.write_bytes(other.read_bytes())  # another encoder of the same size, times kept (e.g. `cp -p`)
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert fingerprint(str(run_dir), "/ds", ["a"], ["conv1"], "max", 0) != before
 
 
 def test_in_process_executor_matches_ray_and_bad_shard_is_a_row(probed, tmp_path):

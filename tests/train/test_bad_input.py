@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline import schema
 from pipeline.config import IngestConfig
 from pipeline.errors import ConfigError, InputError
 from pipeline.ingest import run as ingest
 from tests.helpers import run_cli
 from tests.train.conftest import TINY
-from tests.train.datasets import make_dataset
+from tests.train.datasets import make_dataset, write_videos
 from train.config import TrainConfig
 from train.train import run
 
@@ -78,3 +79,22 @@ def test_too_few_frames_for_the_loader_slots_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match=r"read no usable frames in 3 epochs.*use fewer") as info:
         run(cfg)
     assert "Traceback" not in str(info.value)
+
+
+def test_a_shard_that_cannot_be_opened_is_named_not_counted_as_too_few_frames(tmp_path):
+    ds = make_dataset(tmp_path, [6, 6], shard_frames=100)
+    shard = ds / schema.shard_path(0)
+    shard.unlink()  # the manifest still lists it
+    cfg = TrainConfig(dataset=str(ds), run=str(tmp_path / "run"), workers=0, steps=3, batch_size=2,
+                      loader_workers=0, width=4, input_size=32)  # fmt: skip
+    with pytest.raises(InputError, match="cannot read shard") as info:
+        run(cfg)
+    assert str(shard) in str(info.value) and "too few" not in str(info.value)
+
+
+def test_a_folder_of_videos_given_as_dataset_suggests_ingesting_it(tmp_path):
+    write_videos(tmp_path / "clips", [3])
+    proc = run_cli("train", tmp_path / "clips", tmp_path / "run")  # default workers: checked before Ray
+    assert proc.returncode == 2
+    assert f"unitscope ingest {tmp_path / 'clips'} OUT" in proc.stderr, proc.stderr
+    assert not (tmp_path / "run").exists()  # a command that fails before any work leaves nothing behind
