@@ -192,9 +192,7 @@ def create_app(
     async def index() -> HTMLResponse:
         return HTMLResponse(gallery.index_page(label, q.concepts()))
 
-    @app.get(
-        "/gallery/concepts/{name}", response_class=HTMLResponse, responses=errors(404, 422, html=True)
-    )
+    @app.get("/gallery/concepts/{name}", response_class=HTMLResponse, responses=errors(404, 422, html=True))
     async def concept_html(
         name: str = Path(min_length=1, max_length=MAX_NAME_LENGTH, description="concept name"),
         top: int = Query(50, ge=1, le=1000),
