@@ -52,6 +52,7 @@ class DemoResult(BaseModel):
     out: str
     report: str
     table: list[dict]
+    rule: dict  # the detector definition the table applied (probe/detector.py)
     seconds: dict[str, float]  # per stage
 
 
@@ -150,6 +151,9 @@ def run(cfg: DemoConfig) -> DemoResult:
     stage("train", run_dir, f"{run_dir}/encoder.pt", train, TrainConfig(**opts), keys["train"])
     t0 = time.perf_counter()
     opts = {**PROBE, **cfg.probe, "run": run_dir, "dataset": f"{out}/data-probe", "address": cfg.address}
-    result = probe(ProbeConfig(**opts))
+    probe_cfg = ProbeConfig(**opts)
+    result = probe(probe_cfg)
     seconds["probe"] = round(time.perf_counter() - t0, 1)
-    return DemoResult(out=out, report=result.report, table=result.table, seconds=seconds)
+    return DemoResult(
+        out=out, report=result.report, table=result.table, rule=probe_cfg.rule.as_dict(), seconds=seconds
+    )

@@ -4,7 +4,9 @@ The query stage (`unitscope query` / `serve`) reads these names; keep them stabl
 
 - `catalog.parquet`: one row per (concept, label source, kept unit), rank 1 = best on the selection
   split; scores are held-out (evaluation split) unless prefixed `select_`; `random_*` is the random-
-  weight control's best unit under the same protocol; `p_value` is from the permutation null.
+  weight control's best unit under the same protocol; `p_value` is from the permutation null;
+  `linear_auc` is the concept's linear probe on all units (probe/linear.py), the same in each of its rows;
+  `is_detector` applies the rule recorded in probe.json (probe/detector.py).
 - `units.parquet`: one row per unit of the probed layers over all frames of the dataset (trained
   encoder): mean/std of the pooled response, its top frames and a histogram. `probe.json` records
   the pooling (`pool`), so the query stage pools an uploaded image's responses the same way.
@@ -53,6 +55,8 @@ CATALOG_SCHEMA = pa.schema(
         ("random_auc", pa.float64()),  # held-out AUC of the random-weight control's best unit (NaN: none)
         ("random_unit", pa.string()),
         ("p_value", pa.float64()),  # permutation null (NaN: no permutations run)
+        ("linear_auc", pa.float64()),  # held-out AUC of a linear probe on all units (per concept)
+        ("random_linear_auc", pa.float64()),  # the same on the random-weight control's units
         ("is_detector", pa.bool_()),
         ("top_keys", pa.list_(pa.string())),  # top-activating frame keys of the unit
     ]

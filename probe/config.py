@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from probe.detector import ALPHA, MIN_AUC, RANDOM_MARGIN, DetectorRule
 from probe.search import EXACT_MAX_UNITS
 
 
@@ -47,8 +48,11 @@ class ProbeConfig(BaseModel):
 
     random_control: bool = Field(True, description="score the same architecture with random weights")
     permutations: int = Field(199, ge=0, description="label shuffles of the permutation null")
-    random_margin: float = Field(0.05, ge=0, description="AUC a detector must beat random weights by")
-    alpha: float = Field(0.01, gt=0, lt=1, description="p-value a detector must reach")
+    min_auc: float = Field(MIN_AUC, ge=0.5, le=1, description="held-out AUC a detector must reach")
+    random_margin: float = Field(
+        RANDOM_MARGIN, ge=0, le=0.5, description="AUC a detector must beat random weights' best unit by"
+    )
+    alpha: float = Field(ALPHA, gt=0, lt=1, description="permutation p-value a detector must reach")
 
     exemplar_k: int = Field(50, ge=1, description="frames taken per exemplar image from the k-NN search")
     top_frames: int = Field(16, ge=1, description="top-activating frames kept per unit")
@@ -61,3 +65,8 @@ class ProbeConfig(BaseModel):
         if isinstance(v, str):
             v = [s.strip() for s in v.split(",") if s.strip()]
         return v or None
+
+    @property
+    def rule(self) -> DetectorRule:
+        """The detector definition with this probe's thresholds (probe/detector.py)."""
+        return DetectorRule(min_auc=self.min_auc, random_margin=self.random_margin, alpha=self.alpha)

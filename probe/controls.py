@@ -1,4 +1,4 @@
-"""The two controls every detector claim is checked against, and the rule that combines them.
+"""The two controls every detector claim is checked against.
 
 Random weights: the same architecture with random weights goes through the same pipeline and the
 same selection protocol (random networks have face-like units too); its best unit's held-out AUC is
@@ -6,8 +6,7 @@ the bar to beat. Permutation null: the selection split's labels are shuffled, th
 (FAISS search, exact re-scoring, best unit), and the chosen unit scored on the real held-out labels;
 the p-value is the fraction of shuffles whose held-out AUC reaches the real one (lower units of a
 concept's ranking are tested against the same null of best units, which is conservative).
-A unit is a detector only when its held-out AUC beats the random control's by `random_margin` AND
-its p-value is at most `alpha`; without a random control nothing is declared a detector.
+The rule that combines them with the held-out AUC is `probe.detector.DetectorRule`.
 """
 
 from __future__ import annotations
@@ -56,11 +55,3 @@ def permutation_null(
 def p_value(null_aucs: np.ndarray, auc: float) -> float:
     """(1 + shuffles reaching `auc`) / (1 + shuffles): never 0, at least 1 / (permutations + 1)."""
     return (1.0 + float(np.sum(null_aucs >= auc))) / (1.0 + len(null_aucs))
-
-
-def is_detector(auc: float, random_auc: float, p_value: float, random_margin: float, alpha: float) -> bool:
-    """The detector rule: beats the random-weight control by `random_margin` and the null at `alpha`."""
-    if not np.isfinite(auc):
-        return False
-    beats_random = bool(np.isfinite(random_auc)) and auc >= random_auc + random_margin
-    return bool(beats_random and p_value <= alpha)

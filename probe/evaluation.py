@@ -15,7 +15,8 @@ from pipeline.errors import InputError
 from probe.catalog import unit_name
 from probe.concepts import ConceptSet
 from probe.config import ProbeConfig
-from probe.controls import is_detector, p_value, permutation_null
+from probe.controls import p_value, permutation_null
+from probe.linear import linear_probe_auc
 from probe.search import UnitIndex
 from probe.selection import UnitScore, select_and_evaluate
 from probe.splits import split_mask
@@ -32,6 +33,7 @@ class ConceptResult:
     random: list[UnitScore]
     p_values: list[float]  # per trained unit, from the null of best units
     null_aucs: list[float]
+    linear: dict[str, float] = field(default_factory=dict)  # network -> held-out AUC of the linear probe
     eval_labels: np.ndarray | None = None  # for the report: labels of the evaluation split
     eval_acts: dict[str, np.ndarray] = field(default_factory=dict)  # network -> (eval, shown units)
 
@@ -96,17 +98,19 @@ def score_set(
             pvals = [p_value(null_aucs, s.auc) for s in trained]
         else:
             null_aucs, pvals = np.array([]), [float("nan")] * len(trained)
+        linear = {
+            n: linear_probe_auc(a[sel], y[sel], np.asarray(cs.groups)[sel], held_out[n], y[~sel], cfg.seed)
+            for n, a in acts.items()
+        }
         shown = {"trained": [s.unit for s in trained[: cfg.report_units]], "random": [s.unit for s in random]}
         eval_acts = {n: np.asarray(held_out[n][:, cols], np.float32) for n, cols in shown.items() if cols}
-        results.append(
-            ConceptResult(
-                concept, cs.source, counts, trained, random, pvals, null_aucs.tolist(), y[~sel], eval_acts
-            )
-        )
+        result = ConceptResult(concept, cs.source, counts, trained, random, pvals, null_aucs.tolist(), linear,
+                               y[~sel], eval_acts)  # fmt: skip
+        results.append(result)
         best, ctrl = trained[0], (random[0].auc if random else float("nan"))
         log.info(
-            "%s (%s): best %s held-out AUC %.3f, random %.3f, p %.4f",
-            concept, cs.source, unit_name(*units[best.unit]), best.auc, ctrl, pvals[0],
+            "%s (%s): best %s held-out AUC %.3f, random %.3f, p %.4f, linear probe %.3f",
+            concept, cs.source, unit_name(*units[best.unit]), best.auc, ctrl, pvals[0], linear["trained"],
         )  # fmt: skip
     return SetResult(results, skipped, index_info)
 
@@ -136,7 +140,9 @@ def catalog_rows(
                 "random_auc": random_auc,
                 "random_unit": unit_name(*units[rnd.unit]) if rnd else None,
                 "p_value": p,
-                "is_detector": is_detector(s.auc, random_auc, p, cfg.random_margin, cfg.alpha),
+                "linear_auc": r.linear.get("trained", float("nan")),
+                "random_linear_auc": r.linear.get("random", float("nan")),
+                "is_detector": cfg.rule.holds(s.auc, random_auc, p),
                 "top_keys": top_keys.get(s.unit, [])[: cfg.top_frames],
             }
         )

@@ -172,11 +172,7 @@ def run(cfg: ProbeConfig) -> ProbeResult:
         "channels": meta.channels,
         "frames": len(fkeys),
         "units": len(units),
-        "detector_rule": {
-            "random_margin": cfg.random_margin,
-            "alpha": cfg.alpha,
-            "rule": "held-out AUC >= random control's best held-out AUC + random_margin and p <= alpha",
-        },
+        "detector_rule": cfg.rule.as_dict(),
         "index": index_info,
         "skipped_concepts": skipped,
         "failed_shards": failed,

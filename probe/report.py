@@ -126,17 +126,17 @@ def render(info: dict, results: list[ConceptResult], catalog: list[dict], unit_r
         f"<style>{CSS}</style></head><body><h1>Which units became concept detectors?</h1>",
         f"<p class='meta'>run <code>{html.escape(info['run'])}</code> · dataset <code>{html.escape(info['dataset'])}</code>"
         f" · {info['frames']} frames · {info['units']} units in {', '.join(info['layers'])} ({info['pool']}-pooled)"
-        f"<br>Units are chosen on one half of the labelled videos and scored on the other. A unit is a "
-        f"<span class='yes'>detector</span> when its held-out AUC beats the same network with random weights by "
-        f"{cfg.random_margin} and its permutation p-value is at most {cfg.alpha}.</p>",
+        f"<br>Units are chosen on one half of the labelled videos and scored on the other; "
+        f"{html.escape(cfg.rule.text())}.</p>",
         "<table><tr><th>concept</th><th>labels</th><th>best unit</th><th>held-out AUC</th><th>accuracy</th>"
-        "<th>random weights</th><th>p</th><th>detector</th></tr>",
+        "<th>random weights</th><th>p</th><th>linear probe, all units (random weights)</th><th>detector</th></tr>",
     ]
     for (source, concept), row in sorted(best.items()):
         parts.append(
             f"<tr><td><a href='#{source}-{html.escape(concept)}'>{html.escape(concept)}</a></td><td>{source}</td>"
             f"<td>{row['unit']}</td><td><b>{_fmt(row['auc'])}</b></td><td>{_fmt(row['accuracy'])}</td>"
             f"<td>{_fmt(row['random_auc'])} ({row['random_unit'] or '—'})</td><td>{row['p_value']:.4f}</td>"
+            f"<td>{_fmt(row['linear_auc'])} ({_fmt(row['random_linear_auc'])})</td>"
             f"<td>{'<span class=yes>yes</span>' if row['is_detector'] else '<span class=no>no</span>'}</td></tr>"
         )
     parts.append("</table>")

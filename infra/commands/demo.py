@@ -23,13 +23,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from infra.commands.probe import format_table
     from infra.demo import DemoConfig, run
+    from infra.tables import concept_table
+    from probe.detector import DetectorRule
 
     cfg = build_config(DemoConfig, args)
     init_ray(cfg.address)
     result = run(cfg)
-    print(format_table(result.table))
+    print(concept_table(result.table, DetectorRule.from_dict(result.rule)))
     print("stage seconds:", ", ".join(f"{k} {v:.0f}" for k, v in result.seconds.items()))
     print(f"report: {result.report}")
     return 0

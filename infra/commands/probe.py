@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from infra.tables import concept_table
     from probe.config import ProbeConfig
     from probe.probe import check_inputs, run
 
@@ -45,7 +46,7 @@ def main(args: argparse.Namespace) -> int:
     if cfg.workers != 0:
         init_ray(cfg.address)
     result = run(cfg)
-    print(format_table(result.table))
+    print(concept_table(result.table, cfg.rule))
     if result.skipped_concepts:
         print(f"not scored: {', '.join(result.skipped_concepts)} (see probe.json)")
     if result.failed_shards:
@@ -54,15 +55,3 @@ def main(args: argparse.Namespace) -> int:
         print(f"{len(result.unreadable_images)} unreadable image(s) skipped")
     print(f"catalogue: {result.catalog}\nreport:    {result.report}")
     return 0
-
-
-def format_table(rows: list[dict]) -> str:
-    """The concept table: best unit, held-out scores, the random control, p, detector."""
-    head = f"{'concept':<14} {'labels':<9} {'best unit':<12} {'AUC':>6} {'acc':>6} {'random':>7} {'p':>7}  detector"
-    lines = [head, "-" * len(head)]
-    for r in sorted(rows, key=lambda r: (r["label_source"], r["concept"])):
-        lines.append(
-            f"{r['concept']:<14} {r['label_source']:<9} {r['unit']:<12} {r['auc']:>6.3f} {r['accuracy']:>6.3f} "
-            f"{r['random_auc']:>7.3f} {r['p_value']:>7.4f}  {'yes' if r['is_detector'] else 'no'}"
-        )
-    return "\n".join(lines)

@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from infra.tables import ranked_table, table
     from probe.query import RunQueries
     from probe.query.image import decode_image
 
@@ -44,18 +45,20 @@ def main(args: argparse.Namespace) -> int:
     if args.kind == "concept":
         name = q.catalogue.concept_name(args.name)
         result: Any = {"concept": name, "units": q.concept_units(name, args.top)}
-        text = _table(
-            result["units"], ["rank", "unit", "auc", "accuracy", "random_auc", "p_value", "is_detector"]
-        )
+        text = ranked_table(result["units"], q.catalogue.rule)
     elif args.kind == "unit":
         result = q.unit(args.unit, args.top)
         if args.out:
             _write_frames(q, result["frames"], Path(args.out))
         text = (
             f"unit {result['unit']}  mean {result['mean']:.4g}  std {result['std']:.4g}\n\nconcepts:\n"
-            + _table(result["concepts"], ["concept", "auc", "random_auc", "accuracy", "rank", "is_detector"])
+            + table(
+                result["concepts"],
+                ["concept", "rank", "auc", "accuracy", "random_auc", "p_value", "is_detector"],
+            )
+            + f"\n{q.catalogue.rule.text()}"
             + "\n\ntop frames:\n"
-            + _table(result["frames"], ["key", "activation", "video_uri", "pts"])
+            + table(result["frames"], ["key", "activation", "video_uri", "pts"])
         )
     else:
         try:
@@ -67,9 +70,9 @@ def main(args: argparse.Namespace) -> int:
         units = [{**u, "concepts": ", ".join(c["concept"] for c in u["concepts"])} for u in result["units"]]
         text = (
             "units that fire most:\n"
-            + _table(units, ["unit", "z", "concepts"])
+            + table(units, ["unit", "z", "concepts"])
             + "\n\nnearest frames:\n"
-            + _table(result["neighbors"], ["key", "score", "video_uri", "pts"])
+            + table(result["neighbors"], ["key", "score", "video_uri", "pts"])
         )
     print(json.dumps(result, indent=2) if args.json else text)
     return 0
@@ -79,17 +82,3 @@ def _write_frames(q, frames: list[dict[str, Any]], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for i, f in enumerate(frames):
         (out / f"{i:03d}-{f['key']}.jpg").write_bytes(q.frame_jpeg(f["key"]))
-
-
-def _cell(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4f}"
-    return "-" if v is None else str(v)
-
-
-def _table(rows: list[dict[str, Any]], cols: list[str]) -> str:
-    """A plain text table of `cols` of `rows`, columns padded to their widest cell."""
-    cells = [cols] + [[_cell(r.get(c)) for c in cols] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
-    return "\n".join(lines) if rows else "(none)"

@@ -12,6 +12,7 @@ import numpy as np
 from pipeline import storage
 from pipeline.errors import InputError
 from probe.catalog import CATALOG_TABLE, PROBE_JSON, UNITS_TABLE
+from probe.detector import DetectorRule
 from probe.query.errors import BadQuery, NotFound
 
 
@@ -44,6 +45,7 @@ class Catalogue:
         meta = json.loads(self._fs.cat_file(storage.join(self._root, PROBE_JSON)))
         self.dataset: str = meta["dataset"]
         self.pool: str = meta["pool"]
+        self.rule = DetectorRule.from_dict(meta.get("detector_rule"))  # the thresholds this probe applied
         self.layers: list[str] = list(meta["layers"])
         self.channels = dict(zip(self.layers, meta["channels"], strict=True))
         # Units in the order of the probe's activation columns (layers in order, channels within).

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from probe.controls import is_detector, permutation_null
+from probe.controls import permutation_null
+from probe.detector import DetectorRule
 from probe.search import EXACT_MAX_UNITS, UnitIndex, choose_index, correlations
 from probe.selection import select_and_evaluate
 from probe.splits import split_mask
@@ -66,7 +67,7 @@ def test_planted_unit_found_at_rank_1_and_is_a_detector():
     assert best[0].auc > 0.75 and best[0].accuracy > 0.7
     assert len(null.null_aucs) == 199 and np.median(null.null_aucs) < 0.6
     assert null.p_value <= 0.01
-    assert is_detector(best[0].auc, 0.6, null.p_value, random_margin=0.05, alpha=0.01)
+    assert DetectorRule(min_auc=0.75, random_margin=0.05).holds(best[0].auc, 0.6, null.p_value)
 
 
 def test_shuffled_labels_declare_no_detector():
@@ -74,4 +75,4 @@ def test_shuffled_labels_declare_no_detector():
     p.labels = np.random.default_rng(5).permutation(p.labels)
     best, null = _run(p)
     assert null.p_value > 0.01
-    assert not is_detector(best[0].auc, 0.5, null.p_value, random_margin=0.05, alpha=0.01)
+    assert not DetectorRule(min_auc=0.5, random_margin=0.0).holds(best[0].auc, 0.5, null.p_value)
