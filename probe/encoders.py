@@ -16,7 +16,6 @@ import torch
 
 from pipeline import storage
 from pipeline.errors import InputError
-from train.encoder import build_encoder
 from train.model_io import ENCODER_SPEC, ENCODER_WEIGHTS, load_encoder
 
 
@@ -62,10 +61,11 @@ def open_encoder(run_url: str, network: str, seed: int, device: str, token: str 
     """The trained encoder (`network="trained"`) or a random-weight one of the same spec, in eval mode
     and channels-last. Cached per process; `token` (the activations' fingerprint) changes when the
     encoder file does."""
-    if network == "trained":
-        enc = load_encoder(run_url, device=device)
-    else:
-        enc = build_encoder(check_run(run_url), seed).to(device)
+    enc = load_encoder(run_url, device=device)
+    if network != "trained":
+        enc = enc.randomized(
+            seed
+        )  # conv nets: all weights drawn anew; K-means: new centroids, same whitening
     return enc.eval().to(memory_format=torch.channels_last)
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from train import profiles
 from train.encoder import FAMILY
 
-ARCHS = ("conv4", "conv5", "conv6", "le3", "le4")
-DEFAULT_ARCH = {"temporal": "conv4", "sparse": "le3"}
-VIEW_FRACTION = {"temporal": 0.5, "sparse": 1.0}  # default view_size / input_size
+ARCHS = ("conv4", "conv5", "conv6", "le3", "le4", "kmeans")
+OBJECTIVES = ("temporal", "sparse", "kmeans")
+DEFAULT_ARCH = {"temporal": "conv4", "sparse": "le3", "kmeans": "kmeans"}
+DEFAULT_WIDTH = {"temporal": 32, "sparse": 32, "kmeans": 512}
+DEFAULT_STEPS = {"temporal": 400, "sparse": 400, "kmeans": 30}  # kmeans: Lloyd iterations
+VIEW_FRACTION = {"temporal": 0.5, "sparse": 1.0, "kmeans": 1.0}  # default view_size / input_size
 
 
 class TrainConfig(BaseModel):
@@ -18,11 +22,17 @@ class TrainConfig(BaseModel):
 
     dataset: str = Field(description="dataset directory (fsspec URL) written by `unitscope ingest`")
     run: str = Field(description="run directory (fsspec URL) for checkpoints, metrics and the encoder")
-    objective: Literal["temporal", "sparse"] = "temporal"
+    objective: Literal["temporal", "sparse", "kmeans"] = "temporal"
     arch: str | None = Field(
         None, description=f"encoder family member, one of {', '.join(ARCHS)} (default: per objective)"
     )
-    width: int = Field(32, ge=4, le=1024, description="channels of the first layer (doubles per layer)")
+    width: int | None = Field(
+        None,
+        ge=4,
+        le=8192,
+        description="channels of the first layer (doubles per layer); kmeans: centroids (default: per "
+        f"objective, {DEFAULT_WIDTH})",
+    )
     depth: int | None = Field(None, ge=1, le=8, description="number of layers (default: the arch's)")
     input_size: int = Field(64, ge=16, le=512, description="square input side in pixels")
     view_size: int | None = Field(
@@ -32,7 +42,9 @@ class TrainConfig(BaseModel):
         description="side of the training views in pixels (default: temporal input_size / 2 - parts of "
         "the frame at about the scale the probe sees them whole, 4x cheaper; sparse input_size)",
     )
-    steps: int = Field(400, ge=1)
+    steps: int | None = Field(
+        None, ge=1, description=f"optimisation steps; kmeans: Lloyd iterations (default {DEFAULT_STEPS})"
+    )
     batch_size: int = Field(64, ge=2, description="global batch size, split evenly over the workers")
     lr: float = Field(2e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
@@ -52,6 +64,13 @@ class TrainConfig(BaseModel):
     )
     # sparse objective
     sparsity: float = Field(0.1, ge=0, description="weight of the L2-pooled sparsity penalty")
+    # kmeans objective (train/objectives/kmeans.py)
+    patch_size: int = Field(12, ge=3, le=64, description="kmeans: patch side in pixels")
+    patch_stride: int = Field(1, ge=1, le=8, description="kmeans: stride of the match at probe time")
+    patch_colour: bool = Field(False, description="kmeans: RGB patches (default grey)")
+    kmeans_frames: int = Field(3000, ge=1, description="kmeans: frames whose patches are clustered")
+    patches_per_scale: int = Field(12, ge=1, description="kmeans: patches per frame and pyramid level")
+    whiten_eps: float = Field(0.1, gt=0, description="kmeans: ZCA regulariser on normalised patches")
     # execution
     workers: int = Field(1, ge=0, description="Ray Train workers; 0 trains in this process without Ray")
     loader_workers: int = Field(2, ge=0, description="DataLoader worker processes per training worker")
@@ -71,6 +90,19 @@ class TrainConfig(BaseModel):
     seed: int = 0
     record_keys: bool = Field(False, description="write the sample keys each rank trained on to RUN/keys/")
     address: str | None = None
+    profile: Literal["cpu", "gpu", "auto"] | None = Field(
+        None, description="scale profile whose settings fill what is not given (train/profiles.py)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profile(cls, values: Any) -> Any:
+        if isinstance(values, dict) and values.get("profile") is not None:
+            values = {
+                **profiles.apply(values["profile"], values),
+                "profile": profiles.resolve(values["profile"]),
+            }
+        return values
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
@@ -78,6 +110,20 @@ class TrainConfig(BaseModel):
             self.arch = DEFAULT_ARCH[self.objective]
         if self.arch not in ARCHS:
             raise ValueError(f"unknown arch {self.arch!r}: choose one of {', '.join(ARCHS)}")
+        if (self.arch == "kmeans") != (self.objective == "kmeans"):
+            raise ValueError(
+                f"arch {self.arch!r} does not go with objective {self.objective!r}: the kmeans objective "
+                "fits the kmeans dictionary and nothing else (leave --arch out to get the objective's own)"
+            )
+        if self.width is None:
+            self.width = DEFAULT_WIDTH[self.objective]
+        if self.steps is None:
+            self.steps = DEFAULT_STEPS[self.objective]
+        if self.objective == "kmeans" and self.patch_size > self.input_size // 4:
+            raise ValueError(
+                f"patch_size {self.patch_size} is larger than the smallest pyramid level (input_size / 4 = "
+                f"{self.input_size // 4}): use a patch_size of at most {self.input_size // 4}"
+            )
         if self.view_size is None:
             self.view_size = max(8, round(self.input_size * VIEW_FRACTION[self.objective]))
         depth = self.depth or FAMILY[self.arch][1]

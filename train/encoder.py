@@ -1,4 +1,5 @@
-"""The encoder family: a small conv net whose units are the channels of named layers `conv1..convN`."""
+"""The encoder family: a small conv net whose units are the channels of named layers `conv1..convN`, or
+a K-means patch dictionary (train/dictionary.py) whose units are the channels of `kmeans1`."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ FAMILY = {
     "conv6": ("conv", 6),
     "le3": ("le", 3),
     "le4": ("le", 4),
+    "kmeans": ("patch", 1),
 }
+PATCH_SCALES = (0.25, 0.375, 0.5, 0.75, 1.0)  # K-means pyramid, as fractions of the input side
 
 
 class EncoderSpec(BaseModel):
@@ -42,12 +45,22 @@ class EncoderSpec(BaseModel):
     mean: tuple[float, float, float] = MEAN
     std: tuple[float, float, float] = STD
     embed_pool: str = "max"
+    # patch dictionaries (block "patch") only: pyramid sides in pixels, match stride, patch channels
+    scales: list[int] | None = None
+    stride: int = 1
+    patch_channels: int = 1
 
     @classmethod
-    def create(cls, arch: str, width: int, depth: int | None, input_size: int) -> EncoderSpec:
+    def create(
+        cls, arch: str, width: int, depth: int | None, input_size: int, patch: int = 12, stride: int = 1
+    ) -> EncoderSpec:
         if arch not in FAMILY:
             raise ValueError(f"unknown arch {arch!r}: choose one of {', '.join(FAMILY)}")
         block, default_depth = FAMILY[arch]
+        if block == "patch":
+            scales = sorted({max(patch, round(input_size * f)) for f in PATCH_SCALES})
+            return cls(arch=arch, block=block, width=width, depth=1, input_size=input_size, channels=[width],
+                       kernels=[patch], layers=["kmeans1"], scales=scales, stride=stride)  # fmt: skip
         depth = depth or default_depth
         if input_size >> depth < 1:
             raise ValueError(f"input_size {input_size} is too small for {depth} pooling layers")
@@ -58,21 +71,14 @@ class EncoderSpec(BaseModel):
                    channels=channels, kernels=kernels, layers=layers)  # fmt: skip
 
 
-class Encoder(nn.Module):
-    """Single-device encoder. `features` gives every named layer's NCHW activations, `embed` the pooled
-    last layer. Inputs are float tensors made by `preprocess` / `normalize`."""
+class EncoderBase(nn.Module):
+    """What every encoder offers: `features` gives every named layer's NCHW activations, `embed` the
+    pooled last layer, `randomized` the same architecture with random weights (the probe's control).
+    Inputs are float tensors made by `preprocess` / `normalize`."""
 
     def __init__(self, spec: EncoderSpec):
         super().__init__()
         self.spec = spec
-        block = BLOCKS[spec.block]
-        cins = [3, *spec.channels[:-1]]
-        self.blocks = nn.ModuleDict(
-            {
-                name: block(cin, cout, k)
-                for name, cin, cout, k in zip(spec.layers, cins, spec.channels, spec.kernels, strict=True)
-            }
-        )
         self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1), persistent=False)
 
@@ -91,6 +97,36 @@ class Encoder(nn.Module):
     def preprocess(self, images: Any) -> torch.Tensor:
         return preprocess(images, self.spec).to(self.mean.device)
 
+    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def randomized(self, seed: int) -> EncoderBase:
+        return build_encoder(self.spec, seed).to(self.mean.device)
+
+    def pool(self, h: torch.Tensor) -> torch.Tensor:
+        return h.amax(dim=(2, 3)) if self.spec.embed_pool == "max" else h.mean(dim=(2, 3))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.features(x)[self.spec.layers[-1]])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embed(x)
+
+
+class Encoder(EncoderBase):
+    """Single-device conv encoder (blocks of train/layers.py)."""
+
+    def __init__(self, spec: EncoderSpec):
+        super().__init__(spec)
+        block = BLOCKS[spec.block]
+        cins = [3, *spec.channels[:-1]]
+        self.blocks = nn.ModuleDict(
+            {
+                name: block(cin, cout, k)
+                for name, cin, cout, k in zip(spec.layers, cins, spec.channels, spec.kernels, strict=True)
+            }
+        )
+
     def layer_parts(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """Per layer: (filter input, linear responses, output); the sparse objective's view."""
         parts = []
@@ -107,21 +143,20 @@ class Encoder(nn.Module):
             out[name] = x
         return out
 
-    def pool(self, h: torch.Tensor) -> torch.Tensor:
-        return h.amax(dim=(2, 3)) if self.spec.embed_pool == "max" else h.mean(dim=(2, 3))
-
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks.values():
             x = block(x)
         return self.pool(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.embed(x)
 
-
-def build_encoder(spec: EncoderSpec | dict, seed: int = 0) -> Encoder:
-    """The architecture of `spec` with random weights drawn from `seed` (also the probe's control)."""
+def build_encoder(spec: EncoderSpec | dict, seed: int = 0) -> EncoderBase:
+    """The architecture of `spec` with random weights drawn from `seed` (for conv nets also the probe's
+    control; a patch dictionary's control keeps its trained whitening: `EncoderBase.randomized`)."""
     spec = spec if isinstance(spec, EncoderSpec) else EncoderSpec.model_validate(spec)
+    if spec.block == "patch":
+        from train.dictionary import PatchDictionary
+
+        return PatchDictionary(spec, seed)
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:

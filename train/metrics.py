@@ -67,7 +67,9 @@ class Progress:
         eta = elapsed / max(done, 1) * (self.total - row["step"])
         return (
             f"train step {row['step']}/{self.total}  loss {row['loss']:.4f}  "
-            f"{row['images_per_s']:.0f} img/s  lr {row['lr']:.2e}  eta {int(eta) // 60}m{int(eta) % 60:02d}s"
+            f"{row['images_per_s']:.0f} img/s  "
+            + (f"lr {row['lr']:.2e}  " if "lr" in row else "")
+            + f"eta {int(eta) // 60}m{int(eta) % 60:02d}s"
         )
 
     def show(self, row: dict) -> None:

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from pipeline.errors import ConfigError, InputError
 from train import checkpoint, distributed, metrics, storage
+from train.clustering import kmeans_worker
 from train.config import TrainConfig
 from train.model_io import ENCODER_WEIGHTS
 from train.shards import count_frames, list_shards
@@ -40,7 +41,7 @@ def check_inputs(config: TrainConfig) -> tuple[list[str], int | None]:
     anything is written) when the dataset, the batch size or --resume do not fit."""
     shard_urls = list_shards(config.dataset)
     frames = count_frames(config.dataset)
-    if frames < config.batch_size:
+    if frames < config.batch_size and config.objective != "kmeans":  # kmeans takes no batches
         raise ConfigError(
             f"batch_size {config.batch_size} is larger than the {frames} frames of {config.dataset}: "
             "lower --batch-size or ingest more video"
@@ -68,7 +69,9 @@ def run(config: TrainConfig) -> TrainResult:
     shard_urls, done = check_inputs(config)
     storage.write_text(storage.join(config.run, CONFIG_FILE), config.model_dump_json(indent=2))
     metrics.MetricsLog(config.run, keep_until=done or 0)  # drop rows past the checkpoint before anyone reads
-    summary = distributed.launch(config, shard_urls, train_worker)
+    summary = distributed.launch(
+        config, shard_urls, kmeans_worker if config.objective == "kmeans" else train_worker
+    )
     rows = metrics.read(config.run)
     tail = rows[len(rows) // 2 :]
     return TrainResult(
@@ -77,7 +80,7 @@ def run(config: TrainConfig) -> TrainResult:
         steps=config.steps,
         start_step=done or 0,
         final_loss=rows[-1]["loss"] if rows else summary.get("loss"),
-        images_per_s=sum(r["images_per_s"] for r in tail) / max(len(tail), 1),
+        images_per_s=sum(r.get("images_per_s", 0.0) for r in tail) / max(len(tail), 1),
         skipped_frames=int(rows[-1]["skipped"]) if rows else int(summary.get("skipped", 0)),
         seconds=time.monotonic() - t0,
     )

@@ -21,14 +21,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "run", metavar="RUN", help="run directory for checkpoints, metrics and the encoder (fsspec URL)"
     )
-    p.add_argument("--objective", default=None, choices=["temporal", "sparse"], help="default: temporal")
     p.add_argument(
-        "--arch", default=None, help="encoder: conv4 (default for temporal), conv5, conv6, le3, le4"
+        "--objective", default=None, choices=["temporal", "sparse", "kmeans"], help="default: temporal"
     )
-    p.add_argument("--steps", type=int, default=None, help="optimisation steps (default 400)")
+    p.add_argument(
+        "--arch",
+        default=None,
+        help="encoder: conv4 (default for temporal), conv5, conv6, le3 (default for sparse), le4; "
+        "kmeans goes with --objective kmeans",
+    )
+    p.add_argument(
+        "--width", type=int, default=None, help="first-layer channels; kmeans: centroids (default 32; 512)"
+    )
+    p.add_argument(
+        "--steps", type=int, default=None, help="optimisation steps; kmeans: Lloyd iterations (400; 30)"
+    )
     p.add_argument("--batch-size", type=int, default=None, help="global batch size (default 64)")
     p.add_argument(
         "--workers", type=int, default=None, help="Ray Train workers; 0 = in this process (default 1)"
+    )
+    p.add_argument(
+        "--profile",
+        default=None,
+        choices=["cpu", "gpu", "auto"],
+        help="scale profile: gpu = temporal conv4 width 128, batch 256, 12k steps, 14 loader workers "
+        "(train/profiles.py); auto = gpu where CUDA is present; flags given win",
     )
     p.add_argument(
         "--resume", action="store_true", default=None, help="continue RUN from its last checkpoint"

@@ -33,7 +33,7 @@ import torch
 from pipeline.dataset import Dataset
 from train import augment, metrics, shards
 from train.config import TrainConfig
-from train.encoder import Encoder, build_encoder
+from train.encoder import EncoderBase as Encoder
 from train.model_io import load_encoder
 from train.train import run
 
@@ -155,7 +155,7 @@ def random_scores(out: Path, trained: Encoder, seeds: int, data: tuple) -> dict:
     spec = trained.spec.model_dump_json()
     cache = out / f"random-{hashlib.sha1(f'{spec}{seeds}{len(data[0])}'.encode()).hexdigest()[:12]}.json"
     if not cache.exists():
-        encs = [build_encoder(trained.spec, seed=12345 + s) for s in range(seeds)]
+        encs = [trained.randomized(12345 + s) for s in range(seeds)]
         cache.write_text(json.dumps(averaged([scores(e, *data) for e in encs])))
     return json.loads(cache.read_text())
 

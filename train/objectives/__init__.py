@@ -5,12 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from train.config import TrainConfig
+from train.config import OBJECTIVES, TrainConfig
 from train.encoder import Encoder
 from train.objectives.sparse import SparseReconstruction
 from train.objectives.temporal import TemporalContrast
-
-OBJECTIVES = ("temporal", "sparse")
 
 
 def build_objective(config: TrainConfig, encoder: Encoder) -> nn.Module:

@@ -1,0 +1,131 @@
+"""The per-rank K-means fit (`--objective kmeans`): read frames, cut patches, whiten, run Lloyd steps,
+log, checkpoint, and (rank 0) write the encoder. Runs in-process (`workers=0`) and in Ray Train workers.
+
+A step is one Lloyd iteration over the whole patch sample, so `--steps`, metrics.jsonl, checkpoints and
+`--resume` mean what they mean for the gradient objectives. The sample is drawn from the frames of each
+rank's own shards (seeded), read the way training reads them: key, video, time and JPEG, never labels.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+import torch
+
+from pipeline.errors import ConfigError, InputError
+from train import augment, checkpoint, metrics, plot, shards
+from train.config import TrainConfig
+from train.dictionary import PatchDictionary
+from train.distributed import Dist
+from train.encoder import EncoderSpec
+from train.model_io import save_encoder
+from train.objectives import kmeans
+
+log = logging.getLogger(__name__)
+BATCH = 128  # frames cut into patches at once (bounds the unfolded pyramid's memory)
+
+
+def dictionary_spec(config: TrainConfig) -> EncoderSpec:
+    return EncoderSpec.create(config.arch, config.width, None, config.input_size, config.patch_size,
+                              config.patch_stride)  # fmt: skip
+
+
+def sample_frames(config: TrainConfig, shard_urls: list[str], dist: Dist) -> tuple[torch.Tensor, int]:
+    """(N, C, S, S) grey levels of up to kmeans_frames / world frames of this rank's shards, and the
+    number of frames that could not be decoded."""
+    want = math.ceil(config.kmeans_frames / dist.world)
+    units = shards.plan_units(shard_urls, dist.world)
+    mine = shards.units_for_slot(units, 0, config.seed, dist.rank, dist.world)
+    size, frames, bad = config.input_size, [], 0
+    counters: dict[str, int] = {}
+    for unit in mine:
+        for frame in shards.read_unit(unit, 0, counters):
+            try:
+                im = augment.decode(frame.jpg, size)
+            except augment.BadImage:
+                bad += 1
+                continue
+            if im.size != (size, size):
+                im = im.resize((size, size))
+            frames.append(np.asarray(im))
+            if len(frames) >= want:
+                break
+        if len(frames) >= want:
+            break
+    if not frames:
+        raise InputError(
+            f"rank {dist.rank} read no usable frames from its {len(mine)} shard part(s) of {config.dataset}: "
+            "ingest more video or train with fewer --workers"
+        )
+    x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float()
+    return (x.mean(dim=1, keepdim=True) if not config.patch_colour else x), bad + sum(counters.values())
+
+
+def kmeans_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict:
+    t0 = time.perf_counter()
+    spec = dictionary_spec(config)
+    pixels, skipped = sample_frames(config, shard_urls, dist)
+    gen = torch.Generator().manual_seed(config.seed * 1000 + dist.rank)
+    patches = torch.cat([kmeans.normalised_patches(pixels[i : i + BATCH], spec, config.patches_per_scale, gen)
+                         for i in range(0, len(pixels), BATCH)])  # fmt: skip
+    count, total, outer = map(sum, zip(*dist.gather(kmeans.moment_sums(patches)), strict=True))
+    whiten, mean = kmeans.zca(count, total, outer, config.whiten_eps)
+    points = kmeans.whitened(patches, whiten, mean).to(dist.device)
+    del patches
+    # Initial centroids and spare points (for emptied clusters): random sample points from every rank.
+    share = math.ceil(2 * config.width / dist.world)
+    pool = torch.cat(dist.gather(points[torch.randperm(len(points), generator=gen)[:share]].cpu()))
+    centroids, spare = pool[: config.width].to(dist.device), pool[config.width :].to(dist.device)
+    if len(centroids) < config.width:
+        raise ConfigError(
+            f"{len(points)} patches cannot seed {config.width} centroids: lower --width or sample more "
+            "frames (kmeans_frames, patches_per_scale)"
+        )
+    start = 0
+    if config.resume:
+        state = checkpoint.load_latest(config.run)
+        if state["encoder_spec"] != spec.model_dump(mode="json"):
+            raise ConfigError(f"--resume: the checkpoint in {config.run} was fitted with another dictionary "
+                              "(width, patch or input size); resume with the same settings or start a new RUN")  # fmt: skip
+        start, centroids = int(state["step"]), state["model"]["centroids"].to(dist.device)
+    lead = dist.rank == 0
+    log.info("kmeans: %d patches from %d frames on rank %d (%.1f s)", len(points), len(pixels), dist.rank,
+             time.perf_counter() - t0)  # fmt: skip
+    log_rows = metrics.MetricsLog(config.run, keep_until=start) if lead else None
+    progress = metrics.Progress(config.steps, start)
+    row: dict = {}
+    for step in range(start + 1, config.steps + 1):
+        t1 = time.perf_counter()
+        sums, counts, score = kmeans.assignment_sums(points, centroids)
+        parts = dist.gather((sums.cpu(), counts, score))
+        sums, counts, score = (sum(p[i] for p in parts) for i in range(3))
+        centroids, reseeded = kmeans.update(sums.to(dist.device), counts, centroids, spare)
+        dt = time.perf_counter() - t1
+        row = {"step": step, "loss": 1.0 - score / float(counts.sum()), "reseeded": reseeded,
+               "images_per_s": len(pixels) * dist.world / dt, "step_s": dt, "skipped": skipped}  # fmt: skip
+        last = step == config.steps
+        if lead:
+            log_rows.add(row)
+            if step % config.log_every == 0 or last:
+                progress.show(row)
+                log_rows.flush()
+            if step % config.checkpoint_every == 0 or last:
+                enc = _encoder(spec, whiten, mean, centroids)
+                checkpoint.save(config.run, {"step": step, "model": enc.state_dict(), "config": config.model_dump(mode="json"),
+                                             "encoder_spec": spec.model_dump(mode="json")}, keep=config.keep_checkpoints)  # fmt: skip
+    if lead:
+        save_encoder(_encoder(spec, whiten, mean, centroids), config.run)
+        log_rows.flush()
+        plot.loss_curve(log_rows.rows, config.run, f"kmeans / {config.width} units (1 - mean cosine)")
+    return {"step": config.steps, "start_step": start, "loss": row.get("loss"), "skipped": skipped}
+
+
+def _encoder(spec: EncoderSpec, whiten, mean, centroids) -> PatchDictionary:
+    enc = PatchDictionary(spec)
+    enc.whiten.copy_(whiten.float())
+    enc.patch_mean.copy_(mean.float())
+    enc.centroids.copy_(centroids.float().cpu())
+    return enc

@@ -1,0 +1,79 @@
+"""The K-means encoder: a dictionary of whitened patch templates, each one unit, matched at every position
+and at every scale of an image pyramid (Coates, Karpathy & Ng 2012, "Emergence of object-selective
+features in unsupervised feature learning").
+
+A unit's response at a place is the dot product of its centroid with the patch there after the patch is
+brightness- and contrast-normalised and ZCA-whitened. Whitening and centroid fold into one filter per
+unit, so the whole layer is a convolution per scale plus two box filters (the patch mean and variance):
+conv(x, W c) - mean(x) sum(W c), divided by the patch's contrast. Each scale's map is max-pooled to the
+coarsest scale's grid and the scales are maxed together, so the layer `kmeans1` is one NCHW map whose
+spatial max is the unit's best match anywhere, at any size.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from train.encoder import EncoderBase, EncoderSpec
+
+CONTRAST_EPS = 10.0  # added to the patch variance (grey levels^2): flat patches are not blown up
+
+
+def random_centroids(units: int, dim: int, seed: int) -> torch.Tensor:
+    """`units` random unit vectors in the whitened patch space: the random-weights control's dictionary."""
+    g = torch.Generator().manual_seed(seed)
+    c = torch.randn(units, dim, generator=g, dtype=torch.float64)
+    return (c / c.norm(dim=1, keepdim=True)).float()
+
+
+class PatchDictionary(EncoderBase):
+    """One layer of `width` patch templates (spec.kernels[0] pixels square, grey or RGB) over `spec.scales`."""
+
+    def __init__(self, spec: EncoderSpec, seed: int = 0):
+        super().__init__(spec)
+        p = spec.kernels[0]
+        dim = spec.patch_channels * p * p
+        self.register_buffer("whiten", torch.eye(dim))  # maps a normalised patch to the whitened space
+        self.register_buffer("patch_mean", torch.zeros(dim))  # mean normalised patch, removed first
+        self.register_buffer("centroids", random_centroids(spec.width, dim, seed))
+        self.register_buffer("ones", torch.ones(1, spec.patch_channels, p, p), persistent=False)
+
+    def randomized(self, seed: int) -> PatchDictionary:
+        """Random centroids on this dictionary's own whitening: the control the probe compares with."""
+        out = PatchDictionary(self.spec, seed).to(self.whiten.device)
+        out.whiten.copy_(self.whiten)
+        out.patch_mean.copy_(self.patch_mean)
+        return out
+
+    def pixels(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised NCHW input -> grey levels 0..255 (one channel unless the spec keeps colour)."""
+        x = (x * self.std + self.mean) * 255.0
+        return x.mean(dim=1, keepdim=True) if self.spec.patch_channels == 1 else x
+
+    def filters(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per unit: the folded filter (units, C, p, p) and the offset of the mean patch."""
+        f = self.centroids @ self.whiten.T
+        p = self.spec.kernels[0]
+        return f.view(len(f), self.spec.patch_channels, p, p), f @ self.patch_mean
+
+    def responses(self, x: torch.Tensor, size: int, f: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+        """(N, units, H', W') responses on the image scaled to `size` px."""
+        if x.shape[-1] != size:
+            x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        n, stride = self.ones.numel(), self.spec.stride
+        mean = F.conv2d(x, self.ones, stride=stride) / n
+        var = (F.conv2d(x * x, self.ones, stride=stride) / n - mean * mean).clamp_min(0) * (n / (n - 1))
+        dot = F.conv2d(x, f, stride=stride) - mean * f.sum(dim=(1, 2, 3)).view(1, -1, 1, 1)
+        return dot / (var + CONTRAST_EPS).sqrt() - offset.view(1, -1, 1, 1)
+
+    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = self.pixels(x)
+        f, offset = self.filters()
+        f, offset = f.to(x.dtype), offset.to(x.dtype)
+        maps = [self.responses(x, s, f, offset) for s in self.spec.scales]
+        grid = min(m.shape[-1] for m in maps)
+        out = maps[0] if maps[0].shape[-1] == grid else F.adaptive_max_pool2d(maps[0], grid)
+        for m in maps[1:]:
+            out = torch.maximum(out, m if m.shape[-1] == grid else F.adaptive_max_pool2d(m, grid))
+        return {self.spec.layers[0]: out}
