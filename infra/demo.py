@@ -17,19 +17,24 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import fsspec
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from train.profiles import DEMO_CORPUS, resolve
 
 log = logging.getLogger(__name__)
 
-# The default budget: under 10 minutes on 2 CPU cores, most of it training (1000 steps x 64 pairs of
-# 32 px views at ~1100 images/s: 114 s of a 137 s run on 2 quiet cores); tests/bench/demo_quality.py
-# measures it.
+# The default budget: under 10 minutes on 2 CPU cores (tests/bench/demo_quality.py measures it). The cpu
+# profile fits a K-means dictionary (train/dictionary.py): of everything measured on 2 cores it gives the
+# largest margin over random weights (face +0.16 to +0.19), in about a minute; the temporal objective
+# needs GPU scale (train/profiles.py). Probe clips are 10 s: 32 of them hold the frames of 16 x 20 s from
+# twice the videos, so the halves that choose and score units are less alike by chance.
 SYNTH = {"seconds": 20.0, "fps": 10.0, "size": 160}
+PROBE_SECONDS = 10.0
 INGEST = {"fps": 5.0, "size": 64, "shard_frames": 500}
-TRAIN = {"objective": "temporal", "steps": 1000, "batch_size": 64, "workers": 0}
+TRAIN = {"cpu": {"objective": "kmeans", "workers": 0}, "gpu": {"profile": "gpu", "workers": 0}}
 PROBE = {"permutations": 199}
 
 
@@ -37,8 +42,14 @@ class DemoConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     out: str = Field("unitscope-demo", description="folder for the corpora, datasets, run and report")
-    train_videos: int = Field(32, ge=2, description="clips in the training corpus")
-    probe_videos: int = Field(16, ge=2, description="clips in the held-out probe corpus")
+    profile: Literal["auto", "cpu", "gpu"] = Field(
+        "auto",
+        description="scale: cpu (2 cores, minutes), gpu (one GPU, train/profiles.py); auto: gpu with CUDA",
+    )
+    train_videos: int | None = Field(None, ge=2, description=f"clips in the training corpus {DEMO_CORPUS}")
+    probe_videos: int | None = Field(
+        None, ge=2, description=f"clips in the held-out probe corpus {DEMO_CORPUS}"
+    )
     train_seed: int = 0
     probe_seed: int = 1000
     synth: dict[str, Any] = Field(default_factory=dict, description="SynthConfig overrides (both corpora)")
@@ -46,6 +57,14 @@ class DemoConfig(BaseModel):
     train: dict[str, Any] = Field(default_factory=dict, description="TrainConfig overrides")
     probe: dict[str, Any] = Field(default_factory=dict, description="ProbeConfig overrides")
     address: str | None = Field(None, description="Ray cluster address (default: local Ray)")
+
+    @model_validator(mode="after")
+    def _profile(self) -> DemoConfig:
+        self.profile = resolve(self.profile)
+        corpus = DEMO_CORPUS[self.profile]
+        self.train_videos = self.train_videos or corpus["train_videos"]
+        self.probe_videos = self.probe_videos or corpus["probe_videos"]
+        return self
 
 
 class DemoResult(BaseModel):
@@ -139,7 +158,8 @@ def run(cfg: DemoConfig) -> DemoResult:
     keys = {}
     for split, (videos, seed) in corpora.items():
         vids = f"{out}/videos-{split}"
-        opts = {**SYNTH, **cfg.synth, "out": vids, "videos": videos, "seed": seed}
+        length = {"seconds": PROBE_SECONDS} if split == "probe" else {}
+        opts = {**SYNTH, **length, **cfg.synth, "out": vids, "videos": videos, "seed": seed}
         made = stage(f"synth {split}", vids, f"{vids}/corpus.json", synth, SynthConfig(**opts))
         data = f"{out}/data-{split}"
         opts = {**INGEST, **cfg.ingest, "src": vids, "out": data, "address": cfg.address, "progress": False}
@@ -147,7 +167,13 @@ def run(cfg: DemoConfig) -> DemoResult:
             f"ingest {split}", data, f"{data}/dataset.json", ingest, IngestConfig(**opts), made
         )
     run_dir = f"{out}/run"
-    opts = {**TRAIN, **cfg.train, "dataset": f"{out}/data-train", "run": run_dir, "address": cfg.address}
+    opts = {
+        **TRAIN[cfg.profile],
+        **cfg.train,
+        "dataset": f"{out}/data-train",
+        "run": run_dir,
+        "address": cfg.address,
+    }
     stage("train", run_dir, f"{run_dir}/encoder.pt", train, TrainConfig(**opts), keys["train"])
     t0 = time.perf_counter()
     opts = {**PROBE, **cfg.probe, "run": run_dir, "dataset": f"{out}/data-probe", "address": cfg.address}

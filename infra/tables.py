@@ -35,9 +35,10 @@ def cell(v: Any) -> str:
     return "-" if v is None else str(v)
 
 
-def table(rows: list[dict[str, Any]], cols: list[str]) -> str:
+def table(rows: list[dict[str, Any]], cols: list[str], headers: dict[str, str] | None = None) -> str:
     """A plain text table of `cols` of `rows` under their shared headers, columns padded to fit."""
-    cells = [[HEADERS.get(c, c) for c in cols]] + [[cell(r.get(c)) for c in cols] for r in rows]
+    names = {**HEADERS, **(headers or {})}
+    cells = [[names.get(c, c) for c in cols]] + [[cell(r.get(c)) for c in cols] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     return "\n".join(lines) if rows else "(none)"
@@ -47,7 +48,7 @@ def concept_table(rows: list[dict[str, Any]], rule: DetectorRule) -> str:
     """One row per concept: its best unit (chosen on the selection half, scored on the held-out half),
     the random-weights control, p, the linear probe on all units, and whether the unit is a detector."""
     rows = sorted(rows, key=lambda r: (r.get("label_source") or "", r["concept"]))
-    return f"{table(rows, CONCEPT_COLUMNS)}\n{rule.text()}"
+    return f"{table(rows, CONCEPT_COLUMNS, {'unit': 'best unit'})}\n{rule.text()}"
 
 
 def ranked_table(rows: list[dict[str, Any]], rule: DetectorRule) -> str:

@@ -18,6 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "out", metavar="OUT", nargs="?", default=None, help="output folder (default unitscope-demo)"
     )
+    p.add_argument(
+        "--profile",
+        default=None,
+        choices=["cpu", "gpu", "auto"],
+        help="scale: cpu = K-means units on 32 clips; gpu = temporal conv4 width 128 on 128 clips; "
+        "auto (default) = gpu where CUDA is present",
+    )
     add_common(p)
     p.set_defaults(func=main)
 

@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from probe.detector import DetectorRule
 from tests.helpers import run_cli
 
 TINY = """
@@ -25,6 +26,7 @@ def test_demo_smoke(tmp_path):
     out = tmp_path / "demo"
     proc = run_cli("demo", str(out), "--config", str(cfg), timeout=600, check=True)
     assert "best unit" in proc.stdout and "report:" in proc.stdout
+    assert "linear probe AUC" in proc.stdout and DetectorRule().text() in proc.stdout
     report = out / "run" / "probe" / "report.html"
     assert report.is_file() and str(report) in proc.stdout
     catalog = pq.read_table(out / "run" / "probe" / "catalog.parquet").to_pylist()

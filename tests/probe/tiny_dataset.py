@@ -81,7 +81,10 @@ def write_dataset(root: Path, videos: int = 12, frames: int = 10, shards: int = 
         for s, items in members.items()
     ]  # fmt: skip
     pq.write_table(pa.Table.from_pylist(srows, schema=schema.SHARDS_SCHEMA), root / schema.SHARDS_TABLE)
-    (root / schema.DATASET_JSON).write_text(json.dumps({"format_version": schema.FORMAT_VERSION}))
+    counts = {"videos": videos, "frames": videos * frames}
+    (root / schema.DATASET_JSON).write_text(
+        json.dumps({"format_version": schema.FORMAT_VERSION, "counts": counts})
+    )
     return root
 
 
