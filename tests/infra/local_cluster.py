@@ -1,10 +1,11 @@
 """A real multi-node Ray cluster on this machine for tests: `ray start --head` plus worker nodes.
 
-Each node is a `ray start --block` process in its own session, with its own ports and temp dir, token
+Each node is a `ray start --block` process in its own session, with its own ports and temp dir (or, with
+`shared_temp_dir`, one temp dir for all nodes, as two plain `ray start` on one host share /tmp/ray), token
 authentication on, and an environment without this process' RAY_*/AWS_*/FSSPEC_* variables (so what a
 job sees comes from its runtime env). Nodes are stopped by their own process ids: SIGTERM to each
-node's process group, then SIGKILL to whatever of it is left. Never `ray stop`, which would stop every
-Ray on the machine.
+node's process group, then SIGKILL to whatever of it is left; `kill_node` SIGKILLs one node's group at
+once (a lost machine). Never `ray stop`, which would stop every Ray on the machine.
 """
 
 from __future__ import annotations
@@ -29,13 +30,17 @@ STRIPPED = ("RAY_", "AWS_", "FSSPEC_", "PYTHONPATH")
 
 
 class LocalCluster:
-    def __init__(self, token: str | None = None):
+    def __init__(self, token: str | None = None, shared_temp_dir: bool = False):
         # Short root: Ray's Unix socket paths live under the temp dir and must stay < 108 bytes.
         self.root = Path(tempfile.mkdtemp(prefix="usc-", dir="/tmp"))
         self.token = token or secrets.token_hex(16)
         self.gcs_port = free_port()
         self.dashboard_port = free_port()
+        self.shared_temp_dir = shared_temp_dir
         self.nodes: list[subprocess.Popen] = []
+        self.killed: list[subprocess.Popen] = []  # nodes ended by kill_node (their groups, by id, at stop)
+        self._started = 0
+        self.by_id: dict[str, subprocess.Popen] = {}  # worker nodes by Ray node id
 
     @property
     def dashboard_url(self) -> str:
@@ -44,6 +49,8 @@ class LocalCluster:
     def node_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(STRIPPED)}
         env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=self.token, PYTHONUNBUFFERED="1")
+        # Task events reach the state API within 0.1 s (default 1 s), so a test sees where work is now.
+        env["RAY_task_events_report_interval_ms"] = "100"
         # The job entrypoint's `python` is this interpreter (its environment has ray and the deps).
         env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
         return env
@@ -59,7 +66,7 @@ class LocalCluster:
         log = open(self.root / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
         cmd = [
             RAY, "start", "--block", "--disable-usage-stats",
-            "--temp-dir", str(self.root / name),
+            "--temp-dir", str(self.root / ("ray" if self.shared_temp_dir else name)),
             "--object-store-memory", str(80 * 2**20),
             "--dashboard-agent-listen-port", str(free_port()),
             "--metrics-export-port", str(free_port()),
@@ -81,16 +88,42 @@ class LocalCluster:
                 "--num-cpus", str(num_cpus), "--resources", json.dumps(resources or {}),
             ],
         )  # fmt: skip
-        self._wait(lambda: self._get("/api/gcs_healthz") is not None, "head node")
+        self._wait(lambda: self._get("/api/gcs_healthz") is not None and self.alive_nodes(), "head node")
 
-    def add_node(self, num_cpus: int, resources: dict | None = None) -> None:
-        n = len(self.nodes)
+    def add_node(self, num_cpus: int, resources: dict | None = None) -> str:
+        """Start a worker node; returns its Ray node id once the head lists it alive."""
+        self._started += 1
+        n = self._started
+        known = {r["node_id"] for r in self.alive_nodes()}
         self._start(
             f"node{n}",
             ["--address", f"127.0.0.1:{self.gcs_port}", "--num-cpus", str(num_cpus),
              "--resources", json.dumps(resources or {})],
         )  # fmt: skip
-        self._wait(lambda: len(self.alive_nodes()) >= n + 1, f"node {n}")
+
+        def new() -> list[str]:
+            return [r["node_id"] for r in self.alive_nodes() if r["node_id"] not in known]
+
+        self._wait(lambda: bool(new()), f"node {n}")
+        self.by_id[new()[0]] = self.nodes[-1]
+        return new()[0]
+
+    def kill_node(self, node_id: str) -> None:
+        """SIGKILL a worker node (by the id `add_node` returned) and every process of its group at once, as
+        when a machine is lost; the node leaves `nodes`, and its group is signalled again at `stop()`."""
+        proc = self.by_id.pop(node_id)
+        self.nodes.remove(proc)
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        self.killed.append(proc)
+
+    def wait_node_dead(self, node_id: str, timeout: float = 60) -> None:
+        """Wait until the head's state API no longer lists `node_id` as alive."""
+        deadline = time.time() + timeout
+        while node_id in {r["node_id"] for r in self.alive_nodes()}:
+            if time.time() > deadline:
+                raise RuntimeError(f"node {node_id} still alive {timeout:.0f}s after it was killed")
+            time.sleep(0.5)
 
     def _get(self, path: str):
         req = urllib.request.Request(
@@ -132,10 +165,11 @@ class LocalCluster:
         for proc in reversed(self.nodes):
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.time()))
-        for proc in self.nodes:  # what is left of each group (slow shutdowns, stray workers)
+        for proc in self.nodes + self.killed:  # what is left of each group (slow shutdowns, stray workers)
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         self.nodes.clear()
+        self.killed.clear()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
