@@ -107,7 +107,9 @@ def held_by(job: Job, node: str, kind: str, name: str) -> list[dict]:
     """The job's tasks (or actors) named `name` that `node` runs now."""
     busy = ("SUBMITTED_TO_WORKER", "RUNNING") if kind == "tasks" else ("ALIVE",)
     key = "name" if kind == "tasks" else "class_name"
-    return [r for r in job.rows(kind) if r[key].endswith(name) and r["node_id"] == node and r["state"] in busy]
+    return [
+        r for r in job.rows(kind) if r[key].endswith(name) and r["node_id"] == node and r["state"] in busy
+    ]
 
 
 def kill_worker(cluster: LocalCluster) -> str:
@@ -127,7 +129,9 @@ def test_ingest_survives_losing_the_node_that_builds_a_shard(cluster, tmp_path):
         shutil.copy(src / "clip0.mp4", src / f"clip{i}.mp4")  # same pictures, another video (by URI)
     job = Job(cluster, "ingest", str(src), str(out), "--fps", "0", "--size", "32", "--shard-frames", str(FRAMES),
               "--workers", "2")  # fmt: skip
-    job.wait_for(lambda: held_by(job, cluster.worker, "tasks", "_ray_build_shard"), "a shard task on the worker")
+    job.wait_for(
+        lambda: held_by(job, cluster.worker, "tasks", "_ray_build_shard"), "a shard task on the worker"
+    )
     dead = kill_worker(cluster)
     code, stdout, stderr = job.finish()
     assert code == 0, stdout + stderr
