@@ -27,6 +27,7 @@ from tests.helpers import free_port
 
 RAY = str(Path(sys.executable).with_name("ray"))
 STRIPPED = ("RAY_", "AWS_", "FSSPEC_", "PYTHONPATH")
+TAG = "unitscope_test_"  # + node name: a custom resource that tells the worker nodes apart
 
 
 class LocalCluster:
@@ -40,7 +41,7 @@ class LocalCluster:
         self.nodes: list[subprocess.Popen] = []
         self.killed: list[subprocess.Popen] = []  # nodes ended by kill_node (their groups, by id, at stop)
         self._started = 0
-        self.by_id: dict[str, subprocess.Popen] = {}  # worker nodes by Ray node id
+        self.named: dict[str, subprocess.Popen] = {}  # worker nodes by name (node1, node2, ...)
 
     @property
     def dashboard_url(self) -> str:
@@ -92,28 +93,42 @@ class LocalCluster:
         )  # fmt: skip
         self._wait(lambda: self._get("/api/gcs_healthz") is not None and self.alive_nodes(), "head node")
 
-    def add_node(self, num_cpus: int, resources: dict | None = None) -> str:
-        """Start a worker node; returns its Ray node id once the head lists it alive."""
+    def add_node(self, num_cpus: int, resources: dict | None = None, wait: bool = True) -> str | None:
+        """Start a worker node; returns its Ray node id once the head lists it alive (None with `wait=False`:
+        `wait_workers` waits for it later)."""
         self._started += 1
-        n = self._started
-        known = {r["node_id"] for r in self.alive_nodes()}
-        self._start(
-            f"node{n}",
-            ["--address", f"127.0.0.1:{self.gcs_port}", "--num-cpus", str(num_cpus),
-             "--resources", json.dumps(resources or {})],
-        )  # fmt: skip
+        name = f"node{self._started}"
+        tagged = {**(resources or {}), TAG + name: 1}  # finds the node's process from its Ray node id
+        self._start(name, ["--address", f"127.0.0.1:{self.gcs_port}", "--num-cpus", str(num_cpus),
+                           "--resources", json.dumps(tagged)])  # fmt: skip
+        self.named[name] = self.nodes[-1]
+        if not wait:
+            return None
 
-        def new() -> list[str]:
-            return [r["node_id"] for r in self.alive_nodes() if r["node_id"] not in known]
+        def mine() -> list[str]:
+            return [r["node_id"] for r in self.alive_nodes() if TAG + name in r["resources_total"]]
 
-        self._wait(lambda: bool(new()), f"node {n}")
-        self.by_id[new()[0]] = self.nodes[-1]
-        return new()[0]
+        self._wait(lambda: bool(mine()), name)
+        return mine()[0]
+
+    def wait_workers(self, count: int) -> list[str]:
+        """Node ids of the alive worker nodes, once there are `count` of them."""
+
+        def workers() -> list[str]:
+            return [
+                r["node_id"]
+                for r in self.alive_nodes()
+                if any(k.startswith(TAG) for k in r["resources_total"])
+            ]
+
+        self._wait(lambda: len(workers()) >= count, f"{count} worker nodes")
+        return workers()
 
     def kill_node(self, node_id: str) -> None:
-        """SIGKILL a worker node (by the id `add_node` returned) and every process of its group at once, as
-        when a machine is lost; the node leaves `nodes`, and its group is signalled again at `stop()`."""
-        proc = self.by_id.pop(node_id)
+        """SIGKILL a worker node and every process of its group at once, as when a machine is lost; the node
+        leaves `nodes`, and its group is signalled again at `stop()`."""
+        row = next(r for r in self.alive_nodes() if r["node_id"] == node_id)
+        proc = self.named.pop(next(k for k in row["resources_total"] if k.startswith(TAG))[len(TAG) :])
         self.nodes.remove(proc)
         _signal_group(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)

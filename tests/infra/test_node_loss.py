@@ -44,10 +44,13 @@ WORKER_CPUS = 2
 def cluster():
     c = LocalCluster(shared_temp_dir=True)
     try:
-        # The head runs only the jobs' drivers (and Ray Train's controller, pinned beside its driver); all
-        # tasks and training workers run on the worker node, and after its loss on its replacement.
+        # The head runs only the jobs' drivers (and Ray Train's controller, pinned beside its driver), as in
+        # k8s/; tasks and training workers run on two worker nodes, so work lost with one goes on on the
+        # other at once. Each lost node is replaced (as KubeRay does) while the job goes on.
         c.start_head(num_cpus=0)
-        c.worker = c.add_node(num_cpus=WORKER_CPUS)
+        for _ in range(2):
+            c.add_node(num_cpus=WORKER_CPUS, wait=False)
+        c.wait_workers(2)
         yield c
     finally:
         c.stop()
@@ -103,21 +106,23 @@ def _client(cluster: LocalCluster):
     return JobSubmissionClient(cluster.dashboard_url, headers={"Authorization": f"Bearer {cluster.token}"})
 
 
-def held_by(job: Job, node: str, kind: str, name: str) -> list[dict]:
-    """The job's tasks (or actors) named `name` that `node` runs now."""
+def held(job: Job, kind: str, name: str) -> list[dict]:
+    """The job's tasks (or actors) named `name` that a worker node runs now."""
     busy = ("SUBMITTED_TO_WORKER", "RUNNING") if kind == "tasks" else ("ALIVE",)
     key = "name" if kind == "tasks" else "class_name"
+    workers = set(job.cluster.wait_workers(1))
     return [
-        r for r in job.rows(kind) if r[key].endswith(name) and r["node_id"] == node and r["state"] in busy
+        r for r in job.rows(kind) if r[key].endswith(name) and r["node_id"] in workers and r["state"] in busy
     ]
 
 
-def kill_worker(cluster: LocalCluster) -> str:
-    """SIGKILL the worker node, then start its replacement (as KubeRay restarts a lost worker pod)."""
-    dead = cluster.worker
+def kill_node_of(cluster: LocalCluster, rows: list[dict]) -> str:
+    """SIGKILL the worker node that runs `rows[0]`, then start its replacement for the next test (as
+    KubeRay restarts a lost worker pod); the job goes on on the other worker node meanwhile."""
+    dead = rows[0]["node_id"]
     cluster.kill_node(dead)
-    cluster.worker = cluster.add_node(num_cpus=WORKER_CPUS)  # starts while the head notices the loss
     cluster.wait_node_dead(dead)
+    cluster.add_node(num_cpus=WORKER_CPUS, wait=False)
     return dead
 
 
@@ -129,10 +134,9 @@ def test_ingest_survives_losing_the_node_that_builds_a_shard(cluster, tmp_path):
         shutil.copy(src / "clip0.mp4", src / f"clip{i}.mp4")  # same pictures, another video (by URI)
     job = Job(cluster, "ingest", str(src), str(out), "--fps", "0", "--size", "32", "--shard-frames", str(FRAMES),
               "--workers", "2")  # fmt: skip
-    job.wait_for(
-        lambda: held_by(job, cluster.worker, "tasks", "_ray_build_shard"), "a shard task on the worker"
-    )
-    dead = kill_worker(cluster)
+    cluster.wait_workers(2)
+    busy = job.wait_for(lambda: held(job, "tasks", "_ray_build_shard"), "a shard task on a worker node")
+    dead = kill_node_of(cluster, busy)
     code, stdout, stderr = job.finish()
     assert code == 0, stdout + stderr
     assert "ingest: done" in stdout and f"{VIDEOS * FRAMES} frames in {VIDEOS} shards" in stdout
@@ -168,16 +172,14 @@ def test_train_restarts_from_its_checkpoint_when_a_node_dies(cluster, tmp_path):
     job = Job(cluster, "train", str(train_dataset), str(run), "--steps", str(steps), "--workers", "2",
               "--config", str(config))  # fmt: skip
     # Kill only once a training worker runs on the node and the run has a checkpoint to go back to.
-    job.wait_for(
-        lambda: checkpoint.latest_step(str(run)) and held_by(job, cluster.worker, "actors", "RayTrainWorker"),
-        "a training worker on the worker node after the first checkpoint",
+    cluster.wait_workers(2)
+    busy = job.wait_for(
+        lambda: checkpoint.latest_step(str(run)) and held(job, "actors", "RayTrainWorker"),
+        "a training worker on a worker node after the first checkpoint",
     )
     at_kill = checkpoint.latest_step(str(run))
-    print(f"kill at {time.monotonic() - job.t0:.1f}s, checkpoint {at_kill}", file=sys.stderr)
-    dead = kill_worker(cluster)
-    print(f"replaced at {time.monotonic() - job.t0:.1f}s", file=sys.stderr)
+    dead = kill_node_of(cluster, busy)
     code, stdout, stderr = job.finish()
-    print(f"done at {time.monotonic() - job.t0:.1f}s", file=sys.stderr)
     assert code == 0, stdout + stderr
     assert f"trained {steps} steps" in stdout
 
@@ -201,8 +203,9 @@ def test_probe_survives_losing_the_node_that_holds_a_chunk(cluster, tmp_path):
     config.write_text(json.dumps(options))
 
     job = Job(cluster, "probe", str(disturbed), str(dataset), "--config", str(config))
-    job.wait_for(lambda: held_by(job, cluster.worker, "tasks", "process_shard"), "a probe task on the worker")
-    dead = kill_worker(cluster)
+    cluster.wait_workers(2)
+    busy = job.wait_for(lambda: held(job, "tasks", "process_shard"), "a probe task on a worker node")
+    dead = kill_node_of(cluster, busy)
     code, stdout, stderr = job.finish()
     assert code == 0, stdout + stderr
     tasks = [t for t in job.rows("tasks") if t["name"].endswith("process_shard")]
