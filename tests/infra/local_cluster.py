@@ -42,6 +42,8 @@ class LocalCluster:
         self.killed: list[subprocess.Popen] = []  # nodes ended by kill_node (their groups, by id, at stop)
         self._started = 0
         self.named: dict[str, subprocess.Popen] = {}  # worker nodes by name (node1, node2, ...)
+        self.node_args: dict[str, list[str]] = {}
+        self.restarted: set[str] = set()
 
     @property
     def dashboard_url(self) -> str:
@@ -102,6 +104,7 @@ class LocalCluster:
         self._start(name, ["--address", f"127.0.0.1:{self.gcs_port}", "--num-cpus", str(num_cpus),
                            "--resources", json.dumps(tagged)])  # fmt: skip
         self.named[name] = self.nodes[-1]
+        self.node_args[name] = self.nodes[-1].args[self.nodes[-1].args.index("--address") :]
         if not wait:
             return None
 
@@ -111,17 +114,26 @@ class LocalCluster:
         self._wait(lambda: bool(mine()), name)
         return mine()[0]
 
-    def wait_workers(self, count: int) -> list[str]:
-        """Node ids of the alive worker nodes, once there are `count` of them."""
+    def wait_workers(self, count: int, timeout: float = 180) -> list[str]:
+        """Node ids of the alive worker nodes, once there are `count` of them. A worker node whose start
+        failed (Ray gives a raylet 30 s to register, which a loaded 2-core machine can miss) is started
+        again, once per node."""
 
         def workers() -> list[str]:
-            return [
-                r["node_id"]
-                for r in self.alive_nodes()
-                if any(k.startswith(TAG) for k in r["resources_total"])
-            ]
+            rows = self.alive_nodes()
+            return [r["node_id"] for r in rows if any(k.startswith(TAG) for k in r["resources_total"])]
 
-        self._wait(lambda: len(workers()) >= count, f"{count} worker nodes")
+        def ready() -> bool:
+            for name, proc in list(self.named.items()):
+                if proc.poll() is not None and name not in self.restarted:
+                    self.restarted.add(name)
+                    self.nodes.remove(proc)
+                    self.killed.append(proc)  # its group is signalled again at stop()
+                    self._start(name, self.node_args[name])
+                    self.named[name] = self.nodes[-1]
+            return len(workers()) >= count
+
+        self._wait(ready, f"{count} worker nodes", timeout)
         return workers()
 
     def kill_node(self, node_id: str) -> None:

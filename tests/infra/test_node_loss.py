@@ -75,7 +75,6 @@ class Job:
             assert line, f"submit ended before submitting: {seen}"
             seen += line
         self.submission_id = found.group(1)
-        self.t0 = time.monotonic()
         self.job_id = ""
 
     def rows(self, kind: str) -> list[dict]:
@@ -106,14 +105,18 @@ def _client(cluster: LocalCluster):
     return JobSubmissionClient(cluster.dashboard_url, headers={"Authorization": f"Bearer {cluster.token}"})
 
 
-def held(job: Job, kind: str, name: str) -> list[dict]:
-    """The job's tasks (or actors) named `name` that a worker node runs now."""
+def held(job: Job, kind: str, name: str, fresh_s: float = 0.8) -> list[dict]:
+    """The job's tasks (or actors) named `name` that a worker node runs now. A task counts only when it
+    started less than `fresh_s` ago (or has yet to start on its worker): under load the state API answers
+    late, and a task seen running long ago may have ended by the time its node is killed."""
     busy = ("SUBMITTED_TO_WORKER", "RUNNING") if kind == "tasks" else ("ALIVE",)
     key = "name" if kind == "tasks" else "class_name"
     workers = set(job.cluster.wait_workers(1))
-    return [
+    rows = [
         r for r in job.rows(kind) if r[key].endswith(name) and r["node_id"] in workers and r["state"] in busy
     ]
+    now_ms = time.time() * 1000
+    return [r for r in rows if kind == "actors" or now_ms - (r["start_time_ms"] or now_ms) < fresh_s * 1000]
 
 
 def kill_node_of(cluster: LocalCluster, rows: list[dict]) -> str:
@@ -204,7 +207,7 @@ def test_probe_survives_losing_the_node_that_holds_a_chunk(cluster, tmp_path):
 
     job = Job(cluster, "probe", str(disturbed), str(dataset), "--config", str(config))
     cluster.wait_workers(2)
-    busy = job.wait_for(lambda: held(job, "tasks", "process_shard"), "a probe task on a worker node")
+    busy = job.wait_for(lambda: held(job, "tasks", "process_shard", 1.5), "a probe task on a worker node")
     dead = kill_node_of(cluster, busy)
     code, stdout, stderr = job.finish()
     assert code == 0, stdout + stderr
