@@ -11,7 +11,6 @@ attempt is this run's own: the attempt resumes from it (model, optimizer, schedu
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import shlex
 import sys
@@ -20,8 +19,6 @@ from collections.abc import Iterator
 from pipeline.errors import UnitscopeError
 from train import checkpoint
 from train.config import TrainConfig
-
-log = logging.getLogger(__name__)
 
 # Read by Ray Train's controller (propagated from the driver's environment when `fit()` starts it).
 START_TIMEOUT_ENV = "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S"
