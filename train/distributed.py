@@ -90,6 +90,7 @@ def launch(config: TrainConfig, shard_urls: list[str], fn: WorkerFn) -> dict:
             name=f"unitscope-train-{os.getpid()}",
             storage_path=scratch,
             failure_config=recovery.failure_config(config),
+            callbacks=[recovery.end_on_user_error()],
         ),
     )
     try:

@@ -39,6 +39,21 @@ def failure_config(config: TrainConfig):
     )
 
 
+def end_on_user_error():
+    """A Ray Train callback: a UnitscopeError raised in a worker (input that cannot train, found there)
+    ends the run at once, as before restarts existed; a restarted group would only meet it again."""
+    from ray.train import UserCallback
+
+    class EndOnUserError(UserCallback):
+        def after_exception(self, run_context, worker_exceptions: dict) -> None:
+            for exc in worker_exceptions.values():
+                user = next((e for e in chain(exc) if isinstance(e, UnitscopeError)), None)
+                if user is not None:
+                    raise user  # Ray Train ends the run on a callback's error (no retry)
+
+    return EndOnUserError()
+
+
 @contextlib.contextmanager
 def start_timeout(config: TrainConfig) -> Iterator[None]:
     """Each start of the worker group waits `resource_wait_s` for its resources (Ray Train reads it from
@@ -89,7 +104,12 @@ def chain(exc: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(e))
         yield e
-        stack += [e.__cause__, e.__context__, getattr(e, "controller_failure", None)]
+        stack += [
+            e.__cause__,
+            e.__context__,
+            getattr(e, "controller_failure", None),
+            getattr(e, "_base_exc", None),
+        ]
         stack += list(getattr(e, "worker_failures", {}).values())
 
 

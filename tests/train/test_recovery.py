@@ -11,7 +11,9 @@ import time
 
 import pytest
 
+from pipeline.errors import InputError
 from tests.train.conftest import TINY
+from tests.train.datasets import make_dataset
 from train import checkpoint
 from train.config import TrainConfig
 from train.recovery import TrainingStopped
@@ -68,3 +70,18 @@ def test_a_killed_worker_with_no_restarts_left_names_the_checkpoint(ray_local, d
     assert "--resume" in message
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(1, len(rows) + 1))
+
+
+def test_a_user_error_in_a_worker_ends_the_run_without_restarts(ray_local, tmp_path):
+    from ray._private.state import actors
+
+    def train_workers() -> int:
+        return sum(a["ActorClassName"].endswith("RayTrainWorker") for a in actors().values())
+
+    ds = make_dataset(tmp_path, [2], shard_frames=10)
+    cfg = TrainConfig(dataset=str(ds), run=str(tmp_path / "run"), workers=1, steps=3, batch_size=2,
+                      loader_workers=2, width=4, input_size=32, max_failures=3)  # fmt: skip
+    before = train_workers()
+    with pytest.raises(InputError, match="read no usable frames"):
+        run(cfg)
+    assert train_workers() - before == 1  # one worker group, never restarted
