@@ -4,8 +4,8 @@ Each node is a `ray start --block` process in its own session, with its own port
 `shared_temp_dir`, one temp dir for all nodes, as two plain `ray start` on one host share /tmp/ray), token
 authentication on, and an environment without this process' RAY_*/AWS_*/FSSPEC_* variables (so what a
 job sees comes from its runtime env). Nodes are stopped by their own process ids: SIGTERM to each
-node's process group, then SIGKILL to whatever of it is left; `kill_node` SIGKILLs one node's group at
-once (a lost machine). Never `ray stop`, which would stop every Ray on the machine.
+node's process group, then SIGKILL to whatever is left of its session (Ray workers run in process groups
+of their own there); `kill_node` SIGKILLs one node's whole session at once (a lost machine). Never `ray stop`, which would stop every Ray on the machine.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class LocalCluster:
         self.named: dict[str, subprocess.Popen] = {}  # worker nodes by name (node1, node2, ...)
         self.node_args: dict[str, list[str]] = {}
         self.restarted: set[str] = set()
+        self.names: dict[str, str] = {}  # Ray node id -> worker node name, as seen by wait_workers
 
     @property
     def dashboard_url(self) -> str:
@@ -121,7 +122,11 @@ class LocalCluster:
 
         def workers() -> list[str]:
             rows = self.alive_nodes()
-            return [r["node_id"] for r in rows if any(k.startswith(TAG) for k in r["resources_total"])]
+            for r in rows:
+                for key in r["resources_total"]:
+                    if key.startswith(TAG):
+                        self.names[r["node_id"]] = key[len(TAG) :]
+            return [r["node_id"] for r in rows if r["node_id"] in self.names]
 
         def ready() -> bool:
             for name, proc in list(self.named.items()):
@@ -139,10 +144,11 @@ class LocalCluster:
     def kill_node(self, node_id: str) -> None:
         """SIGKILL a worker node and every process of its group at once, as when a machine is lost; the node
         leaves `nodes`, and its group is signalled again at `stop()`."""
-        row = next(r for r in self.alive_nodes() if r["node_id"] == node_id)
-        proc = self.named.pop(next(k for k in row["resources_total"] if k.startswith(TAG))[len(TAG) :])
+        if node_id not in self.names:
+            self.wait_workers(1)  # learns the names of the alive worker nodes
+        proc = self.named.pop(self.names[node_id])
         self.nodes.remove(proc)
-        _signal_group(proc.pid, signal.SIGKILL)
+        _signal_session(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         self.killed.append(proc)
 
@@ -194,8 +200,8 @@ class LocalCluster:
         for proc in reversed(self.nodes):
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.time()))
-        for proc in self.nodes + self.killed:  # what is left of each group (slow shutdowns, stray workers)
-            _signal_group(proc.pid, signal.SIGKILL)
+        for proc in self.nodes + self.killed:  # what is left of each node (slow shutdowns, stray workers)
+            _signal_session(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         self.nodes.clear()
         self.killed.clear()
@@ -205,3 +211,17 @@ class LocalCluster:
 def _signal_group(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
+
+
+def _signal_session(sid: int, sig: int) -> None:
+    """Signal every process of a node's session (its `ray start` pid): its process group, and the Ray
+    worker processes, which the raylet starts in process groups of their own within the session."""
+    _signal_group(sid, sig)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        if int(fields[3]) == sid:  # after "pid (comm)": state ppid pgrp session
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(stat.parent.name), sig)

@@ -1,8 +1,6 @@
-"""A dead node never ends a job: ingest, train and probe submitted to a real two-node cluster on this machine,
-whose worker node is SIGKILLed (its whole process group, by id) while the state API shows it holding the
-job's work. Every input and output is a local path, as on a shared mount, and the nodes share one Ray temp
-dir, as two `ray start` on one host do (the case where a job's working directory is unpacked again under
-its driver)."""
+"""A dead node never ends a job: ingest, train and probe submitted to a real cluster on this machine, one of
+whose worker nodes is SIGKILLed (every process of its session, by id) while the state API shows it holding
+the job's work. Every input and output is a local path, as on a shared mount."""
 
 from __future__ import annotations
 
@@ -42,7 +40,9 @@ WORKER_CPUS = 2
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = LocalCluster(shared_temp_dir=True)
+    # Each node has its own temp dir, as on separate machines: nodes sharing one unpack a job's package
+    # again over it whenever one joins, and the job's processes can miss a module meanwhile.
+    c = LocalCluster()
     try:
         # The head runs only the jobs' drivers (and Ray Train's controller, pinned beside its driver), as in
         # k8s/; tasks and training workers run on two worker nodes, so work lost with one goes on on the
