@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -118,12 +119,26 @@ def read_url(url: str) -> bytes:
     return fs.cat_file(path)
 
 
+def remove_tree(fs: fsspec.AbstractFileSystem, path: str) -> None:
+    """Remove a directory and everything under it (nothing when it is absent).
+
+    Local trees go through `shutil.rmtree`, not fsspec's `LocalFileSystem.rm`: that calls `os.getcwd()`,
+    which raises FileNotFoundError once the process' working directory is gone. A Ray job's driver runs
+    in its job package directory, and on a machine whose Ray nodes share one temp dir (two `ray start`
+    on one host) the second node's runtime-env agent unpacks the package again over that directory
+    (`overwrite=True`) as soon as a task lands there, deleting the driver's working directory under it.
+    """
+    if is_local(fs):
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+    elif fs.exists(path):
+        fs.rm(path, recursive=True)
+
+
 def clear_staging(fs: fsspec.AbstractFileSystem, root: str) -> None:
     """Remove what killed runs left in the staging area (local datasets only)."""
     if is_local(fs):
-        staging = join(root, STAGING_DIR)
-        if fs.exists(staging):
-            fs.rm(staging, recursive=True)
+        remove_tree(fs, join(root, STAGING_DIR))
 
 
 def read_parquet(fs: fsspec.AbstractFileSystem, path: str) -> pa.Table:

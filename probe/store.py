@@ -88,7 +88,7 @@ class ActivationStore:
             meta is None and self.fs.exists(self.root)
         )
         if stale:
-            self.fs.rm(self.root, recursive=True)
+            storage.remove_tree(self.fs, self.root)
         return stale
 
     def write_meta(self, meta: StoreMeta) -> None:

@@ -83,6 +83,18 @@ class TrainConfig(BaseModel):
     )
     shuffle_buffer: int = Field(512, ge=1)
     use_gpu: bool | None = Field(None, description="default: use CUDA when it is available")
+    max_failures: int = Field(
+        3,
+        ge=0,
+        description="Ray Train: restarts of the worker group after a worker or its node dies, each from RUN's "
+        "latest checkpoint; 0 = the first failure ends the run",
+    )
+    resource_wait_s: float = Field(
+        600.0,
+        gt=0,
+        description="Ray Train: how long each (re)start of the workers waits for their CPUs/GPUs to be free "
+        "(a lost node replaced) before the run ends with the --resume command that continues it",
+    )
     checkpoint_every: int = Field(100, ge=1)
     keep_checkpoints: int = Field(2, ge=1)
     log_every: int = Field(10, ge=1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from torch import nn
 
 from pipeline.errors import UnitscopeError
 from pipeline.ray_runtime import ensure_ray
-from train import checkpoint, metrics
+from train import checkpoint, metrics, recovery
 from train.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -73,26 +74,41 @@ def launch(config: TrainConfig, shard_urls: list[str], fn: WorkerFn) -> dict:
 
     ensure_ray(config.address)  # the CLI attaches to --address first; a direct caller gets local Ray
     gpu = want_gpu(config)
+    # Ray Train's storage_path holds only its bookkeeping here (a .validate_storage_marker written by this
+    # driver, and its controller's snapshot of reported checkpoints, of which there are none): checkpoints,
+    # metrics and the encoder go to RUN, and workers never write to storage_path, while the controller runs
+    # on this driver's node (Ray Train pins it there). So a directory on this node is enough on any cluster.
+    scratch = tempfile.mkdtemp(prefix="unitscope-ray-train-")
+    loop = {"config": config.model_dump(), "shards": shard_urls, "fn": fn,
+            "launch_step": checkpoint.latest_step(config.run)}  # fmt: skip
     trainer = TorchTrainer(
         _ray_worker,
-        train_loop_config={"config": config.model_dump(), "shards": shard_urls, "fn": fn},
+        train_loop_config=loop,
         torch_config=TorchConfig(backend="nccl" if gpu else "gloo"),
         scaling_config=ray.train.ScalingConfig(num_workers=config.workers, use_gpu=gpu),
         run_config=ray.train.RunConfig(
             name=f"unitscope-train-{os.getpid()}",
-            storage_path=os.path.join(tempfile.gettempdir(), "unitscope-ray-train"),
-            failure_config=ray.train.FailureConfig(max_failures=0),
+            storage_path=scratch,
+            failure_config=recovery.failure_config(config),
+            callbacks=[recovery.end_on_user_error()],
         ),
     )
     start = (checkpoint.latest_step(config.run) or 0) if config.resume else 0
     try:
-        with metrics.Follower(config.run, config.steps, start, config.log_every):
+        with (
+            metrics.Follower(config.run, config.steps, start, config.log_every),
+            recovery.start_timeout(config),
+        ):
             result = trainer.fit()
     except Exception as exc:
         user = _user_error(exc)
         if user is not None:
             raise user from exc
+        if isinstance(exc, ray.train.TrainingFailedError):
+            raise recovery.stopped(config, exc) from exc
         raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return dict(result.metrics or {})
 
 
@@ -103,20 +119,11 @@ def _ray_worker(loop_config: dict) -> None:
     ctx = ray.train.get_context()
     dist = Dist(ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device())
     config = TrainConfig.model_validate(loop_config["config"])
+    config = recovery.attempt_config(config, loop_config["launch_step"], dist.rank)
     summary = loop_config["fn"](config, loop_config["shards"], dist)
     ray.train.report(summary)
 
 
 def _user_error(exc: BaseException) -> UnitscopeError | None:
     """The UnitscopeError a worker raised, found in what Ray wraps it in (so the CLI prints it plainly)."""
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, UnitscopeError):
-            return e
-        stack += [e.__cause__, e.__context__, *getattr(e, "worker_failures", {}).values()]
-    return None
+    return next((e for e in recovery.chain(exc) if isinstance(e, UnitscopeError)), None)
