@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 # A frame key as `pipeline.schema.frame_key` writes it, written with [0-9] rather than \d: `\d` also
 # matches other scripts' digits, which no key holds.
 FRAME_KEY_PATTERN = r"^[0-9a-f]{16}-[0-9]+$"
 FRAME_FILE_PATTERN = r"^[0-9a-f]{16}-[0-9]+\.jpg$"
+VIDEO_ID_PATTERN = r"^[0-9a-f]{16}$"
 MAX_KEY_LENGTH = 64
 MAX_NAME_LENGTH = 256  # concept and layer names; the probe writes short identifiers
 MAX_CHANNEL = 2**31 - 1
@@ -28,6 +29,73 @@ class ErrorBody(BaseModel):
 
     error: str = Field(min_length=1, description="what went wrong, and how to fix the request")
     status: int = Field(ge=400, le=599, description="the HTTP status of the response")
+
+
+class Frame(BaseModel):
+    """A dataset frame in an answer. Its video is named by id and file name, never by where the server
+    keeps it: no other field is allowed, so the fuzzer fails any answer that adds a location."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(pattern=FRAME_KEY_PATTERN, description="the frame key, `<video_id>-<frame index>`")
+    video_id: str = Field(pattern=VIDEO_ID_PATTERN, description="the id of the frame's video")
+    video: str | None = Field(
+        description="the video's file name, e.g. clip-0001.mp4 (null if the dataset has no row for it)"
+    )
+    frame_idx: int = Field(ge=0, description="the frame's index in the sampled frames of its video")
+    pts: float = Field(description="the frame's time in its video, seconds")
+    labels: list[str] = Field(description="concepts the frame shows, from the video's labels sidecar")
+
+
+class UnitFrame(Frame):
+    """A frame among a unit's top frames."""
+
+    activation: float = Field(description="the unit's activation on the frame")
+
+
+class Neighbor(Frame):
+    """A dataset frame near the query."""
+
+    score: float = Field(description="cosine similarity to the query in the encoder's embedding space")
+
+
+class UnitFrames(BaseModel):
+    """A unit's top-activating frames."""
+
+    unit: str = Field(description="LAYER/CHANNEL")
+    frames: list[UnitFrame] = Field(description="the frames that activate the unit most, highest first")
+
+
+class Unit(BaseModel):
+    """A unit: its activation statistics, concept labels and top-activating frames."""
+
+    unit: str = Field(description="LAYER/CHANNEL")
+    layer: str
+    channel: int
+    mean: float | None = Field(description="mean activation over the dataset")
+    std: float | None = Field(description="standard deviation of the activation over the dataset")
+    histogram: dict[str, list[float]] = Field(description="`counts` per bin between consecutive `edges`")
+    concepts: list[dict[str, Any]] = Field(description="the unit's concept labels, best first")
+    frames: list[UnitFrame] = Field(description="the frames that activate the unit most, highest first")
+
+
+class Neighbors(BaseModel):
+    """The dataset frames nearest to a frame of the dataset."""
+
+    key: str = Field(pattern=FRAME_KEY_PATTERN, description="the query frame")
+    neighbors: list[Neighbor] = Field(description="the nearest dataset frames, nearest first")
+
+
+class ImageAnswer(BaseModel):
+    """The units that fire most on an uploaded image, and the dataset frames nearest to it."""
+
+    units: list[dict[str, Any]] = Field(description="the units that fire most on the image (z-score)")
+    neighbors: list[Neighbor] = Field(description="the nearest dataset frames, nearest first")
+
+
+def ok(model: type[BaseModel], *statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a JSON route whose 200 answer is `model` (the handler returns bytes already
+    serialised, so the model documents the answer without validating it), and `errors(*statuses)`."""
+    return {200: {"model": model, "description": "the answer"}, **errors(*statuses)}
 
 
 _WHY = {

@@ -110,7 +110,7 @@ def unit_page(unit: dict[str, Any]) -> str:
     )
     frames = "".join(
         f'<figure><img src="{frame_src(f["key"])}" alt="{escape(f["key"])}">'
-        f"<figcaption>{_num(f.get('activation'))} · {escape(str(f.get('video_uri') or ''))} @ "
+        f"<figcaption>{_num(f.get('activation'))} · {escape(str(f.get('video') or ''))} @ "
         f"{_num(f.get('pts'))}s</figcaption></figure>"
         for f in unit["frames"]
     )

@@ -6,7 +6,8 @@ status a route can answer; a method a path does not serve is a 405 naming the on
 Uploads to POST /query/image are limited to `max_upload_bytes` (default 8 MiB, 413 beyond it, enforced
 while the body is read) and to images of at most `probe.query.image.MAX_PIXELS` declared pixels (422
 beyond it, checked before decoding). The server names the run by a label (default: the run
-directory's name) and never answers with where it keeps the run or dataset (`redaction.Redaction`).
+directory's name) and never answers with where it keeps the run or dataset (`redaction.Redaction`),
+nor the videos: a frame names its video by id and file name (`api_schema.Frame`), not by its URI.
 """
 
 from __future__ import annotations
@@ -30,8 +31,13 @@ from infra.api_schema import (
     MAX_CHANNEL,
     MAX_KEY_LENGTH,
     MAX_NAME_LENGTH,
+    ImageAnswer,
+    Neighbors,
+    Unit,
+    UnitFrames,
     errors,
     image_upload_body,
+    ok,
 )
 from infra.batcher import Batcher
 from infra.redaction import Redaction, default_name
@@ -61,7 +67,9 @@ def create_app(
     """The app for one run; loads the catalogue, frame manifest and frame index before serving.
     `threads`: FAISS threads per frame-index search (None: every core). `label`: the run's name in
     answers (default: the run directory's name), which stand in for its location everywhere."""
-    q = (queries or RunQueries(run_url, dataset_url, threads)).load_all()
+    q = (queries or RunQueries(run_url, dataset_url, threads, video_uris=False)).load_all()
+    if q.video_uris:  # where the videos are stored is for the operator, not for clients
+        raise ValueError("the server's RunQueries must be made with video_uris=False")
     label = label or default_name(q.run_url)
     redact = Redaction(
         {
@@ -153,11 +161,11 @@ def create_app(
     ) -> Response:
         return Response(_concept_units(name, top), media_type="application/json")
 
-    @app.get("/units/{layer}/{channel}", responses=unit_errors)
+    @app.get("/units/{layer}/{channel}", responses=ok(Unit, 404, 422))
     async def unit(layer: str = layer_p, channel: int = channel_p, top: int = top_q) -> Response:
         return _json(q.unit(f"{layer}/{channel}", top))
 
-    @app.get("/units/{layer}/{channel}/frames", responses=unit_errors)
+    @app.get("/units/{layer}/{channel}/frames", responses=ok(UnitFrames, 404, 422))
     async def unit_frames(layer: str = layer_p, channel: int = channel_p, top: int = top_q) -> Response:
         return _json({"unit": f"{layer}/{channel}", "frames": q.unit_frames(f"{layer}/{channel}", top)})
 
@@ -175,13 +183,15 @@ def create_app(
 
     key_q = Query(pattern=FRAME_KEY_PATTERN, max_length=MAX_KEY_LENGTH, description="a frame key")
 
-    @app.get("/neighbors", responses=unit_errors)
+    @app.get("/neighbors", responses=ok(Neighbors, 404, 422))
     async def neighbors(key: str = key_q, top: int = top_q) -> Response:
         hits = await anyio.to_thread.run_sync(q.neighbors, key, top)  # a FAISS search: off the event loop
         return _json({"key": key, "neighbors": hits})
 
     @app.post(
-        "/query/image", openapi_extra=image_upload_body(max_upload_bytes), responses=errors(400, 413, 422)
+        "/query/image",
+        openapi_extra=image_upload_body(max_upload_bytes),
+        responses=ok(ImageAnswer, 400, 413, 422),
     )
     async def query_image(request: Request, top: int = Query(10, ge=1, le=100)) -> Response:
         data = await read_upload(request, max_upload_bytes)

@@ -7,7 +7,9 @@ of the manifest or it is not found.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from pipeline.dataset import Dataset
 from pipeline.errors import InputError
@@ -16,11 +18,25 @@ from probe.query.errors import NotFound
 _JPEG_MAGIC = b"\xff\xd8"
 
 
+def video_name(uri: str | None) -> str | None:
+    """The file name of a video URI, without where it is stored: `/data/videos/clip-0001.mp4`,
+    `s3://bucket/videos/clip-0001.mp4` and `https://host/v/clip-0001.mp4?signature=…` → `clip-0001.mp4`.
+    An http(s) URL's query and fragment are dropped (they can hold credentials); other URIs are
+    fsspec paths, in which `?` and `#` are plain characters."""
+    if not uri:
+        return None
+    scheme, sep, rest = uri.partition("://")
+    if sep and scheme.lower() in ("http", "https"):
+        rest = urlsplit(uri).path
+    return posixpath.basename((rest if sep else uri).rstrip("/")) or None
+
+
 @dataclass(frozen=True)
 class FrameInfo:
     key: str
     video_id: str
-    video_uri: str | None
+    video_uri: str | None  # where the video is stored, as ingested
+    video: str | None  # its file name (`video_name`): what a client of the server is told
     frame_idx: int
     pts: float
     labels: list[str]
@@ -44,6 +60,7 @@ class FrameStore:
         self._uri = dict(
             zip(videos.column("video_id").to_pylist(), videos.column("uri").to_pylist(), strict=True)
         )
+        self._name = {video_id: video_name(uri) for video_id, uri in self._uri.items()}
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -65,6 +82,7 @@ class FrameStore:
             key=key,
             video_id=video_id,
             video_uri=self._uri.get(video_id),
+            video=self._name.get(video_id),
             frame_idx=int(frame_idx),
             pts=float(pts),
             labels=list(labels or []),

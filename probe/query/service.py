@@ -17,11 +17,23 @@ from probe.query.image import ImageEncoder, decode_image
 
 class RunQueries:
     """Everything a query needs from a probed run: the catalogue, loaded at once; the frame manifest,
-    frame index and encoder, each loaded when first needed (`load_all` loads them up front)."""
+    frame index and encoder, each loaded when first needed (`load_all` loads them up front).
 
-    def __init__(self, run_url: str, dataset_url: str | None = None, threads: int | None = None):
+    A frame in an answer names its video by id and file name (`video_id`, `video`); with
+    `video_uris` (the default, for the operator's `unitscope query`) also by where it is stored
+    (`video_uri`), which the query server, answering clients, leaves out."""
+
+    def __init__(
+        self,
+        run_url: str,
+        dataset_url: str | None = None,
+        threads: int | None = None,
+        *,
+        video_uris: bool = True,
+    ):
         self.run_url = run_url.rstrip("/")
         self.threads = threads  # FAISS threads per frame-index search (None: every core)
+        self.video_uris = video_uris
         self.catalogue = Catalogue(self.run_url)
         self.dataset_url = dataset_url or self.catalogue.dataset
         c = self.catalogue
@@ -64,7 +76,7 @@ class RunQueries:
         }
 
     def unit_frames(self, unit: str, top: int = 10) -> list[dict[str, Any]]:
-        """The frames that activate `unit` most: key, activation, video URI, timestamp, labels."""
+        """The frames that activate `unit` most: key, activation, video, timestamp, labels."""
         layer, channel = parse_unit(unit)
         row = self.catalogue.unit(layer, channel)
         return [
@@ -74,10 +86,13 @@ class RunQueries:
 
     def frame(self, key: str, **extra: Any) -> dict[str, Any]:
         info = self.frames.info(key)
+        where = {"video_uri": info.video_uri} if self.video_uris else {}
         return {
             "key": key,
             **extra,
-            "video_uri": info.video_uri,
+            "video_id": info.video_id,
+            "video": info.video,
+            **where,
             "frame_idx": info.frame_idx,
             "pts": info.pts,
             "labels": info.labels,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from infra.redaction import Redaction, default_name
+from probe.query.frames import video_name
 
 
 def test_every_spelling_of_a_local_run_is_named(tmp_path, monkeypatch):
@@ -32,3 +33,15 @@ def test_remote_urls_and_names():
     assert default_name("s3://bucket/runs/r1/") == "r1"
     assert default_name(os.sep.join(["", "data", "demo", "run"])) == "run"
     assert redact("nothing to hide") == "nothing to hide"
+
+
+def test_a_video_is_named_by_its_file_name():
+    for uri in [
+        "/data/out/videos-probe/clip-0001.mp4",
+        "file:///data/out/videos-probe/clip-0001.mp4",
+        "s3://bucket/videos/clip-0001.mp4",
+        "https://videos.example/v/clip-0001.mp4?X-Amz-Signature=secret#t=3",  # the query can hold credentials
+    ]:
+        assert video_name(uri) == "clip-0001.mp4", uri
+    assert video_name("s3://bucket/a?b.mp4") == "a?b.mp4"  # in an fsspec path `?` is a character
+    assert video_name(None) is None and video_name("") is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -79,6 +80,35 @@ def test_neighbors(client, run):
     assert len(got) == 4 and key not in [g["key"] for g in got]
     known = {f["key"] for f in run.frames()}
     assert all(g["key"] in known for g in got)
+
+
+def test_a_frame_names_its_video_by_file_name_not_location(client, run):
+    """Answers name a frame's video by id and file name; where the server keeps it (`video_uri`, which
+    `unitscope query` shows the operator) is left out, and the schema allows no other field."""
+    frames = {f["key"]: f for f in run.frames()}
+    uris = {v["video_id"]: v["uri"] for v in run.videos()}
+    row = run.units()[1]
+    layer, channel = row["unit"].split("/")
+    image = client.get(f"/frames/{row['top_keys'][0]}.jpg").content
+    answers = [
+        client.get(f"/units/{layer}/{channel}/frames", params={"top": 3}).json()["frames"],
+        client.get(f"/units/{layer}/{channel}", params={"top": 3}).json()["frames"],
+        client.get("/neighbors", params={"key": row["top_keys"][0], "top": 3}).json()["neighbors"],
+        client.post("/query/image", params={"top": 3}, files={"file": ("f.jpg", image, "image/jpeg")}).json()[
+            "neighbors"
+        ],
+    ]
+    for got in answers:
+        assert len(got) == 3
+        for f in got:
+            video_id = frames[f["key"]]["video_id"]
+            assert f["video_id"] == video_id and f["video"] == Path(uris[video_id]).name
+            assert f["video"].startswith("clip-") and "video_uri" not in f
+    page = client.get(f"/gallery/units/{layer}/{channel}", params={"top": 3}).text
+    assert Path(uris[frames[row["top_keys"][0]]["video_id"]]).name in page
+    frame = client.get("/openapi.json").json()["components"]["schemas"]["UnitFrame"]
+    assert frame["additionalProperties"] is False and "video_uri" not in frame["properties"]
+    assert {"video_id", "video"} <= set(frame["required"])
 
 
 def test_html_pages(client, run):

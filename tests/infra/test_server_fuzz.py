@@ -37,9 +37,10 @@ def run(tmp_path_factory, ray_local):
 
 
 def hidden_paths(run) -> list[str]:
-    """Every spelling of where the run and its dataset live that an answer must not contain."""
+    """Every spelling of where the run, its dataset and the videos it was ingested from live, which
+    no answer may contain (a frame's video is named by its file name, not its URI)."""
     out = set()
-    for p in (run.run, run.dataset):
+    for p in (run.run, run.dataset, run.source):
         out |= {str(p), str(p.resolve()), str(p.absolute())}
     return sorted(out)
 
@@ -168,7 +169,7 @@ def _every_kind_of_answer(server: str, run) -> list[httpx.Response]:
     return out
 
 
-def test_no_answer_discloses_the_run_path(server, run):
+def test_no_answer_discloses_where_the_server_keeps_its_files(server, run):
     answers = _every_kind_of_answer(server, run)
     statuses = {r.status_code for r in answers}
     assert {200, 404, 405, 413, 422} <= statuses  # the errors, whose messages name the run, were reached

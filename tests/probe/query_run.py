@@ -17,6 +17,7 @@ _BUILT: dict[str, SmallRun] = {}
 class SmallRun:
     run: Path
     dataset: Path
+    source: Path  # the folder of videos that was ingested
 
     def catalog(self) -> list[dict]:
         return pq.read_table(self.run / catalog.CATALOG_TABLE).to_pylist()
@@ -54,5 +55,5 @@ def small_run(tmp_path_factory) -> SmallRun:
             TrainConfig(dataset=dataset, run=run, steps=6, batch_size=8, width=4, workers=0, loader_workers=0)
         )
         probe(ProbeConfig(run=run, dataset=dataset, permutations=9, min_examples=2, batch_size=16))
-        _BUILT["run"] = SmallRun(root / "run", root / "dataset")
+        _BUILT["run"] = SmallRun(root / "run", root / "dataset", root / "videos")
     return _BUILT["run"]
