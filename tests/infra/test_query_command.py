@@ -34,8 +34,10 @@ def test_concept_json_and_table(run):
     got = json.loads(run_cli("query", run.run, "concept", concept, "--top", "3", "--json", check=True).stdout)
     assert [u["unit"] for u in got["units"]] == [e["unit"] for e in expect]
     table = run_cli("query", run.run, "concept", concept, "--top", "3", check=True).stdout.splitlines()
-    assert table[0].split()[:3] == ["rank", "unit", "auc"]
-    assert [line.split()[1] for line in table[1:]] == [e["unit"] for e in expect]
+    # ranked by the selection half's AUC, scored on the held-out half; the rule is stated under the rows
+    assert table[0].split()[:6] == ["rank", "unit", "selection", "AUC", "held-out", "AUC"]
+    assert [line.split()[1] for line in table[1 : 1 + len(expect)]] == [e["unit"] for e in expect]
+    assert table[1 + len(expect)].startswith("ranked by selection AUC") and "detector =" in table[-1]
 
 
 def test_unit_writes_its_top_frames(run, tmp_path):
@@ -59,6 +61,9 @@ def test_image_finds_its_frame(run, tmp_path):
         run_cli("query", run.run, "image", tmp_path / "q.jpg", "--top", "4", "--json", check=True).stdout
     )
     assert len(got["units"]) == 4 and row["key"] in [n["key"] for n in got["neighbors"] if n["score"] > 0.999]
+    uris = {v["video_id"]: v["uri"] for v in run.videos()}
+    for n in got["neighbors"]:  # the operator's tool says where each video is, unlike the server
+        assert n["video_uri"] == uris[n["video_id"]] and n["video"] == Path(n["video_uri"]).name
     units = {u["unit"] for u in run.units()}
     assert all(u["unit"] in units for u in got["units"])
     zs = [u["z"] for u in got["units"]]
