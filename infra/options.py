@@ -27,6 +27,17 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_profile(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--profile cpu|gpu|auto` (train/profiles.py); `what` says what the gpu profile sets."""
+    parser.add_argument(
+        "--profile",
+        default=None,
+        choices=["cpu", "gpu", "auto"],
+        help=f"scale profile: gpu = {what} (train/profiles.py); auto = gpu where CUDA is present; "
+        "flags and config values given win",
+    )
+
+
 def read_config_file(path: str | None) -> dict[str, Any]:
     """The mapping in a YAML/JSON config file, or {} without one."""
     if not path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from infra.options import add_common, build_config
+from infra.options import add_common, add_profile, build_config
 from infra.runtime import init_ray
 
 
@@ -18,13 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "out", metavar="OUT", nargs="?", default=None, help="output folder (default unitscope-demo)"
     )
-    p.add_argument(
-        "--profile",
-        default=None,
-        choices=["cpu", "gpu", "auto"],
-        help="scale: cpu = K-means units on 32 clips; gpu = temporal conv4 width 128 on 128 clips; "
-        "auto (default) = gpu where CUDA is present",
-    )
+    add_profile(p, "temporal conv4 width 128 on 128 clips; cpu (default without CUDA) = K-means units")
     add_common(p)
     p.set_defaults(func=main)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from infra.options import add_common, build_config
+from infra.options import add_common, add_profile, build_config
 from infra.runtime import init_ray
 
 
@@ -40,13 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--workers", type=int, default=None, help="Ray Train workers; 0 = in this process (default 1)"
     )
-    p.add_argument(
-        "--profile",
-        default=None,
-        choices=["cpu", "gpu", "auto"],
-        help="scale profile: gpu = temporal conv4 width 128, batch 256, 12k steps, 14 loader workers "
-        "(train/profiles.py); auto = gpu where CUDA is present; flags given win",
-    )
+    add_profile(p, "temporal conv4 width 128, batch 256, 12k steps, 14 loader workers")
     p.add_argument(
         "--resume", action="store_true", default=None, help="continue RUN from its last checkpoint"
     )
