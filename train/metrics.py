@@ -11,6 +11,21 @@ import time
 from train import storage
 
 FILE = "metrics.jsonl"
+RESTARTS = "restarts.jsonl"  # one row per restarted worker group: the checkpoint step it continued from
+
+
+def restart_line(step: int) -> str:
+    return f"train: the workers were restarted after a failure; continuing from the checkpoint at step {step}"
+
+
+def note_restart(run_url: str, step: int) -> None:
+    """Record (rank 0 of a restarted worker group) that training continues from checkpoint `step`: the
+    driver's Follower prints it, since a Ray Train worker's own output goes to Ray's log files."""
+    url = storage.join(run_url, RESTARTS)
+    old = storage.read_bytes(url).decode() if storage.exists(url) else ""
+    storage.write_text(url, old + json.dumps({"step": step}) + "\n")
+
+
 log = logging.getLogger(__name__)
 
 
@@ -85,6 +100,9 @@ class Follower:
         self.run_url, self.total, self.log_every, self.every_s = run_url, total, log_every, every_s
         self.progress = Progress(total, start)
         self.shown = start
+        self.restarts = len(
+            self._restart_rows()
+        )  # rows of RUN/restarts.jsonl already printed (a resumed run's)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="unitscope-train-progress", daemon=True)
 
@@ -107,6 +125,7 @@ class Follower:
         except (OSError, ValueError) as exc:  # not written yet, or a rewrite under way on object storage
             log.debug("metrics not readable yet: %s", exc)
             return
+        self._restarts()
         fresh = [r for r in rows if r["step"] > self.shown]
         if fresh and self.shown == self.progress.start:  # time the ETA from the first step, not Ray's start
             self.progress.t0 = time.monotonic() - sum(r.get("step_s", 0.0) for r in fresh)
@@ -114,3 +133,17 @@ class Follower:
             if row["step"] % self.log_every == 0 or row["step"] == self.total:
                 self.progress.show(row)
                 self.shown = row["step"]
+
+    def _restart_rows(self) -> list[dict]:
+        url = storage.join(self.run_url, RESTARTS)
+        if not storage.exists(url):
+            return []
+        lines = storage.read_bytes(url).decode().splitlines(keepends=True)
+        return [json.loads(line) for line in lines if line.endswith("\n")]
+
+    def _restarts(self) -> None:
+        rows = self._restart_rows()
+        for row in rows[self.restarts :]:
+            print(restart_line(row["step"]), file=sys.stderr, flush=True)
+            self.shown = min(self.shown, int(row["step"]))
+        self.restarts = max(self.restarts, len(rows))

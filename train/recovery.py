@@ -13,11 +13,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
-import sys
 from collections.abc import Iterator
 
 from pipeline.errors import UnitscopeError
-from train import checkpoint
+from train import checkpoint, metrics
 from train.config import TrainConfig
 
 # Read by Ray Train's controller (propagated from the driver's environment when `fit()` starts it).
@@ -76,11 +75,7 @@ def attempt_config(config: TrainConfig, launch_step: int | None, rank: int) -> T
     if step == launch_step:
         return config  # the first attempt, or a restart before a new checkpoint: the same start again
     if rank == 0:
-        print(
-            f"train: the workers were restarted after a failure; continuing from the checkpoint at step {step}",
-            file=sys.stderr,
-            flush=True,
-        )
+        metrics.note_restart(config.run, step)
     return config.model_copy(update={"resume": True})
 
 
