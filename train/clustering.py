@@ -25,7 +25,7 @@ from train.model_io import save_encoder
 from train.objectives import kmeans
 
 log = logging.getLogger(__name__)
-BATCH = 128  # frames cut into patches at once (bounds the unfolded pyramid's memory)
+BATCH = 64  # frames cut into patches at once (bounds the unfolded pyramid's memory)
 
 
 def dictionary_spec(config: TrainConfig) -> EncoderSpec:
@@ -88,8 +88,10 @@ def kmeans_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dic
     if config.resume:
         state = checkpoint.load_latest(config.run)
         if state["encoder_spec"] != spec.model_dump(mode="json"):
-            raise ConfigError(f"--resume: the checkpoint in {config.run} was fitted with another dictionary "
-                              "(width, patch or input size); resume with the same settings or start a new RUN")  # fmt: skip
+            raise ConfigError(
+                f"--resume: the checkpoint in {config.run} was fitted with another dictionary (width, patch "
+                "or input size); resume with the same settings or start a new RUN"
+            )
         start, centroids = int(state["step"]), state["model"]["centroids"].to(dist.device)
     lead = dist.rank == 0
     log.info("kmeans: %d patches from %d frames on rank %d (%.1f s)", len(points), len(pixels), dist.rank,
@@ -110,12 +112,13 @@ def kmeans_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dic
         if lead:
             log_rows.add(row)
             if step % config.log_every == 0 or last:
-                progress.show(row)
+                if config.workers == 0:  # under Ray Train the driver prints it (metrics.Follower)
+                    progress.show(row)
                 log_rows.flush()
             if step % config.checkpoint_every == 0 or last:
-                enc = _encoder(spec, whiten, mean, centroids)
-                checkpoint.save(config.run, {"step": step, "model": enc.state_dict(), "config": config.model_dump(mode="json"),
-                                             "encoder_spec": spec.model_dump(mode="json")}, keep=config.keep_checkpoints)  # fmt: skip
+                state = {"step": step, "model": _encoder(spec, whiten, mean, centroids).state_dict(),
+                         "config": config.model_dump(mode="json"), "encoder_spec": spec.model_dump(mode="json")}  # fmt: skip
+                checkpoint.save(config.run, state, keep=config.keep_checkpoints)
     if lead:
         save_encoder(_encoder(spec, whiten, mean, centroids), config.run)
         log_rows.flush()
