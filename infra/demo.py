@@ -29,18 +29,18 @@ log = logging.getLogger(__name__)
 # The default budget: under 10 minutes on 2 CPU cores (tests/bench/demo_quality.py measures it). The cpu
 # profile fits a K-means dictionary (train/dictionary.py): of everything measured on 2 cores it gives the
 # largest margin over random weights, in about a minute; the temporal objective needs GPU scale
-# (train/profiles.py). Its frames are 96 px: the face's best unit rose from 0.742 to 0.781 held-out AUC
-# over 64 px (eyes of the smallest faces are ~1 px at 64), matched at every second position (a quarter of
-# the cost). Probe clips are 10 s: 32 of them hold the frames of 16 x 20 s from twice the videos, so the
+# (train/profiles.py). Its frames are 128 px, matched over 7 pyramid levels (16-128 px) at every second
+# position (a quarter of the cost): the face's best unit rose from 0.742 (64 px) to 0.781 (96 px) and 0.793
+# (128 px) held-out AUC in the bench protocol; at 64 px the eyes of the smallest faces are ~1 px. Probe clips are 10 s: 32 of them hold the frames of 16 x 20 s from twice the videos, so the
 # halves that choose and score units are less alike by chance.
 SYNTH = {"seconds": 20.0, "fps": 10.0, "size": 160}
 PROBE_SECONDS = 10.0
 INGEST = {
-    "cpu": {"fps": 5.0, "size": 96, "shard_frames": 500},
+    "cpu": {"fps": 5.0, "size": 128, "shard_frames": 500},
     "gpu": {"fps": 5.0, "size": 64, "shard_frames": 500},
 }
 TRAIN = {
-    "cpu": {"objective": "kmeans", "input_size": 96, "patch_stride": 2, "workers": 0},
+    "cpu": {"objective": "kmeans", "input_size": 128, "patch_stride": 2, "workers": 0},
     "gpu": {"profile": "gpu", "workers": 0},
 }
 PROBE = {"permutations": 199}

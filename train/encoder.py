@@ -25,7 +25,7 @@ FAMILY = {
     "le4": ("le", 4),
     "kmeans": ("patch", 1),
 }
-PATCH_SCALES = (0.25, 0.375, 0.5, 0.75, 1.0)  # K-means pyramid, as fractions of the input side
+PATCH_SCALES = (0.125, 0.1875, 0.25, 0.375, 0.5, 0.75, 1.0)  # K-means pyramid, fractions of the input side
 
 
 class EncoderSpec(BaseModel):
