@@ -110,11 +110,9 @@ def kmeans_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dic
                "images_per_s": len(pixels) * dist.world / dt, "step_s": dt, "skipped": skipped}  # fmt: skip
         last = step == config.steps
         if lead:
-            log_rows.add(row)
-            if step % config.log_every == 0 or last:
-                if config.workers == 0:  # under Ray Train the driver prints it (metrics.Follower)
-                    progress.show(row)
-                log_rows.flush()
+            log_rows.record(
+                row, progress if config.workers == 0 else None, step % config.log_every == 0 or last
+            )
             if step % config.checkpoint_every == 0 or last:
                 state = {"step": step, "model": _encoder(spec, whiten, mean, centroids).state_dict(),
                          "config": config.model_dump(mode="json"), "encoder_spec": spec.model_dump(mode="json")}  # fmt: skip

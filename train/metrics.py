@@ -47,6 +47,15 @@ class MetricsLog:
     def add(self, row: dict) -> None:
         self.rows.append(row)
 
+    def record(self, row: dict, progress: Progress | None, logging_step: bool) -> None:
+        """Add a step's row; at a logging step flush, and print the progress line where `progress` is
+        given (in-process runs: under Ray Train the driver prints it, `Follower`)."""
+        self.add(row)
+        if logging_step:
+            if progress is not None:
+                progress.show(row)
+            self.flush()
+
     def flush(self) -> None:
         if self.flushed == len(self.rows):
             return

@@ -109,11 +109,9 @@ def train_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict
         if config.record_keys:
             keys += [f"{e} {k}\n" for e, k in zip(batch["epochs"], batch["keys"], strict=True)]
         if lead:
-            log_rows.add(row)
-            if step % config.log_every == 0 or last:
-                if config.workers == 0:  # under Ray Train the driver prints it (metrics.Follower)
-                    progress.show(row)
-                log_rows.flush()
+            log_rows.record(
+                row, progress if config.workers == 0 else None, step % config.log_every == 0 or last
+            )
         if step % config.checkpoint_every == 0 or last:
             _checkpoint(config, spec, dist, learner, optimizer, scheduler, step, positions, skipped)
     if config.record_keys:
