@@ -15,11 +15,14 @@ table{border-collapse:collapse}td,th{padding:.3rem .6rem;border-bottom:1px solid
 """
 
 
-def _page(title: str, body: str) -> str:
+def _page(title: str, body: str, rule: str = "") -> str:
+    """A whole page; `rule` (the detector definition the probe applied) is stated under pages that say
+    "detector"."""
+    foot = f"<p><small>{escape(rule)}</small></p>" if rule else ""
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<link rel="icon" href="data:,">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>{body}</body></html>"
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>{body}{foot}</body></html>"
     )
 
 
@@ -44,7 +47,7 @@ def _num(v: Any) -> str:
     return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else escape(str(v))
 
 
-def index_page(run_url: str, concepts: list[dict[str, Any]]) -> str:
+def index_page(run_url: str, concepts: list[dict[str, Any]], rule: str = "") -> str:
     """Concepts, each with its best unit (held-out AUC beside the random-weights control)."""
     rows = []
     for c in concepts:
@@ -62,10 +65,10 @@ def index_page(run_url: str, concepts: list[dict[str, Any]]) -> str:
         "<table><tr><th>concept</th><th>labels</th><th>detectors / units</th><th>best unit</th>"
         "<th>held-out AUC</th><th>random-weights AUC</th><th>top frame</th></tr>" + "".join(rows) + "</table>"
     )
-    return _page("unitscope concepts", body)
+    return _page("unitscope concepts", body, rule)
 
 
-def concept_page(name: str, units: list[dict[str, Any]]) -> str:
+def concept_page(name: str, units: list[dict[str, Any]], rule: str = "") -> str:
     """One concept: its units in the catalogue's rank order, each linked to its page."""
     rows = "".join(
         f'<tr><td>{_num(u.get("rank"))}</td><td><a href="{unit_href(u["unit"])}">{escape(u["unit"])}</a></td>'
@@ -79,7 +82,7 @@ def concept_page(name: str, units: list[dict[str, Any]]) -> str:
         "<table><tr><th>rank</th><th>unit</th><th>held-out AUC</th><th>random-weights AUC</th>"
         f"<th>accuracy</th><th>p</th><th></th></tr>{rows}</table>"
     )
-    return _page(f"concept {name}", body)
+    return _page(f"concept {name}", body, rule)
 
 
 def _histogram_svg(counts: list[int], edges: list[float], width: int = 480, height: int = 120) -> str:
@@ -100,7 +103,7 @@ def _histogram_svg(counts: list[int], edges: list[float], width: int = 480, heig
     )
 
 
-def unit_page(unit: dict[str, Any]) -> str:
+def unit_page(unit: dict[str, Any], rule: str = "") -> str:
     """One unit: its concept labels, activation histogram over the dataset and top-activating frames."""
     labels = "".join(
         f"<tr><td>{_concept_link(r['concept'])}</td><td>{_num(r.get('auc'))}</td><td>{_num(r.get('random_auc'))}</td>"
@@ -123,4 +126,4 @@ def unit_page(unit: dict[str, Any]) -> str:
         f"<h2>Activation histogram</h2>{_histogram_svg(hist['counts'], hist['edges'])}"
         f'<h2>Top frames</h2><div class="frames">{frames}</div>'
     )
-    return _page(f"unit {unit['unit']}", body)
+    return _page(f"unit {unit['unit']}", body, rule)

@@ -71,6 +71,7 @@ def create_app(
     if q.video_uris:  # where the videos are stored is for the operator, not for clients
         raise ValueError("the server's RunQueries must be made with video_uris=False")
     label = label or default_name(q.run_url)
+    rule = q.catalogue.rule.text()  # stated on every gallery page that says "detector"
     redact = Redaction(
         {
             q.run_url: label,
@@ -200,7 +201,7 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse, responses=errors(html=True))
     async def index() -> HTMLResponse:
-        return HTMLResponse(gallery.index_page(label, q.concepts()))
+        return HTMLResponse(gallery.index_page(label, q.concepts(), rule))
 
     @app.get("/gallery/concepts/{name}", response_class=HTMLResponse, responses=errors(404, 422, html=True))
     async def concept_html(
@@ -208,7 +209,7 @@ def create_app(
         top: int = Query(50, ge=1, le=1000),
     ) -> HTMLResponse:
         name = q.catalogue.concept_name(name)
-        return HTMLResponse(gallery.concept_page(name, q.concept_units(name, top)))
+        return HTMLResponse(gallery.concept_page(name, q.concept_units(name, top), rule))
 
     @app.get(
         "/gallery/units/{layer}/{channel}", response_class=HTMLResponse, responses=errors(404, 422, html=True)
@@ -216,7 +217,7 @@ def create_app(
     async def unit_html(
         layer: str = layer_p, channel: int = channel_p, top: int = Query(24, ge=1, le=200)
     ) -> HTMLResponse:
-        return HTMLResponse(gallery.unit_page(q.unit(f"{layer}/{channel}", top)))
+        return HTMLResponse(gallery.unit_page(q.unit(f"{layer}/{channel}", top), rule))
 
     app.state.queries = q
     return app

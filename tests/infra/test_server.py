@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from infra.server import create_app
 from pipeline import schema
+from probe.detector import DetectorRule
 from probe.query import RunQueries
 from tests.infra.live_server import live_server
 from tests.probe.query_run import small_run
@@ -114,10 +116,12 @@ def test_a_frame_names_its_video_by_file_name_not_location(client, run):
 def test_html_pages(client, run):
     index = client.get("/")
     assert index.status_code == 200 and "text/html" in index.headers["content-type"]
+    rule = html.escape(DetectorRule().text())  # the small run's probe applied the default rule
+    assert rule in index.text
     for concept in {r["concept"] for r in run.catalog()}:
         assert f'<a href="/gallery/concepts/{concept}">{concept}</a>' in index.text
         page = client.get(f"/gallery/concepts/{concept}")
-        assert page.status_code == 200 and f"Concept {concept}" in page.text
+        assert page.status_code == 200 and f"Concept {concept}" in page.text and rule in page.text
         ranked = sorted((r for r in run.catalog() if r["concept"] == concept), key=lambda r: r["rank"])
         links = [f'<a href="/gallery/units/{r["unit"]}">' for r in ranked]
         assert all(link in page.text for link in links)
