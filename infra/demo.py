@@ -31,16 +31,15 @@ log = logging.getLogger(__name__)
 # largest margin over random weights, in about a minute; the temporal objective needs GPU scale
 # (train/profiles.py). Its frames are 128 px, matched over 7 pyramid levels (16-128 px) at every second
 # position (a quarter of the cost): the face's best unit rose from 0.742 (64 px) to 0.781 (96 px) and 0.793
-# (128 px) held-out AUC in the bench protocol; at 64 px the eyes of the smallest faces are ~1 px. Probe clips are 10 s: 32 of them hold the frames of 16 x 20 s from twice the videos, so the
-# halves that choose and score units are less alike by chance.
+# (128 px) held-out AUC in the bench protocol; at 64 px the eyes of the smallest faces are ~1 px. Probe clips
+# are 10 s: 32 of them hold the frames of 16 x 20 s from twice the videos, so the halves that choose and
+# score units are less alike by chance.
 SYNTH = {"seconds": 20.0, "fps": 10.0, "size": 160}
 PROBE_SECONDS = 10.0
-INGEST = {
-    "cpu": {"fps": 5.0, "size": 128, "shard_frames": 500},
-    "gpu": {"fps": 5.0, "size": 64, "shard_frames": 500},
-}
+FRAME_SIZE = {"cpu": 128, "gpu": 64}  # ingested frame side = the encoder's input side, per profile
+INGEST = {"fps": 5.0, "shard_frames": 500}
 TRAIN = {
-    "cpu": {"objective": "kmeans", "input_size": 128, "patch_stride": 2, "workers": 0},
+    "cpu": {"objective": "kmeans", "patch_stride": 2, "workers": 0},
     "gpu": {"profile": "gpu", "workers": 0},
 }
 PROBE = {"permutations": 199}
@@ -171,7 +170,8 @@ def run(cfg: DemoConfig) -> DemoResult:
         made = stage(f"synth {split}", vids, f"{vids}/corpus.json", synth, SynthConfig(**opts))
         data = f"{out}/data-{split}"
         opts = {
-            **INGEST[cfg.profile],
+            **INGEST,
+            "size": FRAME_SIZE[cfg.profile],
             **cfg.ingest,
             "src": vids,
             "out": data,
@@ -184,6 +184,7 @@ def run(cfg: DemoConfig) -> DemoResult:
     run_dir = f"{out}/run"
     opts = {
         **TRAIN[cfg.profile],
+        "input_size": FRAME_SIZE[cfg.profile],
         **cfg.train,
         "dataset": f"{out}/data-train",
         "run": run_dir,

@@ -78,7 +78,8 @@ def assignment_sums(
 def update(
     sums: torch.Tensor, counts: torch.Tensor, old: torch.Tensor, spare: torch.Tensor
 ) -> tuple[torch.Tensor, int]:
-    """New unit-length centroids; an empty one takes the next spare point. Returns (centroids, reseeded)."""
+    """New unit-length centroids; emptied ones take the first spare points (or keep their old place when
+    there are too few). Returns (centroids, reseeded)."""
     empty = torch.nonzero(counts == 0).flatten()
     new = F.normalize(sums, dim=1)
     new[empty] = spare[: len(empty)] if len(spare) >= len(empty) else old[empty]
