@@ -22,7 +22,7 @@ from train.dictionary import PatchDictionary
 from train.distributed import Dist
 from train.encoder import EncoderSpec
 from train.model_io import save_encoder
-from train.objectives import kmeans
+from train.objectives import coherence, kmeans
 
 log = logging.getLogger(__name__)
 BATCH = 64  # frames cut into patches at once (bounds the unfolded pyramid's memory)
@@ -30,16 +30,18 @@ BATCH = 64  # frames cut into patches at once (bounds the unfolded pyramid's mem
 
 def dictionary_spec(config: TrainConfig) -> EncoderSpec:
     return EncoderSpec.create(config.arch, config.width, None, config.input_size, config.patch_size,
-                              config.patch_stride)  # fmt: skip
+                              config.patch_stride, config.kmeans_group)  # fmt: skip
 
 
-def sample_frames(config: TrainConfig, shard_urls: list[str], dist: Dist) -> tuple[torch.Tensor, int]:
-    """(N, C, S, S) grey levels of up to kmeans_frames / world frames of this rank's shards, and the
-    number of frames that could not be decoded."""
+def sample_frames(
+    config: TrainConfig, shard_urls: list[str], dist: Dist
+) -> tuple[torch.Tensor, list[tuple[str, float]], int]:
+    """(N, C, S, S) grey levels of up to kmeans_frames / world frames of this rank's shards, in reading
+    order, with each frame's (video, seconds), and the number of frames that could not be decoded."""
     want = math.ceil(config.kmeans_frames / dist.world)
     units = shards.plan_units(shard_urls, dist.world)
     mine = shards.units_for_slot(units, 0, config.seed, dist.rank, dist.world)
-    size, frames, bad = config.input_size, [], 0
+    size, frames, stamps, bad = config.input_size, [], [], 0
     counters: dict[str, int] = {}
     for unit in mine:
         for frame in shards.read_unit(unit, 0, counters):
@@ -51,6 +53,7 @@ def sample_frames(config: TrainConfig, shard_urls: list[str], dist: Dist) -> tup
             if im.size != (size, size):
                 im = im.resize((size, size))
             frames.append(np.asarray(im))
+            stamps.append((frame.video, frame.pts))
             if len(frames) >= want:
                 break
         if len(frames) >= want:
@@ -61,13 +64,26 @@ def sample_frames(config: TrainConfig, shard_urls: list[str], dist: Dist) -> tup
             "ingest more video or train with fewer --workers"
         )
     x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float()
-    return (x.mean(dim=1, keepdim=True) if not config.patch_colour else x), bad + sum(counters.values())
+    return (
+        (x.mean(dim=1, keepdim=True) if not config.patch_colour else x),
+        stamps,
+        bad + sum(counters.values()),
+    )
 
 
 def kmeans_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict:
     t0 = time.perf_counter()
     spec = dictionary_spec(config)
-    pixels, skipped = sample_frames(config, shard_urls, dist)
+    pixels, stamps, skipped = sample_frames(config, shard_urls, dist)
+    pairs = coherence.pair_index(
+        stamps, config.pair_max_gap_s, math.ceil(config.group_frames / 2 / dist.world)
+    )
+    if spec.group > 1 and not sum(dist.gather(len(pairs))):
+        raise InputError(
+            f"kmeans_group {spec.group} groups units by what follows from one frame to the next, but no two "
+            f"sampled frames of one video are within pair_max_gap_s ({config.pair_max_gap_s} s): ingest at a "
+            "higher --fps, raise pair_max_gap_s, or train with kmeans_group 1"
+        )
     gen = torch.Generator().manual_seed(config.seed * 1000 + dist.rank)
     patches = torch.cat([kmeans.normalised_patches(pixels[i : i + BATCH], spec, config.patches_per_scale, gen)
                          for i in range(0, len(pixels), BATCH)])  # fmt: skip
@@ -117,11 +133,31 @@ def kmeans_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dic
                 state = {"step": step, "model": _encoder(spec, whiten, mean, centroids).state_dict(),
                          "config": config.model_dump(mode="json"), "encoder_spec": spec.model_dump(mode="json")}  # fmt: skip
                 checkpoint.save(config.run, state, keep=config.keep_checkpoints)
+    enc = _encoder(spec, whiten, mean, centroids)
+    if spec.group > 1:
+        enc.partners.copy_(coherent_partners(enc.to(dist.device), pixels, pairs, spec.group, dist).cpu())
     if lead:
-        save_encoder(_encoder(spec, whiten, mean, centroids), config.run)
+        save_encoder(enc.cpu(), config.run)
         log_rows.flush()
         plot.loss_curve(log_rows.rows, config.run, f"kmeans / {config.width} units (1 - mean cosine)")
     return {"step": config.steps, "start_step": start, "loss": row.get("loss"), "skipped": skipped}
+
+
+@torch.no_grad()
+def coherent_partners(
+    enc: PatchDictionary, pixels: torch.Tensor, pairs: torch.Tensor, group: int, dist: Dist
+):
+    """The `group1` partners of every unit from this rank's frame pairs and every other rank's."""
+    t0 = time.perf_counter()
+    frames = pairs.flatten().unique()
+    best = torch.cat([enc.match(pixels[frames[i : i + BATCH]].to(dist.device)).amax(dim=(2, 3)).cpu()
+                      for i in range(0, len(frames), BATCH)])  # fmt: skip
+    at = torch.searchsorted(frames, pairs)
+    parts = dist.gather(coherence.lagged_sums(best[at[:, 0]], best[at[:, 1]]))
+    out = coherence.partners(*(sum(p[i] for p in parts) for i in range(4)), group)
+    log.info("group1: %d units grouped by %d frame pairs (%.1f s)", len(out), int(sum(p[0] for p in parts)),
+             time.perf_counter() - t0)  # fmt: skip
+    return out
 
 
 def _encoder(spec: EncoderSpec, whiten, mean, centroids) -> PatchDictionary:

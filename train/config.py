@@ -71,6 +71,16 @@ class TrainConfig(BaseModel):
     kmeans_frames: int = Field(3000, ge=1, description="kmeans: frames whose patches are clustered")
     patches_per_scale: int = Field(12, ge=1, description="kmeans: patches per frame and pyramid level")
     whiten_eps: float = Field(0.1, gt=0, description="kmeans: ZCA regulariser on normalised patches")
+    kmeans_group: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="kmeans: units in each `group1` unit, a unit and its most temporally "
+        "coherent partners (1: no group layer)",
+    )
+    group_frames: int = Field(
+        600, ge=2, description="kmeans: sampled frames (in pairs) that choose the groups"
+    )
     # execution
     workers: int = Field(1, ge=0, description="Ray Train workers; 0 trains in this process without Ray")
     loader_workers: int = Field(2, ge=0, description="DataLoader worker processes per training worker")
@@ -135,6 +145,10 @@ class TrainConfig(BaseModel):
             raise ValueError(
                 f"patch_size {self.patch_size} is larger than the smallest pyramid level (input_size / 4 = "
                 f"{self.input_size // 4}): use a patch_size of at most {self.input_size // 4}"
+            )
+        if self.objective == "kmeans" and self.kmeans_group > self.width:
+            raise ValueError(
+                f"kmeans_group {self.kmeans_group} is more than the {self.width} units: lower it"
             )
         if self.view_size is None:
             self.view_size = max(8, round(self.input_size * VIEW_FRACTION[self.objective]))

@@ -8,6 +8,13 @@ unit, so the whole layer is one matrix product per scale: (W c) . x - mean(x) su
 patch's contrast. Each scale's map is max-pooled to the
 coarsest scale's grid and the scales are maxed together, so the layer `kmeans1` is one NCHW map whose
 spatial max is the unit's best match anywhere, at any size.
+
+With `spec.group` > 1 a second layer `group1` pools each unit with its `group - 1` most temporally
+coherent partners (train/objectives/coherence.py): unit i of `group1` is the mean of the best matches of
+the `kmeans1` units in row i of `partners`, a (N, units, 1, 1) map. One template fires for one pose and
+contrast of a face; the templates that follow it from one frame to the next are the same face seen a little
+differently, so their mean fires for more faces (Coates, Karpathy & Ng grouped correlated features for the
+same reason). The random-weights control draws its partners at random, like its centroids.
 """
 
 from __future__ import annotations
@@ -27,6 +34,13 @@ def random_centroids(units: int, dim: int, seed: int) -> torch.Tensor:
     return (c / c.norm(dim=1, keepdim=True)).float()
 
 
+def random_partners(units: int, group: int, seed: int) -> torch.Tensor:
+    """(units, group) long: each unit first, then `group - 1` other units drawn at random."""
+    g = torch.Generator().manual_seed(seed + 1)
+    others = torch.arange(units)[:, None] + torch.randint(1, max(units, 2), (units, group - 1), generator=g)
+    return torch.cat([torch.arange(units)[:, None], others % units], dim=1)
+
+
 class PatchDictionary(EncoderBase):
     """One layer of `width` patch templates (spec.kernels[0] pixels square, grey or RGB) over `spec.scales`."""
 
@@ -37,13 +51,15 @@ class PatchDictionary(EncoderBase):
         self.register_buffer("whiten", torch.eye(dim))  # maps a normalised patch to the whitened space
         self.register_buffer("patch_mean", torch.zeros(dim))  # mean normalised patch, removed first
         self.register_buffer("centroids", random_centroids(spec.width, dim, seed))
+        if spec.group > 1:
+            self.register_buffer("partners", random_partners(spec.width, spec.group, seed))
 
     def randomized(self, seed: int) -> PatchDictionary:
         """Random centroids on this dictionary's own whitening: the control the probe compares with."""
         out = PatchDictionary(self.spec, seed).to(self.whiten.device)
         out.whiten.copy_(self.whiten)
         out.patch_mean.copy_(self.patch_mean)
-        return out
+        return out  # its partners are random too
 
     def pixels(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised NCHW input -> grey levels 0..255 (one channel unless the spec keeps colour)."""
@@ -72,7 +88,15 @@ class PatchDictionary(EncoderBase):
         return out.view(len(x), side, side, len(f)).permute(0, 3, 1, 2)  # NCHW view, channels-last memory
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = self.pixels(x)
+        out = {self.spec.layers[0]: self.match(self.pixels(x))}
+        if self.spec.group > 1:
+            best = out[self.spec.layers[0]].amax(dim=(2, 3))
+            out[self.spec.layers[1]] = best[:, self.partners].mean(dim=2)[:, :, None, None]
+        return out
+
+    def match(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, units, H', W'): every unit's best match per cell of the coarsest grid, over all scales, for
+        grey levels `x` (N, C, S, S) as `pixels` gives them."""
         f, offset = self.filters()
         f, offset = f.to(x.dtype), offset.to(x.dtype)
         maps = [self.responses(x, s, f, offset) for s in self.spec.scales]
@@ -80,4 +104,4 @@ class PatchDictionary(EncoderBase):
         out = maps[0] if maps[0].shape[-1] == grid else F.adaptive_max_pool2d(maps[0], grid)
         for m in maps[1:]:
             out = torch.maximum(out, m if m.shape[-1] == grid else F.adaptive_max_pool2d(m, grid))
-        return {self.spec.layers[0]: out}
+        return out

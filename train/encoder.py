@@ -1,5 +1,6 @@
 """The encoder family: a small conv net whose units are the channels of named layers `conv1..convN`, or
-a K-means patch dictionary (train/dictionary.py) whose units are the channels of `kmeans1`."""
+a K-means patch dictionary (train/dictionary.py) whose units are the channels of `kmeans1` (and of
+`group1`, its temporally coherent groups)."""
 
 from __future__ import annotations
 
@@ -49,18 +50,28 @@ class EncoderSpec(BaseModel):
     scales: list[int] | None = None
     stride: int = 1
     patch_channels: int = 1
+    group: int = 1  # >1: a second layer `group1`, each unit the mean of `group` kmeans1 units (dictionary.py)
 
     @classmethod
     def create(
-        cls, arch: str, width: int, depth: int | None, input_size: int, patch: int = 12, stride: int = 1
+        cls,
+        arch: str,
+        width: int,
+        depth: int | None,
+        input_size: int,
+        patch: int = 12,
+        stride: int = 1,
+        group: int = 1,
     ) -> EncoderSpec:
         if arch not in FAMILY:
             raise ValueError(f"unknown arch {arch!r}: choose one of {', '.join(FAMILY)}")
         block, default_depth = FAMILY[arch]
         if block == "patch":
             scales = sorted({max(patch, round(input_size * f)) for f in PATCH_SCALES})
-            return cls(arch=arch, block=block, width=width, depth=1, input_size=input_size, channels=[width],
-                       kernels=[patch], layers=["kmeans1"], scales=scales, stride=stride)  # fmt: skip
+            grouped = group > 1
+            return cls(arch=arch, block=block, width=width, depth=1 + grouped, input_size=input_size,
+                       channels=[width] * (1 + grouped), kernels=[patch] + [1] * grouped,
+                       layers=["kmeans1"] + ["group1"] * grouped, scales=scales, stride=stride, group=group)  # fmt: skip
         depth = depth or default_depth
         if input_size >> depth < 1:
             raise ValueError(f"input_size {input_size} is too small for {depth} pooling layers")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from pipeline.errors import InputError
 from probe.catalog import CATALOG_TABLE, PROBE_JSON, REPORT_HTML, read_table
 from probe.config import ProbeConfig
 from probe.detector import DetectorRule
@@ -45,13 +46,41 @@ def test_fit_writes_the_run_contract(fitted):
     assert [r["step"] for r in rows] == [1, 2, 3, 4] and result.steps == 4
     assert rows[-1]["loss"] <= rows[0]["loss"] + 1e-6  # Lloyd steps never raise the K-means objective
     state = torch.load(io.BytesIO((run / "encoder.pt").read_bytes()), weights_only=True)
-    assert set(state) == {"whiten", "patch_mean", "centroids"} and state["centroids"].shape == (24, 36)
+    assert set(state) == {"whiten", "patch_mean", "centroids", "partners"} and state["centroids"].shape == (
+        24,
+        36,
+    )
+    assert state["partners"].shape == (24, 2) and torch.equal(state["partners"][:, 0], torch.arange(24))
     assert torch.allclose(state["centroids"].norm(dim=1), torch.ones(24), atol=1e-4)
     spec = json.loads((run / "encoder.json").read_text())
-    assert spec["arch"] == "kmeans" and spec["layers"] == ["kmeans1"] and min(spec["scales"]) >= 6
+    assert spec["arch"] == "kmeans" and spec["layers"] == ["kmeans1", "group1"] and min(spec["scales"]) >= 6
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
         "latest.json", "step-00000002.pt", "step-00000004.pt"
     ]  # fmt: skip
+
+
+def test_group_units_pool_each_unit_with_its_learned_partners(fitted):
+    _, cfg, _ = fitted
+    enc = load_encoder(cfg.run).eval()
+    frames = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    with torch.no_grad():
+        feats = enc.features(enc.preprocess(frames))
+    best = feats["kmeans1"].amax(dim=(2, 3))
+    assert feats["group1"].shape == (3, 24, 1, 1)
+    assert torch.allclose(feats["group1"][:, :, 0, 0], best[:, enc.partners].mean(dim=2))
+
+
+def test_no_frame_pairs_is_a_clear_error_before_the_fit(fitted, tmp_path):
+    ds, _, _ = fitted
+    cfg = TrainConfig(dataset=str(ds), run=str(tmp_path / "run"), steps=2, pair_max_gap_s=1e-4, **KMEANS)
+    with pytest.raises(InputError, match=r"pair_max_gap_s.*kmeans_group 1"):
+        train(cfg)
+    assert (
+        not (tmp_path / "run" / "metrics.jsonl").read_text()
+        and not (tmp_path / "run" / "encoder.pt").exists()
+    )
+    train(cfg.model_copy(update={"kmeans_group": 1}))  # the fix the message names works
+    assert json.loads((tmp_path / "run" / "encoder.json").read_text())["layers"] == ["kmeans1"]
 
 
 def test_resume_continues_from_the_checkpoint(fitted, tmp_path):
@@ -71,6 +100,7 @@ def test_random_control_keeps_the_whitening_and_redraws_the_centroids(fitted):
     control = open_encoder(cfg.run, "random", 0, "cpu")
     assert torch.equal(trained.whiten, control.whiten) and torch.equal(trained.patch_mean, control.patch_mean)
     assert not torch.allclose(trained.centroids, control.centroids)
+    assert not torch.equal(trained.partners, control.partners)  # the grouping is learned, so redrawn too
     assert torch.equal(control.centroids, open_encoder(cfg.run, "random", 0, "cpu", "again").centroids)
 
 
@@ -79,9 +109,9 @@ def test_probe_and_query_apply_one_stated_rule(fitted):
     pcfg = ProbeConfig(run=cfg.run, dataset=str(ds), workers=0, permutations=19, min_examples=3,
                        batch_size=16, **RULE.model_dump())  # fmt: skip
     result = probe(pcfg)
-    assert result.units == 24 and result.frames == 120
+    assert result.units == 48 and result.frames == 120
     rows = read_table(f"{cfg.run}/{CATALOG_TABLE}").to_pylist()
-    assert rows and all(r["unit"].startswith("kmeans1/") for r in rows)
+    assert rows and all(r["unit"].split("/")[0] in ("kmeans1", "group1") for r in rows)
     assert [r["is_detector"] for r in rows] == [
         RULE.holds(r["auc"], r["random_auc"], r["p_value"]) for r in rows
     ]
