@@ -127,7 +127,7 @@ def test_a_batched_search_finds_what_single_searches_do(run):
     from probe.query.frame_index import BLAS_FROM_QUERIES, FrameIndex
 
     index = FrameIndex(str(run.run))
-    vecs = index.index.reconstruct_n(0, BLAS_FROM_QUERIES + 4)
+    vecs = np.stack([index.index.reconstruct(i) for i in range(BLAS_FROM_QUERIES + 4)])
     vecs += np.random.default_rng(0).normal(0, 0.05, vecs.shape).astype(np.float32)
     batched = index.search(vecs, 5)
     for i, hits in enumerate(batched):
@@ -148,7 +148,7 @@ def test_search_threads_hold_in_the_worker_thread_that_searches(run):
     seen = []
 
     def search():
-        index.search(index.index.reconstruct_n(0, 1), 3)
+        index.search(index.index.reconstruct(0)[None], 3)
         seen.append(faiss.omp_get_max_threads())
 
     worker = threading.Thread(target=search)
