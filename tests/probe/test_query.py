@@ -227,20 +227,20 @@ def test_frames_find_themselves_and_their_units(run, q):
             }
 
 
-def test_one_pass_equals_the_probes_two(run, q):
-    """The query's single forward pass gives the probe's pooled units and frame embeddings, over a batch
-    that spans several forward chunks (in order: each row is its own image's)."""
-    from probe.encoders import CPU_CHUNK, embeddings, open_encoder, pooled_units
+def test_one_pass_gives_the_units_and_the_encoders_own_embedding(run, q):
+    """The single forward pass the probe and the query share (`encode_batch`) gives the encoder's own
+    embedding, over a batch that spans several forward chunks (in order: each row is its own image's)."""
+    import torch
+
+    from probe.encoders import CPU_CHUNK, open_encoder
 
     images = [decode_image(q.frame_jpeg(r["key"])) for r in run.frames()[: CPU_CHUNK + 3]]
     z, emb = q.encoder.encode(images)
     enc = open_encoder(str(run.run), "trained", 0, "cpu")
-    x = enc.preprocess(images)
-    acts, _ = pooled_units(enc, x, q.catalogue.layers, q.catalogue.pool)
-    np.testing.assert_allclose(emb, embeddings(enc, x), rtol=1e-5, atol=1e-6)
-    expect = (acts.astype(np.float32) - q.encoder.mean) / q.encoder.std
-    np.testing.assert_allclose(z, expect, rtol=1e-5, atol=1e-5)
-    # and the same numbers, up to float16 rounding, as the whole batch in one plain NCHW pass
+    with torch.inference_mode():
+        own = torch.nn.functional.normalize(enc.embed(enc.preprocess(images)).float(), dim=1).numpy()
+    np.testing.assert_allclose(emb, own, rtol=1e-5, atol=1e-6)
+    # and its units are the same numbers, up to float16 rounding, as the whole batch in one plain NCHW pass
     names, plain = _expected_z(run, images)
     assert names == q.catalogue.unit_names
     np.testing.assert_allclose(z, plain, rtol=2e-3, atol=2e-3)
