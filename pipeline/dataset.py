@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from functools import cached_property
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -83,8 +84,14 @@ class Dataset:
     @cached_property
     def lookup(self) -> FrameLookup:
         """Every frame's row by key, with what serving one frame needs: its shard, JPEG byte range, time
-        and labels. Read a batch at a time; held in about 60 bytes a frame (`FrameLookup`)."""
-        columns = [*LOCATION, "pts", "labels"]
+        and labels. Read a batch at a time; held in 56 bytes a frame (`FrameLookup`)."""
+        columns = {
+            "shard": np.int32,
+            "jpg_offset": np.int64,
+            "jpg_size": np.int32,
+            "pts": np.float64,
+            "labels": None,
+        }
         return FrameLookup.from_batches(self._frame_batches(["key", *columns]), self.frame_count(), columns)
 
     def locate(self, keys: Iterable[str]) -> dict[str, tuple[int, int, int]]:
@@ -106,7 +113,7 @@ class Dataset:
         row = self.lookup.row(key)
         if row < 0:
             raise InputError(f"no frame with key {key!r} in {self.url}")
-        shard, offset, size = (int(self.lookup.column(c)[row]) for c in LOCATION)
+        shard, offset, size = (self.lookup.value(c, row) for c in LOCATION)
         return self._read_range(shard, offset, size)
 
     def read_jpegs(self, keys: Iterable[str]) -> dict[str, bytes]:

@@ -1,13 +1,15 @@
 """Frame key → row of the frames manifest, and the row's columns, with no Python object per frame.
 
 Keys are held as one array of fixed-width bytes in manifest order plus its sort order (28 bytes a frame),
-searched by bisection; the other columns as NumPy or Arrow arrays. A dict of Python strings and tuples,
-as this replaced, held about 300 bytes a frame: 0.3 GB of the query server at a million frames.
+searched by bisection; numeric columns as NumPy arrays of the width asked for; other columns (a frame's
+labels) as a code per frame into the few distinct values. A dict of Python strings and tuples, as this
+replaced, held about 300 bytes a frame: 0.3 GB of the query server at a million frames.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -26,21 +28,26 @@ def fixed_width(keys: pa.Array) -> np.ndarray:
 
 
 class FrameLookup:
-    """Rows of a frames table by key: `row(key)`, `key(row)`, and `column(name)[row]`."""
+    """Rows of a frames table by key: `row(key)`, `key(row)`, and `value(column, row)`."""
 
-    def __init__(self, keys: np.ndarray, columns: dict[str, np.ndarray | pa.Array]):
+    def __init__(self, keys: np.ndarray, numbers: dict[str, np.ndarray], codes: dict[str, tuple]):
         self.keys = keys
         index_type = np.int32 if len(keys) < 2**31 else np.int64
         self.order = np.argsort(keys).astype(index_type)  # keys are unique: no need for a stable sort
-        self.columns = columns
+        self.numbers = numbers
+        self.codes = codes  # column -> (code of each row, the distinct values)
 
     @classmethod
-    def from_batches(cls, batches: Iterable[pa.RecordBatch], rows: int, columns: list[str]) -> FrameLookup:
-        """Built from record batches of `key` and `columns` (`rows` in all), one batch in memory at a time:
-        numeric columns fill preallocated NumPy arrays, others (lists of labels) stay Arrow arrays."""
+    def from_batches(
+        cls, batches: Iterable[pa.RecordBatch], rows: int, columns: dict[str, type | None]
+    ) -> FrameLookup:
+        """Built from record batches of `key` and `columns` (`rows` in all), one batch in memory at a time.
+        A column given a NumPy type fills an array of it; one given None is coded (labels: a few
+        distinct lists among a million frames)."""
         keys = np.zeros(rows, "S24")
-        numeric: dict[str, np.ndarray] = {}
-        other: dict[str, list[pa.Array]] = {c: [] for c in columns}
+        numbers = {c: np.zeros(rows, t) for c, t in columns.items() if t is not None}
+        codes = {c: np.zeros(rows, np.int32) for c, t in columns.items() if t is None}
+        seen: dict[str, dict[Any, int]] = {c: {} for c in codes}
         start = 0
         for batch in batches:
             part = fixed_width(batch.column("key"))
@@ -48,18 +55,15 @@ class FrameLookup:
                 keys = keys.astype(part.dtype)
             end = start + len(part)
             keys[start:end] = part
-            for c in columns:
-                col = batch.column(c)
-                if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-                    if c not in numeric:
-                        numeric[c] = np.zeros(rows, col.type.to_pandas_dtype())
-                        del other[c]
-                    numeric[c][start:end] = col.to_numpy()
-                else:
-                    other[c].append(col)
+            for c, arr in numbers.items():
+                arr[start:end] = batch.column(c).to_numpy(zero_copy_only=False)
+            for c, arr in codes.items():
+                table = seen[c]
+                values = (tuple(v) if isinstance(v, list) else v for v in batch.column(c).to_pylist())
+                arr[start:end] = [table.setdefault(v, len(table)) for v in values]
             start = end
-        arrow = {c: pa.concat_arrays(parts) if parts else pa.array([]) for c, parts in other.items()}
-        return cls(keys[:start], {**numeric, **arrow})
+        distinct = {c: (codes[c][:start], tuple(seen[c])) for c in codes}
+        return cls(keys[:start], {c: a[:start] for c, a in numbers.items()}, distinct)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -68,9 +72,13 @@ class FrameLookup:
         """The manifest row of `key`; -1 when the table has no such key."""
         return int(self.rows([key])[0])
 
-    def rows(self, keys: list[str]) -> np.ndarray:
-        """The manifest rows of `keys` (-1 for each key the table lacks)."""
-        want = np.array([k.encode("ascii", "replace") for k in keys], dtype=np.bytes_)
+    def rows(self, keys: list[str] | np.ndarray) -> np.ndarray:
+        """The manifest rows of `keys`, strings or fixed-width bytes (-1 for each key the table lacks)."""
+        want = (
+            keys
+            if isinstance(keys, np.ndarray)
+            else np.array([k.encode("ascii", "replace") for k in keys], dtype=np.bytes_)
+        )
         if not len(self.keys) or not len(want):
             return np.full(len(want), -1, np.int64)
         at = np.searchsorted(self.keys, want, sorter=self.order).clip(0, len(self.keys) - 1)
@@ -80,5 +88,9 @@ class FrameLookup:
     def key(self, row: int) -> str:
         return self.keys[row].decode("ascii")
 
-    def column(self, name: str) -> np.ndarray | pa.Array:
-        return self.columns[name]
+    def value(self, column: str, row: int) -> Any:
+        """Row `row`'s value of `column`: a number, or the coded value (a tuple for a list)."""
+        if column in self.numbers:
+            return self.numbers[column][row].item()
+        codes, values = self.codes[column]
+        return values[codes[row]]

@@ -79,8 +79,8 @@ class FrameStore:
             video_uri=self._uri.get(video_id),
             video=self._name.get(video_id),
             frame_idx=frame_idx,
-            pts=float(self.lookup.column("pts")[i]),
-            labels=list(self.lookup.column("labels")[i].as_py() or []),
+            pts=self.lookup.value("pts", i),
+            labels=list(self.lookup.value("labels", i) or []),
         )
 
     def read_jpeg(self, key: str) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import fsspec
+import numpy as np
 import pyarrow as pa
 
 from pipeline import manifest
@@ -25,12 +26,12 @@ def test_lookup_finds_every_key_and_no_other():
         pa.record_batch({"key": keys[:4], "pts": [0.5, 1.0, 1.5, 2.0]}),
         pa.record_batch({"key": keys[4:], "pts": [float(i) for i in range(len(keys) - 4)]}),
     ]
-    lookup = FrameLookup.from_batches(batches, len(keys), ["pts"])
+    lookup = FrameLookup.from_batches(batches, len(keys), {"pts": np.float32})
     assert len(lookup) == len(keys)
     assert [lookup.key(lookup.row(k)) for k in keys] == keys  # a longer key (8 digits) widens the array
     assert lookup.rows(keys).tolist() == list(range(len(keys)))
     assert lookup.row("0000000000000007-0000003") == -1 and lookup.row("nope") == -1 and lookup.row("é") == -1
-    assert lookup.column("pts")[lookup.row(keys[5])] == 1.0
+    assert lookup.value("pts", lookup.row(keys[5])) == 1.0 and lookup.numbers["pts"].dtype == np.float32
     assert fixed_width(pa.array(["ab", "abc"])).tolist() == [b"ab", b"abc"]
 
 
@@ -40,7 +41,9 @@ def test_dataset_reads_frames_by_key(tmp_path):
     frames = ds.frames()
     key = frames.column("key")[70].as_py()
     assert ds.lookup.row(key) == 70 and ds.frame_count() == 150
-    assert list(ds.lookup.column("labels")[70].as_py()) == frames.column("labels")[70].as_py()
+    for row in (0, 70, 71, 149):
+        assert list(ds.lookup.value("labels", row)) == frames.column("labels")[row].as_py()
+    assert len(ds.lookup.codes["labels"][1]) == 2  # ['face'] and []: one code per frame into two lists
     assert ds.locate([key, "0000000000000000-0000001"]) == {key: (1, 512 + 1024 * 20, 700)}
 
 
@@ -51,12 +54,12 @@ def lookup_peak(root: Path, parts: int, code: str) -> int:
 
 
 def test_lookup_of_many_frames_takes_tens_of_bytes_a_frame(tmp_path):
-    """From 30,000 to 300,000 frames the lookup (keys, shard, byte range, time, labels) peaks at ~90 bytes
-    a frame more and holds ~60; the dict of Python tuples it replaced held ~300. Locating a few frames
+    """From 30,000 to 300,000 frames the lookup (keys, shard, byte range, time, labels) peaks at ~65 bytes
+    a frame more and holds 56; the dict of Python tuples it replaced held ~300. Locating a few frames
     holds a batch, whatever the number of frames."""
     build = "assert len(ds.lookup) > 0"
     small, big = lookup_peak(tmp_path / "a", 15, build), lookup_peak(tmp_path / "b", 150, build)
-    assert (big - small) / 270_000 < 100, (small, big)
+    assert (big - small) / 270_000 < 75, (small, big)
     locate = "assert ds.locate(['0' * 16 + '-0000001']) == {}"
     small, big = lookup_peak(tmp_path / "a", 15, locate), lookup_peak(tmp_path / "b", 150, locate)
     assert big - small < 2**20, (small, big)
