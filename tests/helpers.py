@@ -59,19 +59,9 @@ def peak_rss_growth(setup: str, code: str, timeout: float = 300) -> int:
         "open('/proc/self/clear_refs', 'w').write('5')\n"
         "_before = _kb('VmRSS:')\n"
         f"{code}\n"
-        "print('PEAK_GROWTH', (_kb('VmHWM:') - _before) * 1024)\n"
+        "print('PEAK', (_kb('VmHWM:') - _before) * 1024)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=cli_env(),
-        cwd=ROOT,
-    )
-    if proc.returncode:
-        raise AssertionError(f"the measured code failed:\n{proc.stderr}")
-    return int(proc.stdout.rsplit("PEAK_GROWTH", 1)[1])
+    return _measure(script, timeout)
 
 
 def peak_allocated(setup: str, code: str, timeout: float = 300) -> int:
