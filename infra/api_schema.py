@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 FRAME_KEY_PATTERN = r"^[0-9a-f]{16}-[0-9]+$"
 FRAME_FILE_PATTERN = r"^[0-9a-f]{16}-[0-9]+\.jpg$"
 VIDEO_ID_PATTERN = r"^[0-9a-f]{16}$"
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024  # POST /query/image's default limit (413 beyond it)
 MAX_KEY_LENGTH = 64
 MAX_NAME_LENGTH = 256  # concept and layer names; the probe writes short identifiers
 MAX_CHANNEL = 2**31 - 1

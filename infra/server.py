@@ -31,6 +31,7 @@ from infra.api_schema import (
     MAX_CHANNEL,
     MAX_KEY_LENGTH,
     MAX_NAME_LENGTH,
+    MAX_UPLOAD_BYTES,
     ImageAnswer,
     Neighbors,
     Unit,
@@ -47,7 +48,6 @@ from pipeline.errors import UnitscopeError
 from probe.query import BadQuery, NotFound, RunQueries
 from probe.query.image import decode_image
 
-MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 MAX_TOP = 1000
 
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline import schema, storage
 from pipeline.errors import InputError
+from pipeline.frame_lookup import FrameLookup
+
+LOCATION = ["shard", "jpg_offset", "jpg_size"]  # where a frame's JPEG is: its shard and byte range
 
 
 class Dataset:
@@ -67,19 +73,53 @@ class Dataset:
             if r["status"] == "ok" and r["frames"]
         ]
 
+    def _frame_batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        yield from storage.iter_parquet(self.fs, storage.join(self.root, schema.FRAMES_TABLE), columns)
+
+    def frame_count(self) -> int:
+        """Rows of the frames table, from its footer."""
+        with storage.parquet_file(self.fs, storage.join(self.root, schema.FRAMES_TABLE)) as f:
+            return f.metadata.num_rows
+
     @cached_property
-    def _index(self) -> dict[str, tuple[int, int, int]]:
-        t = self.frames().select(["key", "shard", "jpg_offset", "jpg_size"]).to_pydict()
-        return {
-            k: (s, o, n)
-            for k, s, o, n in zip(t["key"], t["shard"], t["jpg_offset"], t["jpg_size"], strict=True)
+    def lookup(self) -> FrameLookup:
+        """Every frame's row by key, with what serving one frame needs: its shard, JPEG byte range, time
+        and labels. Read a batch at a time; held in 56 bytes a frame (`FrameLookup`)."""
+        columns = {
+            "shard": np.int32,
+            "jpg_offset": np.int64,
+            "jpg_size": np.int32,
+            "pts": np.float64,
+            "labels": None,
         }
+        return FrameLookup.from_batches(self._frame_batches(["key", *columns]), self.frame_count(), columns)
+
+    def locate(self, keys: Iterable[str]) -> dict[str, tuple[int, int, int]]:
+        """(shard, JPEG offset, JPEG size) of each of a few `keys` found, by one pass over the frames table
+        (no lookup of every frame is built: the report needs a few hundred frames of a million)."""
+        want, found = pa.array(sorted(set(keys)), pa.string()), {}
+        for batch in self._frame_batches(["key", *LOCATION]):
+            hits = batch.filter(pc.is_in(batch.column("key"), value_set=want)).to_pydict()
+            for k, s, o, n in zip(hits["key"], *(hits[c] for c in LOCATION), strict=True):
+                found[k] = (s, o, n)
+        return found
+
+    def _read_range(self, shard: int, offset: int, size: int) -> bytes:
+        path = storage.join(self.root, schema.shard_path(shard))
+        return self.fs.cat_file(path, start=offset, end=offset + size)
 
     def read_jpeg(self, key: str) -> bytes:
         """The JPEG bytes of one frame, with a single ranged read of its shard."""
-        try:
-            shard, offset, size = self._index[key]
-        except KeyError:
-            raise InputError(f"no frame with key {key!r} in {self.url}") from None
-        path = storage.join(self.root, schema.shard_path(shard))
-        return self.fs.cat_file(path, start=offset, end=offset + size)
+        row = self.lookup.row(key)
+        if row < 0:
+            raise InputError(f"no frame with key {key!r} in {self.url}")
+        shard, offset, size = (self.lookup.value(c, row) for c in LOCATION)
+        return self._read_range(shard, offset, size)
+
+    def read_jpegs(self, keys: Iterable[str]) -> dict[str, bytes]:
+        """The JPEG bytes of a few frames, located by `locate`, one ranged read each."""
+        want = set(keys)
+        where = self.locate(want)
+        if missing := want - where.keys():
+            raise InputError(f"no frame with key {min(missing)!r} in {self.url} ({len(missing)} missing)")
+        return {k: self._read_range(*where[k]) for k in sorted(want)}

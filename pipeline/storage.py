@@ -93,24 +93,38 @@ def write_bytes(fs: fsspec.AbstractFileSystem, path: str, root: str, data: bytes
         f.write(data)
 
 
-def write_url(url: str, data: bytes) -> None:
-    """Write a small file at `url` so readers see the old file or the new one, never a part: a temp file
-    beside it renamed into place on local disks, one PUT (atomic there) on object stores."""
+@contextlib.contextmanager
+def url_writer(url: str) -> Iterator[IO[bytes]]:
+    """A binary file for `url` that readers see whole or not at all: on local disks a temp file beside it,
+    synced and renamed into place; elsewhere a local temp file uploaded at the end (object stores publish
+    an upload only once complete). Seekable, so a header can be written last."""
     fs, path = url_to_fs(url)
-    if not is_local(fs):
-        fs.pipe_file(path, data)
-        return
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+    local = is_local(fs)
+    if local:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+    else:
+        fd, tmp = tempfile.mkstemp(prefix="unitscope-", suffix=".tmp")
+        os.close(fd)
     try:
         with open(tmp, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+            if local:
+                os.fsync(f.fileno())
+        if local:
+            os.replace(tmp, path)
+        else:
+            fs.put_file(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
+
+
+def write_url(url: str, data: bytes) -> None:
+    """Write a small file at `url` so readers see the old file or the new one, never a part."""
+    with url_writer(url) as f:
+        f.write(data)
 
 
 def read_url(url: str) -> bytes:
@@ -151,3 +165,32 @@ def read_parquet(fs: fsspec.AbstractFileSystem, path: str) -> pa.Table:
     sink = pa.BufferOutputStream()
     sink.write(fs.cat_file(path))
     return pq.read_table(pa.BufferReader(sink.getvalue()))
+
+
+@contextlib.contextmanager
+def parquet_file(fs: fsspec.AbstractFileSystem, path: str) -> Iterator[pq.ParquetFile]:
+    """A Parquet file opened by Arrow's own reader, so a few columns or row groups can be read at a time.
+
+    Local files are opened by path. Other filesystems' files are first copied, streamed, to a local
+    temporary file: Arrow reading from a Python file object can abort the process at exit (see
+    `read_parquet`), and this keeps memory bounded by a batch, not the file, wherever it is stored.
+    Without pre-buffering: with it, reading batch after batch held ~24 kB more per row group read ahead
+    (7 MB at 300 row groups, a manifest of 600,000 frames)."""
+    if is_local(fs):
+        with pq.ParquetFile(path, pre_buffer=False) as f:
+            yield f
+        return
+    with tempfile.NamedTemporaryFile(prefix="unitscope-", suffix=".parquet") as tmp:
+        with fs.open(path, "rb") as src:
+            shutil.copyfileobj(src, tmp, 2**20)
+        tmp.flush()
+        with pq.ParquetFile(tmp.name, pre_buffer=False) as f:
+            yield f
+
+
+def iter_parquet(
+    fs: fsspec.AbstractFileSystem, path: str, columns: list[str], batch_rows: int = 16384
+) -> Iterator[pa.RecordBatch]:
+    """`columns` of a Parquet file, `batch_rows` rows at a time, in file order."""
+    with parquet_file(fs, path) as f:
+        yield from f.iter_batches(batch_size=batch_rows, columns=columns, use_threads=False)

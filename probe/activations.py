@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from pipeline import storage, tar_reader
-from probe.encoders import default_device, embeddings, open_encoder, pooled_units
+from probe.encoders import default_device, encode_batch, open_encoder
 from probe.store import ActivationStore
 
 log = logging.getLogger(__name__)
@@ -86,9 +86,10 @@ def encode_images(spec: EncodeSpec, images: list[Image.Image]) -> tuple[dict[str
     for i in range(0, len(images), spec.batch_size):
         x = nets["trained"].preprocess(images[i : i + spec.batch_size])
         for name, enc in nets.items():
-            acts, channels = pooled_units(enc, x, list(spec.layers), spec.pool)
+            acts, channels, emb = encode_batch(enc, x, list(spec.layers), spec.pool, embed=name == "trained")
             parts[name].append(acts)
-        parts["embeddings"].append(embeddings(nets["trained"], x))
+            if emb is not None:
+                parts["embeddings"].append(emb)
     return {k: np.concatenate(v) for k, v in parts.items() if v}, channels
 
 

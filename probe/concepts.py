@@ -13,16 +13,21 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from PIL import Image
 
 from pipeline import storage
 from pipeline.dataset import Dataset
 from pipeline.errors import InputError
-from pipeline.schema import parse_frame_key
+from pipeline.schema import FRAMES_TABLE, parse_frame_key
 from probe.activations import decode
+from probe.store import ActivationStore
 
 NEGATIVES = "none"
 
@@ -38,45 +43,85 @@ class ConceptSet:
     strata: list[str] | None = None  # `folder` only: each image's subfolder, split separately
 
 
-def dataset_labels(dataset_url: str, stored_keys: set[str], max_frames: int, seed: int) -> ConceptSet:
-    """Labelled frames of the dataset that have stored activations (at most `max_frames`, whole videos)."""
-    ds = Dataset(dataset_url)
-    frames = ds.frames().select(["key", "video_id", "labels"]).to_pydict()
-    videos = ds.videos().select(["video_id", "has_labels"]).to_pydict()
-    labelled_videos = {v for v, has in zip(videos["video_id"], videos["has_labels"], strict=True) if has}
-    rows = [
-        i
-        for i, (k, v) in enumerate(zip(frames["key"], frames["video_id"], strict=True))
-        if v in labelled_videos and k in stored_keys
+def _stored_frames(ds: Dataset, store: ActivationStore, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """Batches of the frames table (`columns`) cut to the frames that have stored activations. The table
+    is in shard order, so one shard's stored keys are held at a time, never a set of every key."""
+    held: dict[int, pa.Array] = {}
+    for batch in storage.iter_parquet(ds.fs, storage.join(ds.root, FRAMES_TABLE), ["shard", *columns]):
+        shard = batch.column("shard")
+        keep = pa.array(np.zeros(len(batch), bool))
+        for s in pc.unique(shard).to_pylist():
+            if s not in held:
+                held.clear()
+                held[s] = pa.array(store.keys(s) if store.has_chunk(s) else [], pa.string())
+            mask = pc.and_(pc.equal(shard, s), pc.is_in(batch.column("key"), value_set=held[s]))
+            keep = pc.or_(keep, mask)
+        yield batch.filter(keep).select(columns)
+
+
+def _videos_within(counts: dict[str, int], max_frames: int, seed: int) -> set[str] | None:
+    """Whole videos, in a seeded order, while their frames fit in `max_frames` (None: every video fits)."""
+    if sum(counts.values()) <= max_frames:
+        return None
+    kept: set[str] = set()
+    n = 0
+    for v in sorted(counts, key=lambda v: hashlib.sha1(f"cap{seed}:{v}".encode()).hexdigest()):
+        if n + counts[v] > max_frames and kept:
+            break
+        kept.add(v)
+        n += counts[v]
+    return kept
+
+
+def _capped(batches: Callable[[], Iterable[pa.RecordBatch]], max_frames: int, seed: int) -> dict[str, list]:
+    """The rows of `batches()` (read twice: counts per video, then the rows) of at most `max_frames`
+    frames, whole videos, as lists in table order."""
+    counts: Counter[str] = Counter()
+    for batch in batches():
+        counts.update(batch.column("video_id").to_pylist())
+    chosen = _videos_within(counts, max_frames, seed)
+    parts = [
+        b
+        if chosen is None
+        else b.filter(pc.is_in(b.column("video_id"), value_set=pa.array(sorted(chosen), pa.string())))
+        for b in batches()
     ]
-    rows = _cap_by_video(rows, frames["video_id"], max_frames, seed)
-    items = [frames["key"][i] for i in rows]
-    groups = [frames["video_id"][i] for i in rows]
-    names = sorted({c for i in rows for c in frames["labels"][i] or []})
-    labels = {c: np.array([c in (frames["labels"][i] or []) for i in rows], dtype=bool) for c in names}
+    return pa.Table.from_batches(parts).to_pydict() if parts else {}
+
+
+def dataset_labels(dataset_url: str, store: ActivationStore, max_frames: int, seed: int) -> ConceptSet:
+    """Labelled frames of the dataset that have stored activations (at most `max_frames`, whole videos),
+    streamed from the frames table: memory grows with the frames kept, not with the dataset."""
+    ds = Dataset(dataset_url)
+    videos = ds.videos().select(["video_id", "has_labels"]).to_pydict()
+    labelled = pa.array(
+        [v for v, has in zip(videos["video_id"], videos["has_labels"], strict=True) if has], pa.string()
+    )
+
+    def rows() -> Iterator[pa.RecordBatch]:
+        for b in _stored_frames(ds, store, ["key", "video_id", "labels"]):
+            yield b.filter(pc.is_in(b.column("video_id"), value_set=labelled))
+
+    kept = _capped(rows, max_frames, seed)
+    items, groups, frame_labels = kept.get("key", []), kept.get("video_id", []), kept.get("labels", [])
+    names = sorted({c for ls in frame_labels for c in ls or []})
+    labels = {c: np.array([c in (ls or []) for ls in frame_labels], dtype=bool) for c in names}
     return ConceptSet("dataset", items, groups, labels)
 
 
-def unlabelled_frames(keys: list[str], max_frames: int, seed: int) -> ConceptSet:
+def unlabelled_frames(store: ActivationStore, max_frames: int, seed: int) -> ConceptSet:
     """Stored frames (at most `max_frames`, whole videos) to expand exemplars over, without labels."""
-    videos = [parse_frame_key(k)[0] for k in keys]
-    rows = _cap_by_video(list(range(len(keys))), videos, max_frames, seed)
-    return ConceptSet("exemplars", [keys[i] for i in rows], [videos[i] for i in rows], {})
 
+    def rows() -> Iterator[pa.RecordBatch]:
+        for shard in store.shards():
+            keys = store.keys(shard)
+            videos = [parse_frame_key(k)[0] for k in keys]
+            yield pa.record_batch(
+                [pa.array(keys, pa.string()), pa.array(videos, pa.string())], ["key", "video_id"]
+            )
 
-def _cap_by_video(rows: list[int], video_of: list[str], max_frames: int, seed: int) -> list[int]:
-    if len(rows) <= max_frames:
-        return rows
-    by_video: dict[str, list[int]] = {}
-    for i in rows:
-        by_video.setdefault(video_of[i], []).append(i)
-    order = sorted(by_video, key=lambda v: hashlib.sha1(f"cap{seed}:{v}".encode()).hexdigest())
-    kept: list[int] = []
-    for v in order:
-        if len(kept) + len(by_video[v]) > max_frames and kept:
-            break
-        kept.extend(by_video[v])
-    return sorted(kept)
+    kept = _capped(rows, max_frames, seed)
+    return ConceptSet("exemplars", kept.get("key", []), kept.get("video_id", []), {})
 
 
 def read_folder(url: str, size: int) -> tuple[dict[str, list[tuple[str, Image.Image]]], list[str]]:

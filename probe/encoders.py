@@ -1,8 +1,8 @@
 """The encoders a probe runs: the run's trained encoder and the same architecture with random weights.
 
 Built from the run URL inside each worker (never pickled) and cached per process, so a Ray worker that
-handles many shards loads them once. `pooled_units` turns a batch of images into one row per image of
-every unit's spatially pooled response, layers concatenated in the order given.
+handles many shards loads them once. `encode_batch` turns a batch of images into one row per image of
+every unit's spatially pooled response, layers concatenated in the order given, and its embedding.
 """
 
 from __future__ import annotations
@@ -85,21 +85,20 @@ def pool_units(feats: dict[str, torch.Tensor], layers: list[str], pool: str) -> 
     return torch.cat(cols, dim=1)
 
 
-def pooled_units(enc, x, layers: list[str], pool: str) -> tuple[np.ndarray, list[int]]:
-    """(N, units) float16 pooled responses of `layers` for the preprocessed batch `x`, and the
-    channel count of each layer."""
+def encode_batch(
+    enc, x, layers: list[str], pool: str, embed: bool = False
+) -> tuple[np.ndarray, list[int], np.ndarray | None]:
+    """One forward pass over the preprocessed batch `x`: (N, units) float16 pooled responses of `layers`,
+    the channel count of each layer, and with `embed` the (N, dim) float32 L2-normalised frame embeddings
+    (the last layer pooled as the encoder pools it). Taking the embeddings from the same pass as the units
+    saves the third forward pass the probe ran per frame (a third of its CPU)."""
     with torch.inference_mode():
-        parts = []
+        parts, embs = [], []
         for part in chunks(x):
             feats = enc.features(part)
             parts.append(pool_units(feats, layers, pool))
+            if embed:
+                embs.append(enc.pool(feats[enc.layer_names[-1]]).float().flatten(1))
         channels = [feats[k].shape[1] for k in layers]
-    return torch.cat(parts).cpu().numpy().astype(np.float16), channels
-
-
-def embeddings(enc, x) -> np.ndarray:
-    """(N, dim) float32 L2-normalised frame embeddings."""
-    with torch.inference_mode():
-        e = torch.cat([enc.embed(part).float() for part in chunks(x)])
-        e = torch.nn.functional.normalize(e.flatten(1), dim=1)
-    return e.cpu().numpy().astype(np.float32)
+        emb = torch.nn.functional.normalize(torch.cat(embs), dim=1).cpu().numpy() if embed else None
+    return torch.cat(parts).cpu().numpy().astype(np.float16), channels, emb

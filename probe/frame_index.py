@@ -1,13 +1,17 @@
 """The FAISS index of frame embeddings (the trained encoder's pooled last layer), saved with the run.
 
-Embeddings are L2-normalised, so inner product is cosine similarity. Exact `IndexFlatIP`: a million
-frames x a few hundred dimensions is about a gigabyte and a query a single matrix-vector product. Used
-here to expand exemplar images into pseudo-labels, and by the query stage (image -> nearest frames).
+Embeddings are L2-normalised, so inner product is cosine similarity. The file is an exact `IndexFlatIP`
+byte for byte as `faiss.write_index` writes it (`faiss.read_index` loads it), but it is written a chunk
+of the activation store at a time and searched a block of vectors at a time from the file, so neither
+the probe nor the query server holds it whole: a million frames x 256 dimensions is a gigabyte, a block
+16 MB. A search costs one pass over the file (from the page cache once read), which an exact search of
+an index held in memory costs too: one matrix product over every vector per batch of queries.
 """
 
 from __future__ import annotations
 
-import io
+import struct
+from collections.abc import Iterable
 
 import faiss
 import numpy as np
@@ -16,43 +20,108 @@ import pyarrow.parquet as pq
 
 from pipeline import storage
 from probe.catalog import FRAME_INDEX, FRAME_INDEX_KEYS
-from probe.store import EMBEDDINGS, ActivationStore, read_bytes, write_bytes
+
+# faiss/impl/index_write.cpp for an IndexFlatIP: fourcc, d, ntotal, two unused int64, is_trained,
+# metric type, then the float32 vectors as a vector (its length in floats, then the values).
+HEADER = struct.Struct("<4siqqq?iQ")
+FOURCC = b"IxFI"
+UNUSED = 1 << 20
+BLOCK_BYTES = 16 * 2**20  # vectors read (and scored) at a time
+KEYS_SCHEMA = pa.schema([("key", pa.string())])
 
 
-def build(store: ActivationStore) -> tuple[faiss.Index, list[str]]:
-    """An index over every stored frame embedding, and the key of each row."""
-    index: faiss.Index | None = None
-    keys: list[str] = []
-    for chunk_keys, emb in store.iter_chunks(EMBEDDINGS):
-        if index is None:
-            index = faiss.IndexFlatIP(emb.shape[1])
-        vecs = np.ascontiguousarray(emb, dtype=np.float32)
-        faiss.normalize_L2(vecs)
-        index.add(vecs)
-        keys.extend(chunk_keys)
-    if index is None:
-        raise ValueError("no frame embeddings are stored")
-    return index, keys
+def _header(d: int, n: int) -> bytes:
+    return HEADER.pack(FOURCC, d, n, UNUSED, UNUSED, True, faiss.METRIC_INNER_PRODUCT, n * d)
 
 
-def save(run_url: str, index: faiss.Index, keys: list[str]) -> None:
+def write(run_url: str, chunks: Iterable[tuple[list[str], np.ndarray]]) -> int:
+    """Write the index and its keys table from (keys, embeddings) chunks, one chunk in memory at a time
+    (the vectors are L2-normalised here); returns the number of frames."""
     run_url = run_url.rstrip("/")
-    write_bytes(f"{run_url}/{FRAME_INDEX}", faiss.serialize_index(index).tobytes())
-    buf = io.BytesIO()
-    pq.write_table(pa.table({"key": pa.array(keys, pa.string())}), buf)
-    write_bytes(f"{run_url}/{FRAME_INDEX_KEYS}", buf.getvalue())
+    n = d = 0
+    with (
+        storage.url_writer(f"{run_url}/{FRAME_INDEX}") as f,
+        storage.url_writer(f"{run_url}/{FRAME_INDEX_KEYS}") as kf,
+        pq.ParquetWriter(kf, KEYS_SCHEMA) as keys_out,
+    ):
+        f.write(bytes(HEADER.size))  # the real header once the count is known
+        for keys, emb in chunks:
+            vecs = np.ascontiguousarray(emb, dtype=np.float32)
+            if d and vecs.shape[1] != d:
+                raise ValueError(f"frame embeddings of {vecs.shape[1]} dimensions after {d}")
+            d = vecs.shape[1]
+            faiss.normalize_L2(vecs)
+            f.write(vecs.data)
+            keys_out.write_table(pa.table({"key": pa.array(keys, pa.string())}, schema=KEYS_SCHEMA))
+            n += len(vecs)
+        if not n:
+            raise ValueError("no frame embeddings are stored")
+        f.seek(0)
+        f.write(_header(d, n))
+    return n
 
 
-def load(run_url: str) -> tuple[faiss.Index, list[str]]:
-    run_url = run_url.rstrip("/")
-    index = faiss.deserialize_index(np.frombuffer(read_bytes(f"{run_url}/{FRAME_INDEX}"), dtype=np.uint8))
-    keys = storage.read_parquet(*storage.url_to_fs(f"{run_url}/{FRAME_INDEX_KEYS}")).column("key").to_pylist()
-    return index, keys
+class FlatFile:
+    """A frame index file, searched exactly by reading its vectors a block at a time."""
+
+    def __init__(self, run_url: str):
+        self.fs, self.path = storage.url_to_fs(f"{run_url.rstrip('/')}/{FRAME_INDEX}")
+        with self.fs.open(self.path, "rb") as f:
+            head = f.read(HEADER.size)
+        fourcc, self.d, self.ntotal, _, _, _, metric, floats = HEADER.unpack(head)
+        if fourcc != FOURCC or metric != faiss.METRIC_INNER_PRODUCT or floats != self.d * self.ntotal:
+            raise ValueError(f"{self.path} is not a flat inner-product FAISS index written by the probe")
+
+    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and rows (each (N, k), best first; row -1 past the end) of the `k` nearest vectors
+        to each of `vectors`, which are L2-normalised here."""
+        q = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.d).copy()
+        faiss.normalize_L2(q)
+        heap = faiss.ResultHeap(len(q), k, keep_max=True)
+        block = np.empty((max(1, BLOCK_BYTES // (4 * self.d)), self.d), np.float32)
+        with self.fs.open(self.path, "rb") as f:
+            f.seek(HEADER.size)
+            for start in range(0, self.ntotal, len(block)):
+                part = block[: min(len(block), self.ntotal - start)]
+                _read_into(f, part)
+                scores, rows = faiss.knn(q, part, min(k, len(part)), faiss.METRIC_INNER_PRODUCT)
+                heap.add_result(scores, np.where(rows >= 0, rows + start, -1))
+        heap.finalize()
+        return heap.D, heap.I
+
+    def reconstruct(self, row: int) -> np.ndarray:
+        """The stored (normalised) vector of `row`."""
+        out = np.empty(self.d, np.float32)
+        with self.fs.open(self.path, "rb") as f:
+            f.seek(HEADER.size + 4 * self.d * row)
+            _read_into(f, out)
+        return out
 
 
-def nearest(index: faiss.Index, keys: list[str], vectors: np.ndarray, k: int) -> list[list[str]]:
+def _read_into(f, arr: np.ndarray) -> None:
+    view = memoryview(arr).cast("B")
+    got = 0
+    while got < len(view):
+        n = f.readinto(view[got:])
+        if not n:
+            raise ValueError("the frame index file is shorter than its header says; re-run the probe")
+        got += n
+
+
+def keys_at(run_url: str, rows: Iterable[int]) -> dict[int, str]:
+    """The keys of index rows `rows`, by one pass over the keys table."""
+    want, found, start = set(rows), {}, 0
+    fs, path = storage.url_to_fs(f"{run_url.rstrip('/')}/{FRAME_INDEX_KEYS}")
+    for batch in storage.iter_parquet(fs, path, ["key"]):
+        hits = [r for r in want if start <= r < start + len(batch)]
+        keys = batch.column("key")
+        found.update({r: keys[r - start].as_py() for r in hits})
+        start += len(batch)
+    return found
+
+
+def nearest(run_url: str, vectors: np.ndarray, k: int) -> list[list[str]]:
     """For each row of `vectors`, the keys of its `k` nearest frames."""
-    vecs = np.ascontiguousarray(vectors, dtype=np.float32)
-    faiss.normalize_L2(vecs)
-    _, rows = index.search(vecs, min(k, index.ntotal))
+    _, rows = FlatFile(run_url).search(vectors, k)
+    keys = keys_at(run_url, rows[rows >= 0].tolist())
     return [[keys[r] for r in row if r >= 0] for row in rows]

@@ -25,7 +25,7 @@ from probe.concepts import ConceptSet
 from probe.config import ProbeConfig
 from probe.encoders import check_run, fingerprint
 from probe.evaluation import ConceptResult, catalog_rows, score_set
-from probe.store import ActivationStore, StoreMeta, write_bytes
+from probe.store import EMBEDDINGS, ActivationStore, StoreMeta, write_bytes
 from probe.units import column_top, unit_rows
 
 log = logging.getLogger(__name__)
@@ -118,12 +118,10 @@ def run(cfg: ProbeConfig) -> ProbeResult:
 
     rows = unit_rows(store, units, cfg.top_frames, cfg.histogram_bins)
     write_parquet(f"{run_url}/{UNITS_TABLE}", rows, UNITS_SCHEMA)
-    fidx, fkeys = frame_index.build(store)
-    frame_index.save(run_url, fidx, fkeys)
+    n_frames = frame_index.write(run_url, store.iter_chunks(EMBEDDINGS))
 
     sets: list[ConceptSet] = []
-    stored = set(fkeys)
-    frames = concepts.dataset_labels(cfg.dataset, stored, cfg.max_labelled_frames, cfg.seed)
+    frames = concepts.dataset_labels(cfg.dataset, store, cfg.max_labelled_frames, cfg.seed)
     if frames.labels:
         sets.append(frames)
     if cfg.concepts:
@@ -131,12 +129,12 @@ def run(cfg: ProbeConfig) -> ProbeResult:
     if cfg.exemplars:
         ex = concepts.read_folder(cfg.exemplars, enc_spec["input_size"])[0]
         pool_set = (
-            frames if frames.items else concepts.unlabelled_frames(fkeys, cfg.max_labelled_frames, cfg.seed)
+            frames if frames.items else concepts.unlabelled_frames(store, cfg.max_labelled_frames, cfg.seed)
         )
         hits = {}
         for name, imgs in ex.items():
             emb = activations.encode_images(spec, [im for _, im in imgs])[0]["embeddings"]
-            hits[name] = {k for near in frame_index.nearest(fidx, fkeys, emb, cfg.exemplar_k) for k in near}
+            hits[name] = {k for near in frame_index.nearest(run_url, emb, cfg.exemplar_k) for k in near}
         sets.append(concepts.exemplar_labels(hits, pool_set, cfg.min_examples))
     if not sets:
         raise InputError(
@@ -170,7 +168,7 @@ def run(cfg: ProbeConfig) -> ProbeResult:
         "pool": cfg.pool,
         "layers": meta.layers,
         "channels": meta.channels,
-        "frames": len(fkeys),
+        "frames": n_frames,
         "units": len(units),
         "detector_rule": cfg.rule.as_dict(),
         "index": index_info,
@@ -188,7 +186,7 @@ def run(cfg: ProbeConfig) -> ProbeResult:
         run=run_url,
         catalog=f"{run_url}/{CATALOG_TABLE}",
         report=f"{run_url}/{REPORT_HTML}",
-        frames=len(fkeys),
+        frames=n_frames,
         units=len(units),
         table=[{k: v for k, v in row.items() if k != "top_keys"} for row in table],
         skipped_concepts=skipped,

@@ -37,9 +37,8 @@ td:first-child,th:first-child{text-align:left}
 
 
 def frame_jpegs(dataset_url: str, keys: Iterable[str]) -> dict[str, bytes]:
-    """JPEG bytes of frames, one ranged read each."""
-    ds = Dataset(dataset_url)
-    return {k: ds.read_jpeg(k) for k in sorted(set(keys))}
+    """JPEG bytes of frames, one ranged read each (found by one pass over the manifest)."""
+    return Dataset(dataset_url).read_jpegs(keys)
 
 
 def histogram_svg(pos: np.ndarray, neg: np.ndarray, threshold: float, w: int = 340, h: int = 110) -> str:

@@ -13,7 +13,8 @@ from probe.store import ActivationStore
 
 
 class TopK:
-    """The k largest values per column seen so far, with the keys of their rows."""
+    """The k largest values per column seen so far, with the keys of their rows. Only the keys the table
+    points at are kept (at most k x columns), not every key seen: those were 80 MB at a million frames."""
 
     def __init__(self, n_cols: int, k: int):
         self.k = k
@@ -23,7 +24,6 @@ class TopK:
 
     def update(self, values: np.ndarray, keys: list[str]) -> None:
         base = len(self.keys)
-        self.keys.extend(keys)
         vals = np.concatenate([self.values, values.astype(np.float32)])
         fresh = np.broadcast_to(np.arange(base, base + len(keys))[:, None], values.shape)
         rows = np.concatenate([self.rows, fresh])
@@ -31,7 +31,10 @@ class TopK:
             idx = np.argpartition(-vals, self.k - 1, axis=0)[: self.k]
             vals = np.take_along_axis(vals, idx, axis=0)
             rows = np.take_along_axis(rows, idx, axis=0)
-        self.values, self.rows = vals, rows
+        used = np.unique(rows)
+        seen = self.keys + keys
+        self.keys = [seen[i] for i in used]
+        self.values, self.rows = vals, np.searchsorted(used, rows)
 
     def sorted(self) -> tuple[np.ndarray, list[list[str]]]:
         """Values (k, cols), best first, and per column the keys of those rows."""

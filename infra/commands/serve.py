@@ -8,8 +8,8 @@ import logging
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from infra.api_schema import MAX_UPLOAD_BYTES
 from infra.options import build_config
-from infra.server import MAX_UPLOAD_BYTES
 
 log = logging.getLogger(__name__)
 

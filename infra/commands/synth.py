@@ -7,7 +7,6 @@ import json
 
 from infra.options import add_common, build_config
 from infra.runtime import init_ray
-from pipeline.synth import SynthConfig, run
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from pipeline.synth import SynthConfig, run  # here, not at import: every command builds this parser
+
     cfg = build_config(SynthConfig, args)
     if cfg.workers != 0:
         init_ray(args.address, num_cpus=cfg.workers)

@@ -5,35 +5,60 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
+from pipeline import storage
 from pipeline.errors import InputError
-from probe import frame_index
-from probe.catalog import FRAME_INDEX
+from pipeline.frame_lookup import FrameLookup, fixed_width
+from probe.catalog import FRAME_INDEX, FRAME_INDEX_KEYS
+from probe.frame_index import FlatFile
 from probe.query.errors import NotFound
 
-# This FAISS build scans a flat index with its one-query-at-a-time kernel below 128,000 queries; a
-# micro-batch of image queries reads the 100 MB of a 100,000-frame index once as one BLAS product
-# instead, 3-4x faster per query at 32 queries (tests/bench/query_server.py).
+# This FAISS build scores a block of vectors with its one-query-at-a-time kernel below 128,000 queries; a
+# micro-batch of image queries scores each block as one BLAS product instead, 3-4x faster per query at
+# 32 queries (tests/bench/query_server.py).
 BLAS_FROM_QUERIES = 16
 
 
 class FrameIndex:
-    """The probe's frame embeddings, searched by inner product; row i of the index is frame `keys[i]`."""
+    """The probe's frame embeddings, searched by inner product. The vectors stay in the file (`FlatFile`);
+    each index row is held as the row of its frame in the dataset's lookup (4 bytes a frame each way),
+    not as a key of its own: a second table of keys added 28 bytes a frame to the query server."""
 
-    def __init__(self, run_url: str, threads: int | None = None):
+    def __init__(self, run_url: str, frames: FrameLookup, threads: int | None = None):
         self.threads = threads  # FAISS threads per search; None: FAISS's default (every core)
+        self.frames = frames
         try:
-            self.index, self.keys = frame_index.load(run_url)
+            self.index = FlatFile(run_url)
         except FileNotFoundError:
             raise InputError(
                 f"{run_url} has no frame index ({FRAME_INDEX}); run `unitscope probe {run_url} DATASET` first"
             ) from None
-        if self.index.ntotal != len(self.keys):
+        except ValueError as exc:
+            raise InputError(f"{exc}; re-run `unitscope probe`") from None
+        self.manifest_row, keys = self._manifest_rows(run_url)
+        if keys != self.index.ntotal:
             raise InputError(
                 f"{run_url}: the frame index holds {self.index.ntotal} vectors but its key table "
-                f"{len(self.keys)} keys; re-run `unitscope probe`"
+                f"{keys} keys; re-run `unitscope probe`"
             )
-        self._row = {k: i for i, k in enumerate(self.keys)}
+        self.index_row = np.full(len(frames), -1, np.int32)
+        self.index_row[self.manifest_row] = np.arange(self.index.ntotal, dtype=np.int32)
         faiss.cvar.distance_compute_blas_threshold = BLAS_FROM_QUERIES  # process-wide, as FAISS has it
+
+    def _manifest_rows(self, run_url: str) -> tuple[np.ndarray, int]:
+        """The dataset row of each index row (read a batch of keys at a time), and how many keys there are."""
+        fs, path = storage.url_to_fs(f"{run_url.rstrip('/')}/{FRAME_INDEX_KEYS}")
+        out, start = np.zeros(self.index.ntotal, np.int32), 0
+        for batch in storage.iter_parquet(fs, path, ["key"]):
+            rows = self.frames.rows(fixed_width(batch.column("key")))
+            if (rows < 0).any():
+                missing = batch.column("key")[int(np.argmin(rows))]
+                raise InputError(
+                    f"{run_url}: its frame index holds frames that the dataset lacks (e.g. {missing}); serve "
+                    "it with the dataset it was probed on (--dataset), or probe this one"
+                )
+            out[start : start + len(rows)] = rows[: max(0, len(out) - start)]
+            start += len(rows)
+        return out, start
 
     @property
     def dim(self) -> int:
@@ -43,21 +68,17 @@ class FrameIndex:
         """For each row of `vectors` (N, dim), its k nearest frames as (key, score), best first."""
         if self.threads:  # OpenMP keeps this per calling thread: a worker thread starts at every core
             faiss.omp_set_num_threads(self.threads)
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if self.index.metric_type == faiss.METRIC_INNER_PRODUCT:
-            faiss.normalize_L2(vectors)
         scores, rows = self.index.search(vectors, min(k, self.index.ntotal))
+        key = self.frames.key
         return [
-            [(self.keys[r], float(s)) for r, s in zip(rs, ss, strict=False) if r >= 0]
+            [(key(self.manifest_row[r]), float(s)) for r, s in zip(rs, ss, strict=False) if r >= 0]
             for rs, ss in zip(rows, scores, strict=False)
         ]
 
     def neighbors(self, key: str, k: int) -> list[tuple[str, float]]:
         """The k frames nearest to frame `key` (itself excluded)."""
-        try:
-            row = self._row[key]
-        except KeyError:
-            raise NotFound(f"frame {key!r} is not in the frame index") from None
-        vec = self.index.reconstruct(row).reshape(1, -1)
-        hits = self.search(vec, k + 1)[0]
+        row = self.frames.row(key)
+        if row < 0 or self.index_row[row] < 0:
+            raise NotFound(f"frame {key!r} is not in the frame index")
+        hits = self.search(self.index.reconstruct(int(self.index_row[row])).reshape(1, -1), k + 1)[0]
         return [h for h in hits if h[0] != key][:k]

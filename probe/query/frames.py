@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from pipeline.dataset import Dataset
 from pipeline.errors import InputError
+from pipeline.schema import parse_frame_key
 from probe.query.errors import NotFound
 
 _JPEG_MAGIC = b"\xff\xd8"
@@ -49,13 +50,7 @@ class FrameStore:
         self.dataset = Dataset(dataset_url)
         self.url = self.dataset.url
         self.fs = self.dataset.fs
-        frames = self.dataset.frames()
-        self.keys: list[str] = frames.column("key").to_pylist()
-        # one contiguous array per column: a lookup reads four cells, not a one-row table (10x faster)
-        self._cols = {
-            c: frames.column(c).combine_chunks() for c in ("video_id", "frame_idx", "pts", "labels")
-        }
-        self._row = {k: i for i, k in enumerate(self.keys)}
+        self.lookup = self.dataset.lookup  # arrays, not a Python object per frame
         videos = self.dataset.videos()
         self._uri = dict(
             zip(videos.column("video_id").to_pylist(), videos.column("uri").to_pylist(), strict=True)
@@ -63,29 +58,29 @@ class FrameStore:
         self._name = {video_id: video_name(uri) for video_id, uri in self._uri.items()}
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.lookup)
 
     def __contains__(self, key: str) -> bool:
-        return key in self._row
+        return self.lookup.row(key) >= 0
 
     def row(self, key: str) -> int:
         """Row of `key` in the frames manifest; NotFound when the dataset has no such frame."""
-        try:
-            return self._row[key]
-        except KeyError:
-            raise NotFound(f"frame {key!r} is not in the dataset {self.url}") from None
+        row = self.lookup.row(key)
+        if row < 0:
+            raise NotFound(f"frame {key!r} is not in the dataset {self.url}")
+        return row
 
     def info(self, key: str) -> FrameInfo:
         i = self.row(key)
-        video_id, frame_idx, pts, labels = (self._cols[c][i].as_py() for c in self._cols)
+        video_id, frame_idx = parse_frame_key(key)  # what a key is made of (pipeline.schema.frame_key)
         return FrameInfo(
             key=key,
             video_id=video_id,
             video_uri=self._uri.get(video_id),
             video=self._name.get(video_id),
-            frame_idx=int(frame_idx),
-            pts=float(pts),
-            labels=list(labels or []),
+            frame_idx=frame_idx,
+            pts=self.lookup.value("pts", i),
+            labels=list(self.lookup.value("labels", i) or []),
         )
 
     def read_jpeg(self, key: str) -> bytes:

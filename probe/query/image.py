@@ -54,21 +54,12 @@ class ImageEncoder:
     def encode(self, images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
         """((N, units) z-score of every unit's pooled response, (N, D) frame-index embeddings).
 
-        One forward pass gives both: the same numbers as the probe's `pooled_units` (float16, as it
-        stores them) and `embeddings` (the last layer pooled, L2-normalised), which run one pass each;
-        tests/probe/test_query_image.py holds them equal."""
-        import torch
-        import torch.nn.functional as F
+        One forward pass gives both (`encode_batch`), as in the probe; the z-scores are of the float16
+        responses it stores."""
+        from probe.encoders import default_device, encode_batch, open_encoder
 
-        from probe.encoders import chunks, default_device, open_encoder, pool_units
-
-        with self._lock, torch.inference_mode():  # one batch at a time: torch already uses every core
+        with self._lock:  # one batch at a time: torch already uses every core
             enc = open_encoder(self.run_url, "trained", 0, default_device())
-            acts, embs = [], []
-            for part in chunks(enc.preprocess(images)):
-                feats = enc.features(part)
-                acts.append(pool_units(feats, self.layers, self.pool))
-                embs.append(enc.pool(feats[enc.layer_names[-1]]).float().flatten(1))
-            z = torch.cat(acts).cpu().numpy().astype(np.float16).astype(np.float32)
-            emb = F.normalize(torch.cat(embs), dim=1).cpu().numpy()
+            acts, _, emb = encode_batch(enc, enc.preprocess(images), self.layers, self.pool, embed=True)
+        z = acts.astype(np.float32)
         return (z - self.mean) / self.std, emb

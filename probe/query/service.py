@@ -45,7 +45,7 @@ class RunQueries:
 
     @cached_property
     def index(self) -> FrameIndex:
-        return FrameIndex(self.run_url, self.threads)
+        return FrameIndex(self.run_url, self.frames.lookup, self.threads)
 
     def load_all(self) -> RunQueries:
         """Load the frame manifest and frame index now (a server's start-up), failing early if absent."""

@@ -45,7 +45,7 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _load(url: str, make_request, clients: int, seconds: float, server_pid: int = 0) -> dict:
+async def load(url: str, make_request, clients: int, seconds: float, server_pid: int = 0) -> dict:
     """`clients` closed-loop clients for `seconds`; each waits for its answer before the next request."""
     cpu0, own0 = _cpu_seconds(server_pid), time.process_time()
     latencies: list[float] = []
@@ -82,11 +82,42 @@ async def _load(url: str, make_request, clients: int, seconds: float, server_pid
     }
 
 
-def _jpeg(seed: int) -> bytes:
+def random_jpeg(seed: int) -> bytes:
     rng = np.random.default_rng(seed)
     buf = io.BytesIO()
     Image.fromarray(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)).save(buf, "JPEG")
     return buf.getvalue()
+
+
+def routes(concepts: list[str], keys: list[str]) -> dict:
+    """The measured routes, each a function from a seeded RNG to (method, path, request arguments)."""
+    images = [random_jpeg(i) for i in range(16)]
+
+    def upload(rng):
+        form = aiohttp.FormData()
+        form.add_field("file", rng.choice(images), filename="q.jpg", content_type="image/jpeg")
+        return "POST", "/query/image?top=10", {"data": form}
+
+    return {
+        "GET /healthz (baseline)": lambda rng: ("GET", "/healthz", {}),
+        "GET /concepts/{name}/units": lambda rng: ("GET", f"/concepts/{rng.choice(concepts)}/units?top=10", {}),
+        "GET /frames/{key}.jpg": lambda rng: ("GET", f"/frames/{rng.choice(keys)}.jpg", {}),
+        "POST /query/image": upload,
+    }  # fmt: skip
+
+
+def measure(url: str, server_pid: int, made: dict, clients: int, seconds: float, only: str = "") -> dict:
+    """The baseline and each route of `made` whose name holds `only` under `clients` closed-loop clients for
+    `seconds`, after a warm-up of the image route (the encoder loads on first use)."""
+    asyncio.run(load(url, made["POST /query/image"], 4, 2.0))
+    chosen = {n: m for n, m in made.items() if only in n or "baseline" in n}
+    results = {
+        name: asyncio.run(load(url, make, clients, seconds, server_pid)) for name, make in chosen.items()
+    }
+    base = results["GET /healthz (baseline)"]["req_per_s"]
+    for r in results.values():
+        r["throughput_vs_baseline"] = round(r["req_per_s"] / base, 3)
+    return results
 
 
 def main() -> None:
@@ -114,31 +145,11 @@ def main() -> None:
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait(url, server)
-            images = [_jpeg(i) for i in range(16)]
-
-            def upload(rng):
-                form = aiohttp.FormData()
-                form.add_field("file", rng.choice(images), filename="q.jpg", content_type="image/jpeg")
-                return "POST", "/query/image?top=10", {"data": form}
-
-            routes = {
-                "GET /healthz (baseline)": lambda rng: ("GET", "/healthz", {}),
-                "GET /concepts/{name}/units": lambda rng: ("GET", f"/concepts/{rng.choice(concepts)}/units?top=10", {}),
-                "GET /frames/{key}.jpg": lambda rng: ("GET", f"/frames/{rng.choice(keys)}.jpg", {}),
-                "POST /query/image": upload,
-            }  # fmt: skip
-            asyncio.run(_load(url, routes["POST /query/image"], 4, 2.0))  # warm-up: encoder loaded
-            results = {
-                name: asyncio.run(_load(url, make, args.clients, args.seconds, server.pid))
-                for name, make in routes.items()
-            }
+            wait_ready(url, server)
+            results = measure(url, server.pid, routes(concepts, keys), args.clients, args.seconds, args.only)
         finally:
             server.terminate()
             server.wait(timeout=30)
-    base = results["GET /healthz (baseline)"]["req_per_s"]
-    for r in results.values():
-        r["throughput_vs_baseline"] = round(r["req_per_s"] / base, 3)
     print(json.dumps({
         "frames": args.frames, "clients": args.clients, "seconds_per_route": args.seconds,
         "cpus": os.cpu_count(), "load_avg_before": os.getloadavg(), "build_s": round(build_s, 1),
@@ -147,7 +158,7 @@ def main() -> None:
     }, indent=1))  # fmt: skip
 
 
-def _wait(url: str, proc: subprocess.Popen) -> None:
+def wait_ready(url: str, proc: subprocess.Popen) -> None:
     import httpx
 
     deadline = time.time() + 120

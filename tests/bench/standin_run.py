@@ -9,7 +9,6 @@ import json
 import tarfile
 from pathlib import Path
 
-import faiss
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -167,9 +166,6 @@ def write_probe(
             )
     catalog.write_table(str(run / catalog.CATALOG_TABLE), rows, catalog.CATALOG_SCHEMA)
     emb = rng.normal(size=(len(keys), dim)).astype(np.float32)
-    faiss.normalize_L2(emb)
-    index = faiss.IndexFlatIP(dim)
-    index.add(emb)
-    frame_index.save(str(run), index, keys)
+    frame_index.write(str(run), [(keys, emb)])
     info = {"dataset": str(dataset), "pool": "max", "layers": list(layers), "channels": list(layers.values())}
     (run / catalog.PROBE_JSON).write_text(json.dumps(info))

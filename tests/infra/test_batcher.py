@@ -128,3 +128,30 @@ def test_a_stage_that_loses_results_fails_the_batch_instead_of_hanging():
 def test_needs_a_stage():
     with pytest.raises(ValueError, match="at least one stage"):
         Batcher()
+
+
+def test_each_stage_keeps_one_thread():
+    """A stage always runs on its own thread (glibc keeps an arena per allocating thread: a pool's forty
+    threads each kept the encoder's and the index scan's buffers)."""
+    threads: dict[str, set[int]] = {"first": set(), "second": set()}
+
+    def stage(name):
+        def run(items):
+            threads[name].add(threading.get_ident())
+            time.sleep(0.002)
+            return items
+
+        return run
+
+    async def main():
+        b = Batcher(stage("first"), stage("second"), max_batch=4)
+        try:
+            for _ in range(5):  # waves of concurrent requests, with idle time between them
+                await asyncio.gather(*(b.submit(i) for i in range(20)))
+                await asyncio.sleep(0.01)
+        finally:
+            b.close()
+
+    _run(main())
+    assert len(threads["first"]) == len(threads["second"]) == 1
+    assert threads["first"] != threads["second"]

@@ -8,7 +8,9 @@ import io
 import os
 import tarfile
 
-from pipeline.shards import ShardWriter
+import pytest
+
+from pipeline.shards import ShardWriter, _tarfile_header, ustar_header
 
 
 def _with_tarfile(samples: list[tuple[str, bytes, bytes]]) -> bytes:
@@ -41,3 +43,12 @@ def test_an_empty_shard_is_a_valid_empty_tar():
     assert buf.getvalue() == _with_tarfile([])
     with tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as tar:
         assert tar.getmembers() == []
+
+
+def test_headers_match_tarfile_for_long_names_and_large_sizes():
+    """Names of 100 bytes or more take tarfile's own path (a prefix field), and so do sizes beyond 11 octal
+    digits, which USTAR cannot hold."""
+    for name, size in (("a" * 99, 5), ("d/" * 60 + "x.jpg", 5), ("é.jpg", 1)):
+        assert ustar_header(name, size) == _tarfile_header(name, size)
+    with pytest.raises(ValueError):
+        ustar_header("k.jpg", 8**11)

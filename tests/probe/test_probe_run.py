@@ -6,12 +6,15 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from probe import frame_index
 from probe.catalog import (
     CATALOG_SCHEMA,
     CATALOG_TABLE,
+    FRAME_INDEX,
+    FRAME_INDEX_KEYS,
     PROBE_JSON,
     REPORT_HTML,
     UNITS_SCHEMA,
@@ -54,10 +57,12 @@ def test_outputs(probed):
 
 def test_frame_index_and_rerun_skips(probed):
     cfg, result = probed
-    index, keys = frame_index.load(cfg.run)
+    index = faiss.read_index(str(Path(cfg.run, FRAME_INDEX)))  # a FAISS file, though written in chunks
+    keys = pq.read_table(Path(cfg.run, FRAME_INDEX_KEYS)).column("key").to_pylist()
     assert index.ntotal == len(keys) == result.frames and index.metric_type == faiss.METRIC_INNER_PRODUCT
     v = index.reconstruct(5).reshape(1, -1)
-    assert frame_index.nearest(index, keys, v, 1)[0] == [keys[5]]
+    assert np.array_equal(v[0], frame_index.FlatFile(cfg.run).reconstruct(5))
+    assert frame_index.nearest(cfg.run, v, 1)[0] == [keys[5]]
     store = ActivationStore(cfg.run)
     before = {s: store.chunk("trained", s) for s in store.shards()}
     again = run(cfg)

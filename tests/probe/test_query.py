@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from pipeline import schema
+from pipeline.errors import InputError
 from probe.query import BadQuery, NotFound, RunQueries
 from probe.query.frames import FrameStore
 from probe.query.image import decode_image
@@ -122,12 +123,12 @@ def test_neighbors_exclude_the_frame_and_are_sorted(run, q):
     assert scores == sorted(scores, reverse=True)
 
 
-def test_a_batched_search_finds_what_single_searches_do(run):
+def test_a_batched_search_finds_what_single_searches_do(run, q):
     """A batch of queries (one BLAS product) and the same queries one by one (FAISS's scan) agree."""
     from probe.query.frame_index import BLAS_FROM_QUERIES, FrameIndex
 
-    index = FrameIndex(str(run.run))
-    vecs = index.index.reconstruct_n(0, BLAS_FROM_QUERIES + 4)
+    index = FrameIndex(str(run.run), q.frames.lookup)
+    vecs = np.stack([index.index.reconstruct(i) for i in range(BLAS_FROM_QUERIES + 4)])
     vecs += np.random.default_rng(0).normal(0, 0.05, vecs.shape).astype(np.float32)
     batched = index.search(vecs, 5)
     for i, hits in enumerate(batched):
@@ -136,7 +137,7 @@ def test_a_batched_search_finds_what_single_searches_do(run):
         assert [s for _, s in hits] == pytest.approx([s for _, s in single], abs=1e-5)
 
 
-def test_search_threads_hold_in_the_worker_thread_that_searches(run):
+def test_search_threads_hold_in_the_worker_thread_that_searches(run, q):
     """OpenMP keeps its thread count per calling thread; the index sets it in whichever thread searches."""
     import threading
 
@@ -144,11 +145,11 @@ def test_search_threads_hold_in_the_worker_thread_that_searches(run):
 
     from probe.query.frame_index import FrameIndex
 
-    index = FrameIndex(str(run.run), threads=1)
+    index = FrameIndex(str(run.run), q.frames.lookup, threads=1)
     seen = []
 
     def search():
-        index.search(index.index.reconstruct_n(0, 1), 3)
+        index.search(index.index.reconstruct(0)[None], 3)
         seen.append(faiss.omp_get_max_threads())
 
     worker = threading.Thread(target=search)
@@ -227,20 +228,32 @@ def test_frames_find_themselves_and_their_units(run, q):
             }
 
 
-def test_one_pass_equals_the_probes_two(run, q):
-    """The query's single forward pass gives the probe's pooled units and frame embeddings, over a batch
-    that spans several forward chunks (in order: each row is its own image's)."""
-    from probe.encoders import CPU_CHUNK, embeddings, open_encoder, pooled_units
+def test_one_pass_gives_the_units_and_the_encoders_own_embedding(run, q):
+    """The single forward pass the probe and the query share (`encode_batch`) gives the encoder's own
+    embedding, over a batch that spans several forward chunks (in order: each row is its own image's)."""
+    import torch
+
+    from probe.encoders import CPU_CHUNK, open_encoder
 
     images = [decode_image(q.frame_jpeg(r["key"])) for r in run.frames()[: CPU_CHUNK + 3]]
     z, emb = q.encoder.encode(images)
     enc = open_encoder(str(run.run), "trained", 0, "cpu")
-    x = enc.preprocess(images)
-    acts, _ = pooled_units(enc, x, q.catalogue.layers, q.catalogue.pool)
-    np.testing.assert_allclose(emb, embeddings(enc, x), rtol=1e-5, atol=1e-6)
-    expect = (acts.astype(np.float32) - q.encoder.mean) / q.encoder.std
-    np.testing.assert_allclose(z, expect, rtol=1e-5, atol=1e-5)
-    # and the same numbers, up to float16 rounding, as the whole batch in one plain NCHW pass
+    with torch.inference_mode():
+        own = torch.nn.functional.normalize(enc.embed(enc.preprocess(images)).float(), dim=1).numpy()
+    np.testing.assert_allclose(emb, own, rtol=1e-5, atol=1e-6)
+    # and its units are the same numbers, up to float16 rounding, as the whole batch in one plain NCHW pass
     names, plain = _expected_z(run, images)
     assert names == q.catalogue.unit_names
     np.testing.assert_allclose(z, plain, rtol=2e-3, atol=2e-3)
+
+
+def test_an_index_over_frames_the_dataset_lacks_is_refused(run):
+    """The frame index names its frames by their rows in the served dataset; frames it lacks are an error."""
+    import pyarrow as pa
+
+    from pipeline.frame_lookup import FrameLookup
+    from probe.query.frame_index import FrameIndex
+
+    other = FrameLookup.from_batches([pa.record_batch({"key": ["0000000000000000-0000000"]})], 1, {})
+    with pytest.raises(InputError, match="--dataset"):
+        FrameIndex(str(run.run), other)

@@ -5,7 +5,7 @@ import pytest
 
 from probe.catalog import UNITS_SCHEMA, read_table, write_table
 from probe.store import ActivationStore, StoreMeta
-from probe.units import column_top, unit_rows
+from probe.units import TopK, column_top, unit_rows
 
 
 @pytest.fixture()
@@ -69,3 +69,23 @@ def test_round_trip_on_s3(s3_server):
     np.testing.assert_array_equal(s.gather("trained", ["d", "a"]), acts[[3, 0]])
     rows = unit_rows(s, s.read_meta().units, top_k=2, bins=3)
     assert rows[2]["top_keys"] == ["d", "c"] and sum(rows[0]["hist_counts"]) == 4
+
+
+def test_top_k_keeps_only_the_keys_it_points_at():
+    """A running top-k over 50 chunks holds at most k x columns keys, not every key it was shown."""
+    rng = np.random.default_rng(3)
+    top = TopK(4, 3)
+    seen_keys, seen = [], []
+    for c in range(50):
+        keys = [f"{c:016x}-{i:07d}" for i in range(20)]
+        values = rng.normal(size=(20, 4)).astype(np.float32)
+        top.update(values, keys)
+        seen_keys += keys
+        seen.append(values)
+        assert len(top.keys) <= 3 * 4
+    values, keys = top.sorted()
+    everything = np.concatenate(seen)
+    for col in range(4):
+        best = np.argsort(-everything[:, col], kind="stable")[:3]
+        assert keys[col] == [seen_keys[i] for i in best]
+        np.testing.assert_array_equal(values[:, col], everything[best, col])
