@@ -4,10 +4,13 @@ page logged and evaluate JavaScript in it (over the browser's websocket, with ai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from typing import Any
@@ -40,6 +43,7 @@ class Browser:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # its helper processes share the group, so close() can stop them all
         )
         self.ws_url = self._ws_url()
 
@@ -52,12 +56,14 @@ class Browser:
         raise RuntimeError(f"chromium exited ({self.proc.wait()}) without opening DevTools")
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
+        """Stop Chromium and every helper it started (one of them still writing the profile made the
+        profile's removal fail with 'Directory not empty'), then remove the profile."""
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
         self._profile.cleanup()
 
     def visit(self, url: str, script: str, timeout: float = 30) -> dict[str, Any]:
