@@ -10,8 +10,9 @@ Not a test: prints JSON. Makes (or reuses from --cache) a corpus of real H.264 c
 - train: a run of --steps steps streaming the shards (conv4, width --width, one Ray Train worker with two
   loader workers), with its start-up (shard listing, frame count, first batch, the rest of the wall time
   beyond the steps) and the training stream alone (first batch, views/s);
-- probe every frame (activations as float16 chunks, unit search over at most --max-labelled frames of whole
-  videos, the same cap at both sizes, and the FAISS frame index), --workers 2;
+- probe every frame (activations as float16 chunks, the FAISS frame index, and the unit search over at
+  most --max-labelled frames of whole videos: the same cap at both sizes, below the smaller, since the
+  search is bounded by that cap and not by the corpus), --workers 2;
 - serve the probed run under 50 concurrent clients (tests/bench/query_server.py's routes and load).
 For each stage and size: wall time, frames/s, peak RSS and CPU seconds of every process by role (driver,
 Ray workers, Ray's own daemons, DataLoader workers, FFmpeg), and bytes written. `growth` is each role's
@@ -37,6 +38,13 @@ from tests.bench.lavfi_corpus import disk_bytes, make_corpus, write_list
 PER_CLIP = 1000
 
 
+def _loaded(m: dict) -> dict:
+    """A stage's figures with the load average after it: the machine may be shared, and Ray's workers run
+    at nice 15 (Ray's default), so other work slows them more than the FFmpeg baseline."""
+    m["load_avg_1m"] = round(os.getloadavg()[0], 2)
+    return m
+
+
 def _growth(stage: dict, base: str, target: str) -> dict[str, float]:
     """Per process role: peak RSS at the target size / at the base size."""
     a, b = stage[base]["processes"], stage[target]["processes"]
@@ -54,11 +62,13 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the datasets and runs in --work")
     ap.add_argument("--steps", type=int, default=150, help="training steps at each size")
     ap.add_argument("--width", type=int, default=16, help="encoder width (conv4: 16 gives 240 units)")
-    ap.add_argument("--max-labelled", type=int, default=50_000, help="probe's max_labelled_frames")
+    ap.add_argument("--max-labelled", type=int, default=None,
+                    help="probe's max_labelled_frames (default: half the smaller size, at most 50,000)")  # fmt: skip
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=10.0, help="load per query route")
     args = ap.parse_args()
     sizes = [args.base or args.frames // 10, args.frames]
+    max_labelled = args.max_labelled or min(50_000, sizes[0] // 2)
     names = [str(n) for n in sizes]
     load_before = os.getloadavg()
     t_all = time.perf_counter()
@@ -72,20 +82,21 @@ def main() -> None:
     ds = {n: args.work / f"dataset-{n}" for n in names}
     run = {n: args.work / f"run-{n}" for n in names}
     out: dict = {"sizes": sizes, "cpus": os.cpu_count(), "load_avg_before": load_before, "corpus": corpus,
+                 "max_labelled_frames": max_labelled,
                  "stages": {s: {} for s in ("ingest", "ffmpeg", "train", "loader", "probe", "serve")}}  # fmt: skip
     st = out["stages"]
     for n in names:  # each ingest beside FFmpeg on the same clips, as close in time as can be
         src = write_list(chosen[n], args.work / f"clips-{n}.txt")
-        st["ingest"][n] = stages.ingest(src, ds[n], 64, 2)
-        st["ffmpeg"][n] = stages.ffmpeg(chosen[n], 2, 64)
+        st["ingest"][n] = _loaded(stages.ingest(src, ds[n], 64, 2))
+        st["ffmpeg"][n] = _loaded(stages.ffmpeg(chosen[n], 2, 64))
         st["ingest"][n]["corpus_bytes"] = sum(c.stat().st_size for c in chosen[n])
     for n in names:
-        st["train"][n] = stages.train(ds[n], run[n], args.steps, args.width, 1)
+        st["train"][n] = _loaded(stages.train(ds[n], run[n], args.steps, args.width, 1))
         st["loader"][n] = stages.loader(ds[n], 20, args.width)
     for n in names:
-        st["probe"][n] = stages.probe(run[n], ds[n], 2, args.max_labelled)
+        st["probe"][n] = _loaded(stages.probe(run[n], ds[n], 2, max_labelled))
     for n in names:
-        st["serve"][n] = stages.serve(run[n], ds[n], args.clients, args.seconds)
+        st["serve"][n] = _loaded(stages.serve(run[n], ds[n], args.clients, args.seconds))
     base, target = names
     out["ingest_vs_ffmpeg"] = {n: round(st["ingest"][n]["frames_per_s"] / st["ffmpeg"][n]["frames_per_s"], 3)
                                for n in names}  # fmt: skip

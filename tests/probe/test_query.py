@@ -11,7 +11,6 @@ import torch
 from PIL import Image
 
 from pipeline import schema
-from pipeline.errors import InputError
 from probe.query import BadQuery, NotFound, RunQueries
 from probe.query.frames import FrameStore
 from probe.query.image import decode_image
@@ -123,41 +122,6 @@ def test_neighbors_exclude_the_frame_and_are_sorted(run, q):
     assert scores == sorted(scores, reverse=True)
 
 
-def test_a_batched_search_finds_what_single_searches_do(run, q):
-    """A batch of queries (one BLAS product) and the same queries one by one (FAISS's scan) agree."""
-    from probe.query.frame_index import BLAS_FROM_QUERIES, FrameIndex
-
-    index = FrameIndex(str(run.run), q.frames.lookup)
-    vecs = np.stack([index.index.reconstruct(i) for i in range(BLAS_FROM_QUERIES + 4)])
-    vecs += np.random.default_rng(0).normal(0, 0.05, vecs.shape).astype(np.float32)
-    batched = index.search(vecs, 5)
-    for i, hits in enumerate(batched):
-        single = index.search(vecs[i : i + 1], 5)[0]
-        assert [k for k, _ in hits] == [k for k, _ in single]
-        assert [s for _, s in hits] == pytest.approx([s for _, s in single], abs=1e-5)
-
-
-def test_search_threads_hold_in_the_worker_thread_that_searches(run, q):
-    """OpenMP keeps its thread count per calling thread; the index sets it in whichever thread searches."""
-    import threading
-
-    import faiss
-
-    from probe.query.frame_index import FrameIndex
-
-    index = FrameIndex(str(run.run), q.frames.lookup, threads=1)
-    seen = []
-
-    def search():
-        index.search(index.index.reconstruct(0)[None], 3)
-        seen.append(faiss.omp_get_max_threads())
-
-    worker = threading.Thread(target=search)
-    worker.start()
-    worker.join()
-    assert seen == [1]
-
-
 def _png(width: int, height: int) -> bytes:
     """A tiny PNG whose header declares width x height pixels (an image bomb when large)."""
     import struct
@@ -245,15 +209,3 @@ def test_one_pass_gives_the_units_and_the_encoders_own_embedding(run, q):
     names, plain = _expected_z(run, images)
     assert names == q.catalogue.unit_names
     np.testing.assert_allclose(z, plain, rtol=2e-3, atol=2e-3)
-
-
-def test_an_index_over_frames_the_dataset_lacks_is_refused(run):
-    """The frame index names its frames by their rows in the served dataset; frames it lacks are an error."""
-    import pyarrow as pa
-
-    from pipeline.frame_lookup import FrameLookup
-    from probe.query.frame_index import FrameIndex
-
-    other = FrameLookup.from_batches([pa.record_batch({"key": ["0000000000000000-0000000"]})], 1, {})
-    with pytest.raises(InputError, match="--dataset"):
-        FrameIndex(str(run.run), other)

@@ -1,0 +1,74 @@
+"""The query server's frame index: the probe's index file searched in blocks, its rows named through the
+served dataset's frame lookup."""
+
+from __future__ import annotations
+
+import threading
+
+import faiss
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from pipeline.errors import InputError
+from pipeline.frame_lookup import FrameLookup
+from probe import frame_index
+from probe.query.errors import NotFound
+from probe.query.frame_index import BLAS_FROM_QUERIES, FrameIndex
+from tests.probe.test_frame_index import chunks
+
+
+@pytest.fixture()
+def index(tmp_path):
+    """An index of 3 x 40 frames over a dataset that holds them and 20 others, in another order."""
+    made = list(chunks(3, 40, 16))
+    frame_index.write(str(tmp_path), made)
+    keys = [k for ks, _ in made for k in ks] + [f"{9:016x}-{i:07d}" for i in range(20)]
+    order = np.random.default_rng(2).permutation(len(keys))
+    dataset = FrameLookup.from_batches([pa.record_batch({"key": [keys[i] for i in order]})], len(keys), {})
+    return FrameIndex(str(tmp_path), dataset, threads=1), [k for ks, _ in made for k in ks]
+
+
+def test_rows_are_named_by_the_dataset_and_a_frame_finds_its_neighbours(index):
+    idx, keys = index
+    assert [k for k, _ in idx.search(idx.index.reconstruct(7)[None], 1)[0]] == [keys[7]]
+    got = idx.neighbors(keys[7], 5)
+    assert len(got) == 5 and keys[7] not in [k for k, _ in got]
+    with pytest.raises(NotFound):
+        idx.neighbors(f"{9:016x}-{0:07d}", 3)  # in the dataset, not in the index
+
+
+def test_a_batched_search_finds_what_single_searches_do(index):
+    """A batch of queries (one BLAS product) and the same queries one by one (FAISS's scan) agree."""
+    idx, _ = index
+    vecs = np.stack([idx.index.reconstruct(i) for i in range(BLAS_FROM_QUERIES + 4)])
+    vecs += np.random.default_rng(0).normal(0, 0.05, vecs.shape).astype(np.float32)
+    batched = idx.search(vecs, 5)
+    for i, hits in enumerate(batched):
+        single = idx.search(vecs[i : i + 1], 5)[0]
+        assert [k for k, _ in hits] == [k for k, _ in single]
+        assert [s for _, s in hits] == pytest.approx([s for _, s in single], abs=1e-5)
+
+
+def test_search_threads_hold_in_the_worker_thread_that_searches(index):
+    """OpenMP keeps its thread count per calling thread; the index sets it in whichever thread searches."""
+    idx, _ = index
+    seen = []
+
+    def search():
+        idx.search(idx.index.reconstruct(0)[None], 3)
+        seen.append(faiss.omp_get_max_threads())
+
+    worker = threading.Thread(target=search)
+    worker.start()
+    worker.join()
+    assert seen == [1]
+
+
+def test_an_index_over_frames_the_dataset_lacks_is_refused(tmp_path):
+    frame_index.write(str(tmp_path), chunks(1, 5, 8))
+    other = FrameLookup.from_batches([pa.record_batch({"key": ["0000000000000000-0000009"]})], 1, {})
+    with pytest.raises(InputError, match="--dataset"):
+        FrameIndex(str(tmp_path), other)
+    with pytest.raises(InputError, match="no frame index"):
+        FrameIndex(str(tmp_path / "elsewhere"), other)
