@@ -11,7 +11,7 @@ from infra.runtime import init_ray
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
-        help="the whole experiment on a synthetic corpus, locally (about 6 minutes on 2 cores)",
+        help="the whole experiment on a synthetic corpus, locally (about 4 minutes on 2 cores)",
         description="Synthesize a training and a held-out probe corpus, ingest both, train an encoder "
         "without labels, probe its units for the planted concepts, and print the concept table.",
     )
