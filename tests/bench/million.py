@@ -38,10 +38,12 @@ from tests.bench.lavfi_corpus import disk_bytes, make_corpus, write_list
 PER_CLIP = 1000
 
 
-def _loaded(m: dict) -> dict:
+def _loaded(m: dict, stage: str = "", size: str = "") -> dict:
     """A stage's figures with the load average after it: the machine may be shared, and Ray's workers run
-    at nice 15 (Ray's default), so other work slows them more than the FFmpeg baseline."""
+    at nice 15 (Ray's default), so other work slows them more than the FFmpeg baseline. Each is also
+    written to stderr as it is measured, so an hour's run that fails late keeps what it measured."""
     m["load_avg_1m"] = round(os.getloadavg()[0], 2)
+    print(json.dumps({"stage": stage, "frames": size, **m}), file=sys.stderr, flush=True)
     return m
 
 
@@ -87,16 +89,16 @@ def main() -> None:
     st = out["stages"]
     for n in names:  # each ingest beside FFmpeg on the same clips, as close in time as can be
         src = write_list(chosen[n], args.work / f"clips-{n}.txt")
-        st["ingest"][n] = _loaded(stages.ingest(src, ds[n], 64, 2))
-        st["ffmpeg"][n] = _loaded(stages.ffmpeg(chosen[n], 2, 64))
+        st["ingest"][n] = _loaded(stages.ingest(src, ds[n], 64, 2), "ingest", n)
+        st["ffmpeg"][n] = _loaded(stages.ffmpeg(chosen[n], 2, 64), "ffmpeg", n)
         st["ingest"][n]["corpus_bytes"] = sum(c.stat().st_size for c in chosen[n])
     for n in names:
-        st["train"][n] = _loaded(stages.train(ds[n], run[n], args.steps, args.width, 1))
-        st["loader"][n] = stages.loader(ds[n], 20, args.width)
+        st["train"][n] = _loaded(stages.train(ds[n], run[n], args.steps, args.width, 1), "train", n)
+        st["loader"][n] = _loaded(stages.loader(ds[n], 20, args.width), "loader", n)
     for n in names:
-        st["probe"][n] = _loaded(stages.probe(run[n], ds[n], 2, max_labelled))
+        st["probe"][n] = _loaded(stages.probe(run[n], ds[n], 2, max_labelled), "probe", n)
     for n in names:
-        st["serve"][n] = _loaded(stages.serve(run[n], ds[n], args.clients, args.seconds))
+        st["serve"][n] = _loaded(stages.serve(run[n], ds[n], args.clients, args.seconds), "serve", n)
     base, target = names
     out["ingest_vs_ffmpeg"] = {n: round(st["ingest"][n]["frames_per_s"] / st["ffmpeg"][n]["frames_per_s"], 3)
                                for n in names}  # fmt: skip
