@@ -1,6 +1,6 @@
 """Frame key → row of the frames manifest, and the row's columns, with no Python object per frame.
 
-Keys are held as one array of fixed-width bytes in manifest order plus its sort order (28 bytes a frame),
+Keys are held as one array of fixed-width bytes in manifest order plus its sort order (32 bytes a frame),
 searched by bisection; numeric columns as NumPy arrays of the width asked for; other columns (a frame's
 labels) as a code per frame into the few distinct values. A dict of Python strings and tuples, as this
 replaced, held about 300 bytes a frame: 0.3 GB of the query server at a million frames.
@@ -32,8 +32,10 @@ class FrameLookup:
 
     def __init__(self, keys: np.ndarray, numbers: dict[str, np.ndarray], codes: dict[str, tuple]):
         self.keys = keys
-        index_type = np.int32 if len(keys) < 2**31 else np.int64
-        self.order = np.argsort(keys).astype(index_type)  # keys are unique: no need for a stable sort
+        # NumPy's own index type: `searchsorted` copies a sorter of any other type on every call, which
+        # made an int32 order cost 0.7 ms a lookup at a million frames (the frame route: 0.4 -> 1.6 ms of
+        # server CPU a request from 100,000 to 1,000,000 frames, tests/bench/million.py).
+        self.order = np.argsort(keys)  # keys are unique: no need for a stable sort
         self.numbers = numbers
         self.codes = codes  # column -> (code of each row, the distinct values)
 
