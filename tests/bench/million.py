@@ -38,7 +38,7 @@ from tests.bench.lavfi_corpus import disk_bytes, make_corpus, write_list
 PER_CLIP = 1000
 
 
-def _loaded(m: dict, stage: str = "", size: str = "") -> dict:
+def _loaded(m: dict, stage: str, size: str) -> dict:
     """A stage's figures with the load average after it: the machine may be shared, and Ray's workers run
     at nice 15 (Ray's default), so other work slows them more than the FFmpeg baseline. Each is also
     written to stderr as it is measured, so an hour's run that fails late keeps what it measured."""
