@@ -11,7 +11,6 @@ import asyncio
 import os
 import shlex
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -150,46 +149,20 @@ def details(client: JobSubmissionClient, job_id: str) -> JobDetails:
 
 
 def follow(client: JobSubmissionClient, job_id: str, out: TextIO) -> None:
-    """Copy the job's logs to `out` as they come, until the job ends (KeyboardInterrupt passes through).
-
-    The stream runs in a thread of its own and this one only waits for it, so Ctrl-C stops following at
-    once. With `asyncio.run` in the main thread, Ctrl-C first cancelled the stream and waited for its
-    teardown, and in one full-suite run (tests/infra/test_cluster.py, both Ctrl-C cases) that outlasted
-    60 s. After Ctrl-C nothing more is written to `out`; the thread ends with the process."""
-    failed: list[BaseException] = []
-    gate, stopped = threading.Lock(), threading.Event()
+    """Copy the job's logs to `out` as they come, until the job ends (KeyboardInterrupt passes through)."""
 
     async def tail() -> None:
         async for chunk in client.tail_job_logs(job_id):
-            with gate:
-                if stopped.is_set():
-                    return
-                out.write(chunk)
-                out.flush()
+            out.write(chunk)
+            out.flush()
 
-    def stream() -> None:
-        try:
-            asyncio.run(tail())
-        except BaseException as exc:  # handed to the waiting thread below
-            failed.append(exc)
-
-    reader = threading.Thread(target=stream, name="unitscope-job-logs", daemon=True)
-    reader.start()
     try:
-        while reader.is_alive():
-            reader.join(0.2)
-    except KeyboardInterrupt:
-        with gate:
-            stopped.set()
-        raise
-    if not failed:
-        return
-    if isinstance(failed[0], (RuntimeError, OSError)):  # the websocket closed abnormally or the head left
+        asyncio.run(tail())
+    except (RuntimeError, OSError) as exc:  # the websocket closed abnormally or the head went away
         raise ClusterError(
-            f"lost the log stream of job {job_id}: {failed[0]}; the job may still be running "
+            f"lost the log stream of job {job_id}: {exc}; the job may still be running "
             f"(`unitscope jobs logs {job_id} --follow` resumes following it)"
-        ) from failed[0]
-    raise failed[0]
+        ) from exc
 
 
 def wait(client: JobSubmissionClient, job_id: str, timeout: float = 60.0) -> JobDetails:

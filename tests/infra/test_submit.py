@@ -3,11 +3,6 @@ token lookup, and an unreachable cluster (the cluster itself is in test_cluster.
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
-import time
-
 import pytest
 
 from infra import auth, runtime
@@ -124,40 +119,3 @@ def test_unreachable_cluster_is_a_clear_error(command, tmp_path):
     proc = run_cli(*(a.format(address) for a in command), timeout=60, HOME=str(tmp_path))
     assert proc.returncode == 2
     assert f"cannot reach the Ray dashboard at {address}" in proc.stderr and "Traceback" not in proc.stderr
-
-
-# A log stream that ignores cancellation, as a stream's teardown can take its time: following it must
-# still stop at Ctrl-C, with nothing written after it.
-STUBBORN_STREAM = """
-import asyncio, sys
-from infra import submit as jobs
-
-class Client:
-    async def tail_job_logs(self, job_id):
-        while True:
-            yield "log line\\n"
-            try:
-                await asyncio.sleep(0.1)
-            except asyncio.CancelledError:
-                pass
-
-try:
-    jobs.follow(Client(), "job-1", sys.stdout)
-except KeyboardInterrupt:
-    print("interrupted", file=sys.stderr)
-    sys.exit(130)
-"""
-
-
-def test_ctrl_c_stops_following_a_stream_that_ignores_cancellation():
-    proc = subprocess.Popen([sys.executable, "-c", STUBBORN_STREAM], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-    try:
-        assert proc.stdout.readline() == "log line\n"
-        time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=10)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130 and "interrupted" in err, err
-    assert "Traceback" not in err and "Fatal" not in err
