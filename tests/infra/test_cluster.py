@@ -189,8 +189,18 @@ def _wait_status(cluster: LocalCluster, job_id: str, wanted: set[str], timeout: 
     return status
 
 
+@pytest.fixture
+def interruptible():
+    """Children that take SIGINT: a suite started in the background of a non-interactive shell runs with
+    SIGINT ignored, every child inherits that, and a Python started so never raises KeyboardInterrupt
+    (both cases below then time out). A handler here becomes the default disposition across exec."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 @pytest.mark.parametrize("stop_flag", [False, True], ids=["job-keeps-running", "stop-on-interrupt"])
-def test_ctrl_c_while_streaming(cluster, tmp_path, stop_flag):
+def test_ctrl_c_while_streaming(cluster, tmp_path, stop_flag, interruptible):
     # A corpus far too long to finish during the test: the job is surely running when Ctrl-C comes.
     command = ["synth", str(tmp_path / "corpus"), "--videos", "2", "--seconds", "600", "--workers", "1"]
     flags = ["--stop-on-interrupt"] if stop_flag else []
