@@ -12,7 +12,6 @@ from infra.heap import _trim
 # 200,000 buffers of 1 KB (glibc's heap, not Python's small-object arenas); every 100th is kept, which pins
 # the heap's top so that freeing the rest gives nothing back by itself.
 FRAGMENT = """
-import sys
 def rss_mb():
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS")).split()[1]) // 1024
 blocks = [bytearray(1024) for _ in range(200_000)]
