@@ -9,10 +9,10 @@ import logging
 import pkgutil
 import sys
 
-import infra.commands
-from infra import runtime
-from pipeline import ray_runtime
-from pipeline.errors import UnitscopeError
+import unitscope.infra.commands
+
+from unitscope.core import ray_runtime
+from unitscope.core.errors import UnitscopeError
 
 # The order subcommands are listed in; any other module in infra/commands is appended.
 ORDER = ["demo", "synth", "ingest", "train", "probe", "query", "serve", "submit", "jobs"]
@@ -62,9 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="log debugging detail, and print Ray's own messages and its workers' output here",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    names = [m.name for m in pkgutil.iter_modules(infra.commands.__path__) if not m.name.startswith("_")]
+    names = [
+        m.name for m in pkgutil.iter_modules(unitscope.infra.commands.__path__) if not m.name.startswith("_")
+    ]
     for name in sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n)):
-        importlib.import_module(f"infra.commands.{name}").register(sub)
+        importlib.import_module(f"unitscope.infra.commands.{name}").register(sub)
     return parser
 
 
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         if args.command not in ("submit", "jobs"):  # those talk HTTP to the dashboard, with their own token
-            runtime.prepare_cluster_auth(getattr(args, "address", None))
+            ray_runtime.prepare_cluster_auth(getattr(args, "address", None))
         return int(args.func(args) or 0)
     except UnitscopeError as exc:
         print(f"unitscope {args.command}: error: {exc}", file=sys.stderr)

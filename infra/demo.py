@@ -21,8 +21,7 @@ from typing import Any, Literal
 
 import fsspec
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from train.profiles import DEMO_CORPUS, resolve
+from unitscope.train.profiles import DEMO_CORPUS, resolve
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +99,9 @@ class Stages:
         return json.loads(fs.cat_file(path)) if fs.exists(path) else {}
 
     def write(self, name: str, key: str, done: bool) -> None:
-        from pipeline.storage import write_url
+        from unitscope.core.storage import write_bytes
 
-        write_url(
+        write_bytes(
             f"{self.dir}/{name.replace(' ', '-')}.json", json.dumps({"key": key, "done": done}).encode()
         )
 
@@ -120,22 +119,23 @@ def _clear(url: str) -> None:
 
 def _cut_short(config) -> bool:
     """Whether the training run in `config.run` stopped after a checkpoint and before its last step."""
-    from train.checkpoint import latest_step
+    from unitscope.train.checkpoint import latest_step
 
     step = latest_step(config.run)
     return step is not None and step < config.steps
 
 
 def run(cfg: DemoConfig) -> DemoResult:
-    from pipeline.config import IngestConfig
-    from pipeline.ingest import run as ingest
-    from pipeline.storage import absolute
-    from pipeline.synth import SynthConfig
-    from pipeline.synth import run as synth
-    from probe.config import ProbeConfig
-    from probe.probe import run as probe
-    from train.config import TrainConfig
-    from train.train import run as train
+    from unitscope.pipeline.config import IngestConfig
+    from unitscope.pipeline.ingest import run as ingest
+    from unitscope.pipeline.synth import SynthConfig
+    from unitscope.pipeline.synth import run as synth
+    from unitscope.probe.config import ProbeConfig
+    from unitscope.probe.probe import run as probe
+    from unitscope.train.config import TrainConfig
+    from unitscope.train.train import run as train
+
+    from unitscope.core.storage import absolute
 
     out = absolute(cfg.out.rstrip("/"))
     if "://" not in out:

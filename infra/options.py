@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from pipeline.errors import ConfigError
+from unitscope.core.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from pipeline import storage
+from unitscope.core import storage
 
 
 def default_name(url: str) -> str:

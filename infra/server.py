@@ -23,9 +23,8 @@ from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from infra import gallery
-from infra.api_schema import (
+from unitscope.infra import gallery
+from unitscope.infra.api_schema import (
     FRAME_FILE_PATTERN,
     FRAME_KEY_PATTERN,
     MAX_CHANNEL,
@@ -40,14 +39,15 @@ from infra.api_schema import (
     image_upload_body,
     ok,
 )
-from infra.batcher import Batcher
-from infra.heap import release_free_heap
-from infra.redaction import Redaction, default_name
-from infra.upload import read_upload
-from pipeline import storage
-from pipeline.errors import UnitscopeError
-from probe.query import BadQuery, NotFound, RunQueries
-from probe.query.image import decode_image
+from unitscope.infra.batcher import Batcher
+from unitscope.infra.redaction import Redaction, default_name
+from unitscope.infra.upload import read_upload
+from unitscope.probe.query import BadQuery, NotFound, RunQueries
+from unitscope.probe.query.image import decode_image
+
+from unitscope.core import storage
+from unitscope.core.errors import UnitscopeError
+from unitscope.core.memory import release_free_heap
 
 MAX_TOP = 1000
 
@@ -69,7 +69,7 @@ def create_app(
     `threads`: FAISS threads per frame-index search (None: every core). `label`: the run's name in
     answers (default: the run directory's name), which stand in for its location everywhere."""
     q = (queries or RunQueries(run_url, dataset_url, threads, video_uris=False)).load_all()
-    release_free_heap()  # what loading left free in the heap (65 MB at a million frames): infra/heap.py
+    release_free_heap()  # what building the frame lookup left free in the heap
     if q.video_uris:  # where the videos are stored is for the operator, not for clients
         raise ValueError("the server's RunQueries must be made with video_uris=False")
     label = label or default_name(q.run_url)

@@ -1,8 +1,9 @@
 """Ray job submission: run a `unitscope` command on a cluster, follow its logs, list and stop jobs.
 
 Plain functions over `ray.job_submission.JobSubmissionClient`. The job's entrypoint is
-`python -m infra SUBCOMMAND ...` run inside the uploaded working directory, so the cluster runs the
-submitter's code; its runtime env carries that directory and the given environment variables.
+`python -m unitscope SUBCOMMAND ...`: the unitscope installed on the cluster (its image), run inside the
+uploaded working directory (the user's folder: configs, concept folders), with the given environment
+variables. A `pipeline.py` or `train.py` of the user's in that folder never shadows a stage.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 from urllib.parse import urlsplit
 
-from infra import auth
-from infra.runtime import ClusterError
-from pipeline.errors import ConfigError
+from unitscope.core import auth
+from unitscope.core.errors import ConfigError
+from unitscope.core.ray_runtime import ClusterError
 
 if TYPE_CHECKING:
     from ray.job_submission import JobDetails, JobSubmissionClient
@@ -104,13 +105,10 @@ def parse_env(items: Iterable[str]) -> dict[str, str]:
 
 
 def runtime_env(working_dir: str | Path, env: Mapping[str, str], excludes: Iterable[str] = ()) -> dict:
-    """The job's runtime env: the project directory (uploaded) and environment variables."""
+    """The job's runtime env: the user's folder (uploaded) and environment variables."""
     path = Path(working_dir).expanduser().resolve()
-    if not (path / "infra" / "__main__.py").is_file():
-        raise ConfigError(
-            f"--working-dir {working_dir} is not a unitscope checkout (no infra/__main__.py in {path}); "
-            "run from the project root or pass --working-dir PATH_TO_PROJECT"
-        )
+    if not path.is_dir():
+        raise ConfigError(f"--working-dir {working_dir}: no such directory; pass the folder to upload")
     return {
         "working_dir": str(path),
         "excludes": [*DEFAULT_EXCLUDES, *excludes],
@@ -119,8 +117,8 @@ def runtime_env(working_dir: str | Path, env: Mapping[str, str], excludes: Itera
 
 
 def entrypoint(argv: list[str]) -> str:
-    """The shell command the cluster runs: this project's CLI from the uploaded working directory."""
-    return "python -m infra " + shlex.join(argv)
+    """The shell command the cluster runs: the installed CLI, inside the uploaded working directory."""
+    return "python -m unitscope " + shlex.join(argv)
 
 
 def submit(client: JobSubmissionClient, argv: list[str], env: dict, entrypoint_cpus: float = 0) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from probe.detector import DetectorRule
+from unitscope.probe.detector import DetectorRule
 
 HEADERS = {
     "unit": "unit",

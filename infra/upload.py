@@ -8,8 +8,7 @@ from typing import Any
 from fastapi import HTTPException, Request
 from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect
-
-from probe.query import BadQuery
+from unitscope.probe.query import BadQuery
 
 # A body without a declared length that runs past the limit is read (and discarded) up to this many
 # bytes so the client can still receive its 413; beyond this the connection is closed.

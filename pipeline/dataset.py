@@ -9,10 +9,11 @@ from functools import cached_property
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from unitscope.pipeline import schema
+from unitscope.pipeline.frame_lookup import FrameLookup
 
-from pipeline import schema, storage
-from pipeline.errors import InputError
-from pipeline.frame_lookup import FrameLookup
+from unitscope.core import storage
+from unitscope.core.errors import InputError
 
 LOCATION = ["shard", "jpg_offset", "jpg_size"]  # where a frame's JPEG is: its shard and byte range
 
@@ -36,7 +37,7 @@ class Dataset:
 
     def _holds_videos(self) -> bool:
         """Whether the folder holds video files (in it or two levels down): what `ingest` reads, not writes."""
-        from pipeline.sources import VIDEO_EXTENSIONS
+        from unitscope.pipeline.sources import VIDEO_EXTENSIONS
 
         try:
             found = self.fs.find(self.root, maxdepth=3) if self.fs.isdir(self.root) else []

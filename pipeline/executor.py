@@ -14,11 +14,12 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-from pipeline.manifest import ShardStatus
-from pipeline.plan import ShardSpec
-from pipeline.progress import Progress
-from pipeline.ray_runtime import cluster_address, ensure_ray
-from pipeline.worker import process_shard
+from unitscope.pipeline.manifest import ShardStatus
+from unitscope.pipeline.plan import ShardSpec
+from unitscope.pipeline.progress import Progress
+from unitscope.pipeline.worker import process_shard
+
+from unitscope.core.ray_runtime import cluster_address, ensure_ray
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 0.5

@@ -7,12 +7,13 @@ import os
 import time
 
 from pydantic import BaseModel
+from unitscope.pipeline import executor, manifest, plan, schema, sources
+from unitscope.pipeline.config import IngestConfig
+from unitscope.pipeline.decode import DecodeSettings
+from unitscope.pipeline.progress import Progress
 
-from pipeline import executor, manifest, plan, schema, sources, storage
-from pipeline.config import IngestConfig
-from pipeline.decode import DecodeSettings
-from pipeline.errors import InputError
-from pipeline.progress import Progress
+from unitscope.core import storage
+from unitscope.core.errors import InputError
 
 
 class IngestResult(BaseModel):
@@ -68,7 +69,7 @@ def _prepare_out(cfg: IngestConfig, fs, root: str) -> None:
     try:
         fs.makedirs(storage.join(root, schema.SHARDS_DIR), exist_ok=True)
         fs.makedirs(storage.join(root, schema.PARTS_DIR), exist_ok=True)
-        storage.write_bytes(fs, storage.join(root, ".unitscope-write-test"), root, b"ok")
+        storage.write_staged(fs, storage.join(root, ".unitscope-write-test"), root, b"ok")
         fs.rm(storage.join(root, ".unitscope-write-test"))
     except (OSError, ValueError, ImportError) as exc:
         raise InputError(

@@ -7,8 +7,8 @@ import json
 import posixpath
 from dataclasses import dataclass, field
 
-from pipeline import schema
-from pipeline.decode import Geometry
+from unitscope.pipeline import schema
+from unitscope.pipeline.decode import Geometry
 
 
 @dataclass

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
+from unitscope.pipeline import schema
 
-from pipeline import schema, storage
+from unitscope.core import storage
 
 
 class ShardStatus(BaseModel):
@@ -61,7 +62,7 @@ class RowSink:
 def frames_part(fs, root: str, index: int) -> Iterator[RowSink]:
     """The shard's frames part, published when the block exits cleanly."""
     with (
-        storage.atomic_writer(fs, _part(root, index, "frames.parquet"), root) as f,
+        storage.staged_writer(fs, _part(root, index, "frames.parquet"), root) as f,
         pq.ParquetWriter(f, schema.FRAMES_SCHEMA) as w,
     ):
         sink = RowSink(w)
@@ -71,9 +72,9 @@ def frames_part(fs, root: str, index: int) -> Iterator[RowSink]:
 
 def write_part(fs, root: str, index: int, videos: list[dict], status: ShardStatus) -> None:
     """Write a shard's video rows, then its status: the status file's presence means the part is complete."""
-    with storage.atomic_writer(fs, _part(root, index, "videos.parquet"), root) as f:
+    with storage.staged_writer(fs, _part(root, index, "videos.parquet"), root) as f:
         pq.write_table(pa.Table.from_pylist(videos, schema=schema.VIDEOS_SCHEMA), f)
-    storage.write_bytes(fs, _part(root, index, "status.json"), root, status.model_dump_json().encode())
+    storage.write_staged(fs, _part(root, index, "status.json"), root, status.model_dump_json().encode())
 
 
 def read_status(fs, root: str, index: int) -> ShardStatus | None:
@@ -86,7 +87,7 @@ def read_status(fs, root: str, index: int) -> ShardStatus | None:
 def _stream_parts(
     fs, root: str, indices: list[int], kind: str, sch: pa.Schema, extra: pa.Table | None, dest: str
 ) -> None:
-    with storage.atomic_writer(fs, storage.join(root, dest), root) as f, pq.ParquetWriter(f, sch) as w:
+    with storage.staged_writer(fs, storage.join(root, dest), root) as f, pq.ParquetWriter(f, sch) as w:
         for i in indices:
             with fs.open(_part(root, i, kind), "rb") as pf:
                 w.write_table(pq.read_table(pf, schema=sch))
@@ -140,7 +141,7 @@ def merge(fs, root: str, statuses: list[ShardStatus], plan, info: dict) -> dict:
         }
         for s in sorted(statuses, key=lambda s: s.index)
     ]
-    with storage.atomic_writer(fs, storage.join(root, schema.SHARDS_TABLE), root) as f:
+    with storage.staged_writer(fs, storage.join(root, schema.SHARDS_TABLE), root) as f:
         pq.write_table(pa.Table.from_pylist(shard_rows, schema=schema.SHARDS_SCHEMA), f)
     counts = {
         "videos": sum(len(v) for v in plan.shards) + len(plan.skipped),
@@ -155,5 +156,7 @@ def merge(fs, root: str, statuses: list[ShardStatus], plan, info: dict) -> dict:
     }
     concepts = sorted({c for s in statuses for c in s.concepts})
     doc = {"format_version": schema.FORMAT_VERSION, **info, "counts": counts, "concepts": concepts}
-    storage.write_bytes(fs, storage.join(root, schema.DATASET_JSON), root, json.dumps(doc, indent=1).encode())
+    storage.write_staged(
+        fs, storage.join(root, schema.DATASET_JSON), root, json.dumps(doc, indent=1).encode()
+    )
     return doc

@@ -9,12 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import av
 from pydantic import BaseModel, ConfigDict
+from unitscope.pipeline import schema
+from unitscope.pipeline.config import IngestConfig
+from unitscope.pipeline.decode import DecodeSettings
+from unitscope.pipeline.sources import Source
 
-from pipeline import schema, storage
-from pipeline.config import IngestConfig
-from pipeline.decode import DecodeSettings
-from pipeline.errors import ConfigError
-from pipeline.sources import Source
+from unitscope.core import storage
+from unitscope.core.errors import ConfigError
 
 PLAN_FILE = "manifest/plan.json"
 PROBE_BLOCK = 2**20  # bytes read ahead when probing a remote file's header
@@ -127,7 +128,7 @@ def load_plan(fs, root: str, cfg: IngestConfig) -> Plan | None:
 
 
 def save_plan(fs, root: str, plan: Plan) -> None:
-    storage.write_bytes(fs, storage.join(root, PLAN_FILE), root, plan.model_dump_json(indent=1).encode())
+    storage.write_staged(fs, storage.join(root, PLAN_FILE), root, plan.model_dump_json(indent=1).encode())
 
 
 def shard_spec(plan: Plan, index: int, out: str, settings: DecodeSettings) -> ShardSpec:

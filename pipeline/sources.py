@@ -5,8 +5,10 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from pipeline import schema, storage
-from pipeline.errors import InputError
+from unitscope.pipeline import schema
+
+from unitscope.core import storage
+from unitscope.core.errors import InputError
 
 VIDEO_EXTENSIONS = frozenset(
     [

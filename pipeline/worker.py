@@ -7,12 +7,13 @@ import json
 from collections.abc import Callable
 
 import av
+from unitscope.pipeline import labels, manifest, schema
+from unitscope.pipeline.decode import VideoReader
+from unitscope.pipeline.manifest import ShardStatus
+from unitscope.pipeline.plan import ShardSpec, VideoRef
+from unitscope.pipeline.shards import ShardWriter
 
-from pipeline import labels, manifest, schema, storage
-from pipeline.decode import VideoReader
-from pipeline.manifest import ShardStatus
-from pipeline.plan import ShardSpec, VideoRef
-from pipeline.shards import ShardWriter
+from unitscope.core import storage
 
 Report = Callable[[int, int], None]  # (videos done, frames written) increments
 READ_BLOCK = 8 * 2**20
@@ -157,7 +158,7 @@ def process_shard(spec: ShardSpec, report: Report | None = None) -> ShardStatus:
     videos: list[dict] = []
     concepts: set[str] = set()
     # Publication order: frames part, videos part, status (the part is complete), then the tar (the commit).
-    with storage.atomic_writer(fs, tar_path, root) as f:
+    with storage.staged_writer(fs, tar_path, root) as f:
         with manifest.frames_part(fs, root, spec.index) as frames:
             writer = ShardWriter(f)
             for v in spec.videos:

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from unitscope.pipeline import tar_reader
+from unitscope.probe.encoders import default_device, encode_batch, open_encoder
+from unitscope.probe.store import ActivationStore
 
-from pipeline import storage, tar_reader
-from probe.encoders import default_device, encode_batch, open_encoder
-from probe.store import ActivationStore
+from unitscope.core import storage
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import io
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import storage
+from unitscope.core import storage
 
 PROBE_DIR = "probe"
 CATALOG_TABLE = "probe/catalog.parquet"
@@ -79,7 +79,7 @@ UNITS_SCHEMA = pa.schema(
 
 def write_table(url: str, rows: list[dict], schema: pa.Schema) -> None:
     """Rows as a Parquet file at `url` (written whole, then renamed into place)."""
-    from probe.store import write_bytes
+    from unitscope.probe.store import write_bytes
 
     table = pa.Table.from_pylist(rows, schema=schema)
     buf = io.BytesIO()

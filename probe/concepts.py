@@ -21,13 +21,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from PIL import Image
+from unitscope.pipeline.dataset import Dataset
+from unitscope.pipeline.schema import FRAMES_TABLE, parse_frame_key
+from unitscope.probe.activations import decode
+from unitscope.probe.store import ActivationStore
 
-from pipeline import storage
-from pipeline.dataset import Dataset
-from pipeline.errors import InputError
-from pipeline.schema import FRAMES_TABLE, parse_frame_key
-from probe.activations import decode
-from probe.store import ActivationStore
+from unitscope.core import storage
+from unitscope.core.errors import InputError
 
 NEGATIVES = "none"
 

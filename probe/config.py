@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from probe.detector import ALPHA, MIN_AUC, RANDOM_MARGIN, DetectorRule
-from probe.search import EXACT_MAX_UNITS
+from unitscope.probe.detector import ALPHA, MIN_AUC, RANDOM_MARGIN, DetectorRule
+from unitscope.probe.search import EXACT_MAX_UNITS
 
 
 class ProbeConfig(BaseModel):

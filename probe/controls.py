@@ -14,10 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from probe.scores import roc_auc
-from probe.search import UnitIndex
-from probe.selection import rank_candidates
+from unitscope.probe.scores import roc_auc
+from unitscope.probe.search import UnitIndex
+from unitscope.probe.selection import rank_candidates
 
 PERMUTATION_BATCH = 64  # shuffled label vectors searched in one FAISS call
 

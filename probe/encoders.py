@@ -13,10 +13,10 @@ import json
 
 import numpy as np
 import torch
+from unitscope.train.model_io import ENCODER_SPEC, ENCODER_WEIGHTS, load_encoder
 
-from pipeline import storage
-from pipeline.errors import InputError
-from train.model_io import ENCODER_SPEC, ENCODER_WEIGHTS, load_encoder
+from unitscope.core import storage
+from unitscope.core.errors import InputError
 
 
 def default_device(device: str | None = None) -> str:

@@ -10,16 +10,16 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+from unitscope.probe.catalog import unit_name
+from unitscope.probe.concepts import ConceptSet
+from unitscope.probe.config import ProbeConfig
+from unitscope.probe.controls import p_value, permutation_null
+from unitscope.probe.linear import linear_probe_auc
+from unitscope.probe.search import UnitIndex
+from unitscope.probe.selection import UnitScore, select_and_evaluate
+from unitscope.probe.splits import split_mask
 
-from pipeline.errors import InputError
-from probe.catalog import unit_name
-from probe.concepts import ConceptSet
-from probe.config import ProbeConfig
-from probe.controls import p_value, permutation_null
-from probe.linear import linear_probe_auc
-from probe.search import UnitIndex
-from probe.selection import UnitScore, select_and_evaluate
-from probe.splits import split_mask
+from unitscope.core.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ import faiss
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from unitscope.probe.catalog import FRAME_INDEX, FRAME_INDEX_KEYS
 
-from pipeline import storage
-from probe.catalog import FRAME_INDEX, FRAME_INDEX_KEYS
+from unitscope.core import storage
 
 # faiss/impl/index_write.cpp for an IndexFlatIP: fourcc, d, ntotal, two unused int64, is_trained,
 # metric type, then the float32 vectors as a vector (its length in floats, then the values).

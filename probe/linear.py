@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
-from probe.scores import roc_auc
-from probe.splits import select_groups
+from unitscope.probe.scores import roc_auc
+from unitscope.probe.splits import select_groups
 
 PENALTIES = (1e-3, 1e-2, 1e-1)  # L2 weight per sample, on standardised responses
 

@@ -12,21 +12,28 @@ import time
 
 import numpy as np
 from pydantic import BaseModel
+from unitscope.pipeline.dataset import Dataset
+from unitscope.pipeline.schema import SHARDS_DIR
+from unitscope.probe import activations, concepts, frame_index, report
+from unitscope.probe.catalog import (
+    CATALOG_SCHEMA,
+    CATALOG_TABLE,
+    PROBE_JSON,
+    REPORT_HTML,
+    UNITS_SCHEMA,
+    UNITS_TABLE,
+)
+from unitscope.probe.catalog import write_table as write_parquet
+from unitscope.probe.concepts import ConceptSet
+from unitscope.probe.config import ProbeConfig
+from unitscope.probe.encoders import check_run, fingerprint
+from unitscope.probe.evaluation import ConceptResult, catalog_rows, score_set
+from unitscope.probe.store import EMBEDDINGS, ActivationStore, StoreMeta, write_bytes
+from unitscope.probe.units import column_top, unit_rows
 
-from pipeline.dataset import Dataset
-from pipeline.errors import ConfigError, InputError
-from pipeline.ray_runtime import ensure_ray
-from pipeline.schema import SHARDS_DIR
-from pipeline.storage import absolute
-from probe import activations, concepts, frame_index, report
-from probe.catalog import CATALOG_SCHEMA, CATALOG_TABLE, PROBE_JSON, REPORT_HTML, UNITS_SCHEMA, UNITS_TABLE
-from probe.catalog import write_table as write_parquet
-from probe.concepts import ConceptSet
-from probe.config import ProbeConfig
-from probe.encoders import check_run, fingerprint
-from probe.evaluation import ConceptResult, catalog_rows, score_set
-from probe.store import EMBEDDINGS, ActivationStore, StoreMeta, write_bytes
-from probe.units import column_top, unit_rows
+from unitscope.core.errors import ConfigError, InputError
+from unitscope.core.ray_runtime import ensure_ray
+from unitscope.core.storage import absolute
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,10 @@ import html
 from collections.abc import Iterable
 
 import numpy as np
-
-from pipeline.dataset import Dataset
-from probe.catalog import unit_name
-from probe.config import ProbeConfig
-from probe.evaluation import ConceptResult
+from unitscope.pipeline.dataset import Dataset
+from unitscope.probe.catalog import unit_name
+from unitscope.probe.config import ProbeConfig
+from unitscope.probe.evaluation import ConceptResult
 
 POS, NEG, ACCENT = "#d9480f", "#868e96", "#1c7ed6"
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from probe.scores import accuracy_at, best_threshold, roc_auc
-from probe.search import UnitIndex
+from unitscope.probe.scores import accuracy_at, best_threshold, roc_auc
+from unitscope.probe.search import UnitIndex
 
 
 @dataclass

@@ -12,7 +12,7 @@ import hashlib
 
 import numpy as np
 
-from pipeline.errors import InputError
+from unitscope.core.errors import InputError
 
 
 def _rank_key(group: str, seed: int) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import storage
+from unitscope.core import storage
 
 ACTIVATIONS_DIR = "probe/activations"
 NETWORKS = ("trained", "random")
@@ -35,8 +35,8 @@ def chunk_name(shard: int) -> str:
     return f"shard-{shard:06d}"
 
 
-write_bytes = storage.write_url
-read_bytes = storage.read_url
+write_bytes = storage.write_bytes
+read_bytes = storage.read_bytes
 
 
 def npy_bytes(arr: np.ndarray) -> bytes:

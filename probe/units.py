@@ -7,9 +7,8 @@ range and a running top-k per unit; the second histograms each unit between its 
 from __future__ import annotations
 
 import numpy as np
-
-from probe.catalog import unit_name
-from probe.store import ActivationStore
+from unitscope.probe.catalog import unit_name
+from unitscope.probe.store import ActivationStore
 
 
 class TopK:

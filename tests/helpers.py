@@ -34,7 +34,7 @@ def run_cli(
     """Run `unitscope ARGS...` from this checkout in a fresh process (in `cwd`, default the checkout)
     and capture its output."""
     proc = subprocess.run(
-        [sys.executable, "-m", "infra", *map(str, args)],
+        [sys.executable, "-m", "unitscope", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from pipeline.errors import InputError
-from train import storage
+from unitscope.core import storage
+from unitscope.core.errors import InputError
 
 log = logging.getLogger(__name__)
 DIR = "checkpoints"
@@ -32,7 +32,7 @@ def save(run_url: str, state: dict[str, Any], keep: int) -> str:
     url = storage.join(run_url, DIR, _name(step))
     storage.write_bytes(url, storage.torch_bytes(state))
     storage.write_text(storage.join(run_url, DIR, LATEST), json.dumps({"step": step, "file": _name(step)}))
-    fs, base = storage.fs_of(storage.join(run_url, DIR))
+    fs, base = storage.url_to_fs(storage.join(run_url, DIR))
     names = sorted(p.rsplit("/", 1)[-1] for p in fs.glob(f"{base}/step-*.pt"))
     for old in names[:-keep]:
         if old != _name(step):

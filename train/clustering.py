@@ -14,15 +14,15 @@ import time
 
 import numpy as np
 import torch
+from unitscope.train import augment, checkpoint, metrics, plot, shards
+from unitscope.train.config import TrainConfig
+from unitscope.train.dictionary import PatchDictionary
+from unitscope.train.distributed import Dist
+from unitscope.train.encoder import EncoderSpec
+from unitscope.train.model_io import save_encoder
+from unitscope.train.objectives import coherence, kmeans
 
-from pipeline.errors import ConfigError, InputError
-from train import augment, checkpoint, metrics, plot, shards
-from train.config import TrainConfig
-from train.dictionary import PatchDictionary
-from train.distributed import Dist
-from train.encoder import EncoderSpec
-from train.model_io import save_encoder
-from train.objectives import coherence, kmeans
+from unitscope.core.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 BATCH = 64  # frames cut into patches at once (bounds the unfolded pyramid's memory)

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
-from train.encoder import EncoderBase, EncoderSpec
+from unitscope.train.encoder import EncoderBase, EncoderSpec
 
 CONTRAST_EPS = 10.0  # added to the patch variance (grey levels^2): flat patches are not blown up
 

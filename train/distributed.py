@@ -14,11 +14,11 @@ from typing import Any
 
 import torch
 from torch import nn
+from unitscope.train import checkpoint, metrics, recovery
+from unitscope.train.config import TrainConfig
 
-from pipeline.errors import UnitscopeError
-from pipeline.ray_runtime import ensure_ray
-from train import checkpoint, metrics, recovery
-from train.config import TrainConfig
+from unitscope.core.errors import UnitscopeError
+from unitscope.core.ray_runtime import ensure_ray
 
 log = logging.getLogger(__name__)
 

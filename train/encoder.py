@@ -11,8 +11,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict
 from torch import nn
-
-from train.layers import BLOCKS
+from unitscope.train.layers import BLOCKS
 
 SPEC_VERSION = 1
 MEAN = (0.5, 0.5, 0.5)
@@ -165,7 +164,7 @@ def build_encoder(spec: EncoderSpec | dict, seed: int = 0) -> EncoderBase:
     control; a patch dictionary's control keeps its trained whitening: `EncoderBase.randomized`)."""
     spec = spec if isinstance(spec, EncoderSpec) else EncoderSpec.model_validate(spec)
     if spec.block == "patch":
-        from train.dictionary import PatchDictionary
+        from unitscope.train.dictionary import PatchDictionary
 
         return PatchDictionary(spec, seed)
     state = torch.random.get_rng_state()

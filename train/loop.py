@@ -7,8 +7,7 @@ from contextlib import nullcontext
 
 import torch
 from torch import nn
-
-from train.config import TrainConfig
+from unitscope.train.config import TrainConfig
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:

@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 
-from train import storage
+from unitscope.core import storage
 
 FILE = "metrics.jsonl"
 RESTARTS = "restarts.jsonl"  # one row per restarted worker group: the checkpoint step it continued from
@@ -35,7 +35,7 @@ class MetricsLog:
 
     def __init__(self, run_url: str, keep_until: int | None = None):
         self.url = storage.join(run_url, FILE)
-        self.local = storage.is_local(run_url)
+        self.local = storage.is_local(storage.url_to_fs(run_url)[0])
         self.rows: list[dict] = []
         if keep_until is not None and storage.exists(self.url):
             text = storage.read_bytes(self.url).decode()
@@ -60,7 +60,7 @@ class MetricsLog:
         if self.flushed == len(self.rows):
             return
         if self.local:
-            fs, path = storage.fs_of(self.url)
+            fs, path = storage.url_to_fs(self.url)
             with fs.open(path, "a") as f:
                 f.writelines(json.dumps(r) + "\n" for r in self.rows[self.flushed :])
         else:

@@ -6,10 +6,10 @@ import io
 import json
 
 import torch
+from unitscope.train.encoder import Encoder, EncoderSpec, build_encoder
 
-from pipeline.errors import InputError
-from train import storage
-from train.encoder import Encoder, EncoderSpec, build_encoder
+from unitscope.core import storage
+from unitscope.core.errors import InputError
 
 ENCODER_WEIGHTS = "encoder.pt"
 ENCODER_SPEC = "encoder.json"

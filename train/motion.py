@@ -23,8 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
-
-from train import augment
+from unitscope.train import augment
 
 SIDE = 32  # frames are compared at this resolution
 CELLS = 8  # the motion map is CELLS x CELLS

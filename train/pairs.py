@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
-from train.shards import Frame
+from unitscope.train.shards import Frame
 
 T = TypeVar("T")
 WINDOW = 8  # recent frames kept per video

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from train import storage
+from unitscope.core import storage
 
 FILE = "loss.png"
 

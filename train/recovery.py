@@ -15,9 +15,10 @@ import os
 import shlex
 from collections.abc import Iterator
 
-from pipeline.errors import UnitscopeError
-from train import checkpoint, metrics
-from train.config import TrainConfig
+from unitscope.train import checkpoint, metrics
+from unitscope.train.config import TrainConfig
+
+from unitscope.core.errors import UnitscopeError
 
 # Read by Ray Train's controller (propagated from the driver's environment when `fit()` starts it).
 START_TIMEOUT_ENV = "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S"

@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from unitscope.pipeline import schema, tar_reader
+from unitscope.pipeline.dataset import Dataset
 
-from pipeline import schema, storage, tar_reader
-from pipeline.dataset import Dataset
-from pipeline.errors import InputError
+from unitscope.core import storage
+from unitscope.core.errors import InputError
 
 log = logging.getLogger(__name__)
 BLOCK = 8  # consecutive frames kept together when a shard is cut into parts

@@ -23,8 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
-
-from train import augment, motion, pairs, shards
+from unitscope.train import augment, motion, pairs, shards
 
 
 @dataclass(frozen=True)

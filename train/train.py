@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 
 from pydantic import BaseModel
+from unitscope.train import checkpoint, distributed, metrics
+from unitscope.train.clustering import kmeans_worker
+from unitscope.train.config import TrainConfig
+from unitscope.train.model_io import ENCODER_WEIGHTS
+from unitscope.train.shards import count_frames, list_shards
+from unitscope.train.worker import train_worker
 
-from pipeline.errors import ConfigError, InputError
-from train import checkpoint, distributed, metrics, storage
-from train.clustering import kmeans_worker
-from train.config import TrainConfig
-from train.model_io import ENCODER_WEIGHTS
-from train.shards import count_frames, list_shards
-from train.worker import train_worker
+from unitscope.core import storage
+from unitscope.core.errors import ConfigError, InputError
 
 CONFIG_FILE = "config.json"
 

@@ -7,16 +7,17 @@ import logging
 import time
 
 import torch
+from unitscope.train import checkpoint, metrics, plot
+from unitscope.train.config import TrainConfig
+from unitscope.train.distributed import Dist
+from unitscope.train.encoder import EncoderSpec, build_encoder
+from unitscope.train.loop import make_optimizer, make_scheduler, train_step
+from unitscope.train.model_io import save_encoder
+from unitscope.train.objectives import Learner, build_objective
+from unitscope.train.stream import StreamSpec, make_loader
 
-from pipeline.errors import ConfigError, UnitscopeError
-from train import allocator, checkpoint, metrics, plot, storage
-from train.config import TrainConfig
-from train.distributed import Dist
-from train.encoder import EncoderSpec, build_encoder
-from train.loop import make_optimizer, make_scheduler, train_step
-from train.model_io import save_encoder
-from train.objectives import Learner, build_objective
-from train.stream import StreamSpec, make_loader
+from unitscope.core import memory, storage
+from unitscope.core.errors import ConfigError, UnitscopeError
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def stream_spec(config: TrainConfig, shard_urls: list[str], rank: int, world: in
 
 
 def train_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict:
-    allocator.keep_freed_memory()
+    memory.keep_freed_memory()
     spec, learner, optimizer, scheduler = build_learner(config, dist.device)
     objective = learner.objective
     start, positions, skipped = 0, {}, 0

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from infra.options import add_common, add_profile, build_config
-from infra.runtime import init_ray
+from unitscope.infra.options import add_common, add_profile, build_config
+
+from unitscope.core.ray_runtime import ensure_ray
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,12 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from infra.demo import DemoConfig, run
-    from infra.tables import concept_table
-    from probe.detector import DetectorRule
+    from unitscope.infra.demo import DemoConfig, run
+    from unitscope.infra.tables import concept_table
+    from unitscope.probe.detector import DetectorRule
 
     cfg = build_config(DemoConfig, args)
-    init_ray(cfg.address)
+    ensure_ray(cfg.address)
     result = run(cfg)
     print(concept_table(result.table, DetectorRule.from_dict(result.rule)))
     print("stage seconds:", ", ".join(f"{k} {v:.0f}" for k, v in result.seconds.items()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from infra.options import add_common, build_config
+from unitscope.infra.options import add_common, build_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -85,8 +85,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from pipeline.config import IngestConfig
-    from pipeline.ingest import run
+    from unitscope.pipeline.config import IngestConfig
+    from unitscope.pipeline.ingest import run
 
     cfg = build_config(IngestConfig, args, src=args.src, out=args.out, progress=False if args.quiet else None)
     result = run(cfg)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from infra import submit as jobs
-from infra.commands.submit import report
+from unitscope.infra import submit as jobs
+from unitscope.infra.commands.submit import report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

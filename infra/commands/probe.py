@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from infra.options import add_common, build_config
-from infra.runtime import init_ray
+from unitscope.infra.options import add_common, build_config
+
+from unitscope.core.ray_runtime import ensure_ray
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,14 +38,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from infra.tables import concept_table
-    from probe.config import ProbeConfig
-    from probe.probe import check_inputs, run
+    from unitscope.infra.tables import concept_table
+    from unitscope.probe.config import ProbeConfig
+    from unitscope.probe.probe import check_inputs, run
 
     cfg = build_config(ProbeConfig, args)
     check_inputs(cfg)
     if cfg.workers != 0:
-        init_ray(cfg.address)
+        ensure_ray(cfg.address)
     result = run(cfg)
     print(concept_table(result.table, cfg.rule))
     if result.skipped_concepts:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import InputError
+from unitscope.core.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,9 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from infra.tables import ranked_table, table
-    from probe.query import RunQueries
-    from probe.query.image import decode_image
+    from unitscope.infra.tables import ranked_table, table
+    from unitscope.probe.query import RunQueries
+    from unitscope.probe.query.image import decode_image
 
     if not 1 <= args.top <= 1000:
         raise InputError(f"--top must be between 1 and 1000, not {args.top}")

@@ -7,9 +7,8 @@ import gc
 import logging
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from infra.api_schema import MAX_UPLOAD_BYTES
-from infra.options import build_config
+from unitscope.infra.api_schema import MAX_UPLOAD_BYTES
+from unitscope.infra.options import build_config
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     import torch
     import uvicorn
-
-    from infra.server import create_app
+    from unitscope.infra.server import create_app
 
     cfg = build_config(ServeConfig, args)
     # Image queries go through a two-stage pipeline (encoder, then index search), one batch per stage

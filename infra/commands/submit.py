@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from infra import submit as jobs
-from pipeline.errors import ConfigError
+from unitscope.infra import submit as jobs
+
+from unitscope.core.errors import ConfigError
 
 EPILOG = """\
-The command after `--` runs on the cluster as `python -m infra COMMAND ...` inside the uploaded
-working directory. Its input and output locations must be reachable from every node: use object
+The command after `--` runs on the cluster as `python -m unitscope COMMAND ...` (the unitscope installed
+on the cluster's nodes, e.g. the image in k8s/) inside the uploaded working directory. Its input and output locations must be reachable from every node: use object
 storage (s3://, gs://) or a shared mount, never a path on this machine. Credentials travel as
 `--env NAME` (copied from this environment) or `--env NAME=VALUE`; they are visible to anyone who can
 read the cluster's job list.
@@ -37,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the head's dashboard URL, http://HEAD:8265 (default: $RAY_API_SERVER_ADDRESS)",
     )
     p.add_argument(
-        "--working-dir", default=".", help="the project directory uploaded with the job (default: .)"
+        "--working-dir", default=".", help="your folder, uploaded as the job's working directory (default: .)"
     )
     p.add_argument(
         "--env",
@@ -72,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def check_command(argv: list[str]) -> list[str]:
     """The unitscope command to submit, checked against this CLI before anything is uploaded."""
-    from infra.cli import build_parser
+    from unitscope.infra.cli import build_parser
 
     argv = argv[1:] if argv[:1] == ["--"] else argv
     if not argv:

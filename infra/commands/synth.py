@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from infra.options import add_common, build_config
-from infra.runtime import init_ray
+from unitscope.infra.options import add_common, build_config
+
+from unitscope.core.ray_runtime import ensure_ray
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,11 +34,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from pipeline.synth import SynthConfig, run  # here, not at import: every command builds this parser
+    from unitscope.pipeline.synth import (  # here, not at import: every command builds this parser
+        SynthConfig,
+        run,
+    )
 
     cfg = build_config(SynthConfig, args)
     if cfg.workers != 0:
-        init_ray(args.address, num_cpus=cfg.workers)
+        ensure_ray(args.address, num_cpus=cfg.workers)
     result = run(cfg)
     fps = result.frames / result.seconds if result.seconds else 0.0
     print(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from infra.options import add_common, add_profile, build_config
-from infra.runtime import init_ray
+from unitscope.infra.options import add_common, add_profile, build_config
+
+from unitscope.core.ray_runtime import ensure_ray
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,13 +50,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from train.config import TrainConfig
-    from train.train import absolute_paths, check_inputs, run
+    from unitscope.train.config import TrainConfig
+    from unitscope.train.train import absolute_paths, check_inputs, run
 
     config = absolute_paths(build_config(TrainConfig, args))
     check_inputs(config)  # bad input is reported before Ray starts
     if config.workers > 0:
-        init_ray(config.address)
+        ensure_ray(config.address)
     result = run(config)
     print(
         f"trained {result.steps} steps (from step {result.start_step}) in {result.seconds:.0f}s, "

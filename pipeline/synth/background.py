@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw
-
-from pipeline.synth.shapes import random_colour
+from unitscope.pipeline.synth.shapes import random_colour
 
 DENSITY = 1.4  # canvas pixels per frame pixel at the widest zoom
 ZOOM = (1.0, 1.4)  # camera zoom range

@@ -10,8 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-
-from pipeline.synth.shapes import Prim, arc, contrast_colour, disc, ellipse, line, poly, random_colour, ring
+from unitscope.pipeline.synth.shapes import (
+    Prim,
+    arc,
+    contrast_colour,
+    disc,
+    ellipse,
+    line,
+    poly,
+    random_colour,
+    ring,
+)
 
 
 def colours(rng: np.random.Generator) -> dict:

@@ -13,14 +13,15 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from pipeline import storage
-from pipeline.ray_runtime import ensure_ray
-from pipeline.synth import labels
-from pipeline.synth.concepts import CONCEPT_KINDS
-from pipeline.synth.config import DISTRACTORS, RANGES, SynthConfig
-from pipeline.synth.encode import ClipEncoder
-from pipeline.synth.scene import Scene
-from pipeline.synth.stats import ClipStats, summarize
+from unitscope.pipeline.synth import labels
+from unitscope.pipeline.synth.concepts import CONCEPT_KINDS
+from unitscope.pipeline.synth.config import DISTRACTORS, RANGES, SynthConfig
+from unitscope.pipeline.synth.encode import ClipEncoder
+from unitscope.pipeline.synth.scene import Scene
+from unitscope.pipeline.synth.stats import ClipStats, summarize
+
+from unitscope.core import storage
+from unitscope.core.ray_runtime import ensure_ray
 
 log = logging.getLogger(__name__)
 CORPUS_JSON = "corpus.json"
@@ -68,7 +69,7 @@ def make_clip(config_json: str, index: int) -> ClipResult:
         scene, stats, entries = Scene(cfg, index), ClipStats(cfg), []
         # the mp4 appears only once complete (staged locally, then renamed or uploaded in one piece)
         with (
-            storage.atomic_writer(fs, storage.join(root, name + ".mp4"), root) as f,
+            storage.staged_writer(fs, storage.join(root, name + ".mp4"), root) as f,
             ClipEncoder(f, cfg.width, cfg.height, cfg.fps, cfg.preset, cfg.crf) as enc,
         ):
             for i in range(cfg.frames):
@@ -84,7 +85,7 @@ def make_clip(config_json: str, index: int) -> ClipResult:
             enc.close()
             result.encode_s += time.perf_counter() - t0
         sidecar = labels.sidecar_bytes(cfg.concepts, entries)
-        storage.write_bytes(fs, storage.join(root, labels.sidecar_name(name + ".mp4")), root, sidecar)
+        storage.write_staged(fs, storage.join(root, labels.sidecar_name(name + ".mp4")), root, sidecar)
         result.frames, result.stats = cfg.frames, stats.as_dict()
         result.cpu_s = time.process_time() - cpu0
     except Exception as exc:  # recorded per clip; the corpus run goes on with the other clips
@@ -162,11 +163,11 @@ def run(cfg: SynthConfig) -> SynthResult:
     seconds = time.perf_counter() - t0
     stats = summarize([c.stats for c in clips if c.error is None])
     doc = json.dumps(corpus_doc(cfg, clips, stats), indent=2, sort_keys=True).encode()
-    storage.write_bytes(fs, storage.join(root, CORPUS_JSON), root, doc)
+    storage.write_staged(fs, storage.join(root, CORPUS_JSON), root, doc)
     storage.clear_staging(fs, root)
     preview = None
     if cfg.preview:
-        from pipeline.synth.preview import write_preview
+        from unitscope.pipeline.synth.preview import write_preview
 
         preview = write_preview(cfg, cfg.preview)
     return SynthResult(cfg.out, clips, seconds, stats, preview)

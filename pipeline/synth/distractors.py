@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-
-from pipeline.synth.concepts import colours
-from pipeline.synth.shapes import Prim, arc, disc, ellipse, line, poly, ring
+from unitscope.pipeline.synth.concepts import colours
+from unitscope.pipeline.synth.shapes import Prim, arc, disc, ellipse, line, poly, ring
 
 
 def _params(rng: np.random.Generator) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
-from pipeline import schema
+from unitscope.pipeline import schema
 
 VISIBILITY_RULE = (
     "visible = pixels of the concept's figure inside the frame and not covered by anything drawn in front "

@@ -12,10 +12,11 @@ import math
 import posixpath
 
 from PIL import Image, ImageDraw
+from unitscope.pipeline import schema
+from unitscope.pipeline.synth.config import SynthConfig
+from unitscope.pipeline.synth.scene import Scene
 
-from pipeline import schema, storage
-from pipeline.synth.config import SynthConfig
-from pipeline.synth.scene import Scene
+from unitscope.core import storage
 
 COLUMNS = 4
 TILES = 12

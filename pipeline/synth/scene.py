@@ -13,12 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
-
-from pipeline.synth import shapes
-from pipeline.synth.background import Background
-from pipeline.synth.config import SynthConfig
-from pipeline.synth.labels import visible_fraction
-from pipeline.synth.tracks import Planner, Track
+from unitscope.pipeline.synth import shapes
+from unitscope.pipeline.synth.background import Background
+from unitscope.pipeline.synth.config import SynthConfig
+from unitscope.pipeline.synth.labels import visible_fraction
+from unitscope.pipeline.synth.tracks import Planner, Track
 
 
 @dataclass(frozen=True)

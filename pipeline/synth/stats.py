@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pipeline import schema
-from pipeline.synth.config import SynthConfig
+from unitscope.pipeline import schema
+from unitscope.pipeline.synth.config import SynthConfig
 
 
 class ClipStats:

@@ -13,10 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-
-from pipeline.synth.concepts import CONCEPT_KINDS
-from pipeline.synth.config import RANGES, SynthConfig
-from pipeline.synth.distractors import DISTRACTOR_KINDS
+from unitscope.pipeline.synth.concepts import CONCEPT_KINDS
+from unitscope.pipeline.synth.config import RANGES, SynthConfig
+from unitscope.pipeline.synth.distractors import DISTRACTOR_KINDS
 
 GOLDEN = (np.sqrt(5) - 1) / 2
 ANIMATED = {"walker"}  # figures whose shape (not just pose) changes over time

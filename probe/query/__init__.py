@@ -1,7 +1,7 @@
 """Queries over a probed run: concept → units, unit → frames, image → units and nearest frames."""
 
-from probe.query.catalogue import parse_unit
-from probe.query.errors import BadQuery, NotFound
-from probe.query.service import RunQueries
+from unitscope.probe.query.catalogue import parse_unit
+from unitscope.probe.query.errors import BadQuery, NotFound
+from unitscope.probe.query.service import RunQueries
 
 __all__ = ["BadQuery", "NotFound", "RunQueries", "parse_unit"]

@@ -8,12 +8,12 @@ import math
 from typing import Any
 
 import numpy as np
+from unitscope.probe.catalog import CATALOG_TABLE, PROBE_JSON, UNITS_TABLE
+from unitscope.probe.detector import DetectorRule
+from unitscope.probe.query.errors import BadQuery, NotFound
 
-from pipeline import storage
-from pipeline.errors import InputError
-from probe.catalog import CATALOG_TABLE, PROBE_JSON, UNITS_TABLE
-from probe.detector import DetectorRule
-from probe.query.errors import BadQuery, NotFound
+from unitscope.core import storage
+from unitscope.core.errors import InputError
 
 
 def parse_unit(unit: str) -> tuple[str, int]:

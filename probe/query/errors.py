@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.errors import InputError
+from unitscope.core.errors import InputError
 
 
 class NotFound(InputError):

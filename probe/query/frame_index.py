@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import faiss
 import numpy as np
+from unitscope.pipeline.frame_lookup import FrameLookup, fixed_width
+from unitscope.probe.catalog import FRAME_INDEX, FRAME_INDEX_KEYS
+from unitscope.probe.frame_index import FlatFile
+from unitscope.probe.query.errors import NotFound
 
-from pipeline import storage
-from pipeline.errors import InputError
-from pipeline.frame_lookup import FrameLookup, fixed_width
-from probe.catalog import FRAME_INDEX, FRAME_INDEX_KEYS
-from probe.frame_index import FlatFile
-from probe.query.errors import NotFound
+from unitscope.core import storage
+from unitscope.core.errors import InputError
 
 # This FAISS build scores a block of vectors with its one-query-at-a-time kernel below 128,000 queries; a
 # micro-batch of image queries scores each block as one BLAS product instead, 3-4x faster per query at

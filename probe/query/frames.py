@@ -11,10 +11,11 @@ import posixpath
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from pipeline.dataset import Dataset
-from pipeline.errors import InputError
-from pipeline.schema import parse_frame_key
-from probe.query.errors import NotFound
+from unitscope.pipeline.dataset import Dataset
+from unitscope.pipeline.schema import parse_frame_key
+from unitscope.probe.query.errors import NotFound
+
+from unitscope.core.errors import InputError
 
 _JPEG_MAGIC = b"\xff\xd8"
 

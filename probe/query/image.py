@@ -9,8 +9,7 @@ import warnings
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-
-from probe.query.errors import BadQuery
+from unitscope.probe.query.errors import BadQuery
 
 # Larger declared sizes are refused before a single pixel is decoded (decompression bombs).
 MAX_PIXELS = 40_000_000
@@ -56,7 +55,7 @@ class ImageEncoder:
 
         One forward pass gives both (`encode_batch`), as in the probe; the z-scores are of the float16
         responses it stores."""
-        from probe.encoders import default_device, encode_batch, open_encoder
+        from unitscope.probe.encoders import default_device, encode_batch, open_encoder
 
         with self._lock:  # one batch at a time: torch already uses every core
             enc = open_encoder(self.run_url, "trained", 0, default_device())

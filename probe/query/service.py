@@ -6,13 +6,12 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-
-from pipeline import schema
-from probe.query.catalogue import Catalogue, parse_unit
-from probe.query.errors import BadQuery
-from probe.query.frame_index import FrameIndex
-from probe.query.frames import FrameStore
-from probe.query.image import ImageEncoder, decode_image
+from unitscope.pipeline import schema
+from unitscope.probe.query.catalogue import Catalogue, parse_unit
+from unitscope.probe.query.errors import BadQuery
+from unitscope.probe.query.frame_index import FrameIndex
+from unitscope.probe.query.frames import FrameStore
+from unitscope.probe.query.image import ImageEncoder, decode_image
 
 
 class RunQueries:

@@ -21,9 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from infra import options
-from infra.demo import DemoConfig, run
-from infra.runtime import init_ray
+from unitscope.infra import options
+from unitscope.infra.demo import DemoConfig, run
+
+from unitscope.core.ray_runtime import ensure_ray
 
 FIELDS = ("concept", "unit", "auc", "accuracy", "random_auc", "random_unit", "p_value", "linear_auc",
           "random_linear_auc", "is_detector")  # fmt: skip
@@ -39,7 +40,7 @@ def main() -> None:
     cfg = options.build_config(DemoConfig, argparse.Namespace(config=a.config, profile=a.profile), out=out)
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
-    init_ray(cfg.address)
+    ensure_ray(cfg.address)
     result = run(cfg)
     wall = time.perf_counter() - t0
     table = [{k: r.get(k) for k in FIELDS} for r in sorted(result.table, key=lambda r: r["concept"])]

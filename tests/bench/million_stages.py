@@ -26,7 +26,7 @@ def _measured(args: list) -> dict:
     it and every process it (or Ray's raylet) reaped, as the kernel counts them."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "infra", *map(str, args)], cwd=ROOT, env=cli_env(),
+    proc = subprocess.Popen([sys.executable, "-m", "unitscope", *map(str, args)], cwd=ROOT, env=cli_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     tree = ProcessTree(proc.pid)
     out, _ = proc.communicate()
@@ -76,7 +76,7 @@ def train(dataset: Path, run: Path, steps: int, width: int, workers: int) -> dic
     """A run of `steps` steps, and what its start-up costs: listing shards and counting frames (timed here,
     as `train` does it before Ray starts), the first batch (loader workers start, shuffle buffer fills),
     and the whole run's wall time beyond its steps (Ray, Ray Train, checkpoint, encoder)."""
-    from train.shards import count_frames, list_shards
+    from unitscope.train.shards import count_frames, list_shards
 
     listing = []
     for _ in range(3):  # the best of three: the first also loads the Parquet reader's code
@@ -98,10 +98,10 @@ def train(dataset: Path, run: Path, steps: int, width: int, workers: int) -> dic
 
 def loader(dataset: Path, batches: int, width: int) -> dict:
     """The training stream alone (2 loader workers, no training): seconds to its first batch, then views/s."""
-    from train.config import TrainConfig
-    from train.shards import list_shards
-    from train.stream import make_loader
-    from train.worker import stream_spec
+    from unitscope.train.config import TrainConfig
+    from unitscope.train.shards import list_shards
+    from unitscope.train.stream import make_loader
+    from unitscope.train.worker import stream_spec
 
     cfg = TrainConfig(dataset=str(dataset), run="/nonexistent", width=width, workers=0)
     it = iter(make_loader(stream_spec(cfg, list_shards(str(dataset)), 0, 1, cfg.seed), cfg.loader_workers))
@@ -137,7 +137,7 @@ def serve(run: Path, dataset: Path, clients: int, seconds: float) -> dict:
     sample = [keys[i].as_py() for i in range(0, len(keys), max(1, len(keys) // 2000))]
     port = free_port()
     t0 = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "infra", "serve", str(run), "--port", str(port), "--no-access-log"],
+    server = subprocess.Popen([sys.executable, "-m", "unitscope", "serve", str(run), "--port", str(port), "--no-access-log"],
                               cwd=ROOT, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     tree = ProcessTree(server.pid)
     url = f"http://127.0.0.1:{port}"

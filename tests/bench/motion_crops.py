@@ -22,11 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import fsspec
 import numpy as np
+from unitscope.pipeline import tar_reader
+from unitscope.train import augment, motion
+from unitscope.train.shards import list_shards
 
-from pipeline import tar_reader
 from tests.bench.train_quality import train_corpus
-from train import augment, motion
-from train.shards import list_shards
 
 Box = tuple[float, float, float, float]
 

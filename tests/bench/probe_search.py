@@ -21,9 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from probe.scores import roc_auc
-from probe.search import UnitIndex
-from probe.selection import rank_candidates
+from unitscope.probe.scores import roc_auc
+from unitscope.probe.search import UnitIndex
+from unitscope.probe.selection import rank_candidates
+
 from tests.probe.synthetic import planted_activations
 
 CANDIDATES = 50  # ProbeConfig.candidates' default

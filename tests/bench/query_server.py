@@ -139,7 +139,7 @@ def main() -> None:
 
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "infra", "serve", str(root / "run"), "--port", str(port), "--no-access-log"],
+            [sys.executable, "-m", "unitscope", "serve", str(root / "run"), "--port", str(port), "--no-access-log"],
             cwd=ROOT, env=cli_env(),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip

@@ -13,9 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
-
-from pipeline import schema
-from probe import catalog, frame_index
+from unitscope.pipeline import schema
+from unitscope.probe import catalog, frame_index
 
 
 def _jpegs(n: int, size: int, rng: np.random.Generator) -> list[bytes]:
@@ -94,8 +93,8 @@ def write_dataset(
 def write_encoder(run: Path, arch: str = "conv4", width: int = 32, input_size: int = 64) -> dict[str, int]:
     """The train stage's default encoder architecture with random weights, saved as the run's encoder;
     returns {layer: channels}."""
-    from train.encoder import EncoderSpec, build_encoder
-    from train.model_io import save_encoder
+    from unitscope.train.encoder import EncoderSpec, build_encoder
+    from unitscope.train.model_io import save_encoder
 
     spec = EncoderSpec.create(arch, width, None, input_size)
     save_encoder(build_encoder(spec, seed=0), str(run))

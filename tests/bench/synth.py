@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from pipeline.synth import SynthConfig, run
-from pipeline.synth.encode import ClipEncoder
-from pipeline.synth.scene import Scene
+from unitscope.pipeline.synth import SynthConfig, run
+from unitscope.pipeline.synth.encode import ClipEncoder
+from unitscope.pipeline.synth.scene import Scene
 
 TARGET = 300.0
 

@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np
 import torch
 import torch.nn.functional as F
+from unitscope.train.encoder import EncoderSpec, build_encoder
 
 from tests.bench.train_quality import auc_all, best_unit, held_out, test_corpus, train_corpus, unit_responses
-from train import allocator
-from train.encoder import EncoderSpec, build_encoder
+from unitscope.core import memory
 
 
 def augmented(frames: np.ndarray, rng: np.random.Generator, scale_min: float = 0.6) -> np.ndarray:
@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--random-seeds", type=int, default=3)
     args = ap.parse_args()
-    allocator.keep_freed_memory()
+    memory.keep_freed_memory()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     train_frames, _, train_labels, concepts = held_out(train_corpus(out, args.train_videos))

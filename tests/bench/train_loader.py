@@ -22,23 +22,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import torch
+from unitscope.train.config import TrainConfig
+from unitscope.train.loop import train_step
+from unitscope.train.metrics import read
+from unitscope.train.shards import list_shards
+from unitscope.train.stream import make_loader
+from unitscope.train.train import run
+from unitscope.train.worker import build_learner, stream_spec
 
-from train import allocator
-from train.config import TrainConfig
-from train.loop import train_step
-from train.metrics import read
-from train.shards import list_shards
-from train.stream import make_loader
-from train.train import run
-from train.worker import build_learner, stream_spec
+from unitscope.core import memory
 
 SHARED_VIDEOS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "videos"
 
 
 def make_dataset(tmp: Path) -> str:
     """Ingest the shared real clips (or, without them, generated ones) at the ingest defaults' size."""
-    from pipeline.config import IngestConfig
-    from pipeline.ingest import run as ingest
+    from unitscope.pipeline.config import IngestConfig
+    from unitscope.pipeline.ingest import run as ingest
 
     src = SHARED_VIDEOS
     if not src.is_dir():
@@ -80,7 +80,7 @@ def main() -> None:
     ap.add_argument("--motion-crops", type=float, default=None, help="default: TrainConfig's")
     ap.add_argument("--gpu", action="store_true", help="train on CUDA (bf16 autocast) instead of the CPU")
     args = ap.parse_args()
-    allocator.keep_freed_memory()  # as training does, so the in-memory baseline runs alike
+    memory.keep_freed_memory()  # as training does, so the in-memory baseline runs alike
     if args.gpu and not torch.cuda.is_available():
         raise SystemExit("--gpu: CUDA is not available here")
     load = os.getloadavg()[0]
@@ -103,7 +103,7 @@ def main() -> None:
         shard_ips = sum(r["images_per_s"] * r["step_s"] for r in rows) / sum(r["step_s"] for r in rows)
         data_wait = sum(r["data_s"] for r in rows) / sum(r["step_s"] for r in rows)
         mem_after = in_memory(cfg, device, batches, args.steps, args.warmup)
-    memory = (mem_before + mem_after) / 2
+    held = (mem_before + mem_after) / 2
     print(json.dumps({
         "bench": "train_loader",
         "device": torch.cuda.get_device_name() if args.gpu else f"cpu ({os.cpu_count()} cores)",
@@ -111,9 +111,9 @@ def main() -> None:
         "batch_size": cfg.batch_size, "loader_workers": cfg.loader_workers, "loader_nice": cfg.loader_nice,
         "train_threads": torch.get_num_threads(), "steps_timed": len(rows),
         "images_per_s_from_shards": round(shard_ips, 1),
-        "images_per_s_in_memory": round(memory, 1),
+        "images_per_s_in_memory": round(held, 1),
         "in_memory_before_after": [round(mem_before, 1), round(mem_after, 1)],
-        "ratio": round(shard_ips / memory, 3), "target": 0.9,
+        "ratio": round(shard_ips / held, 3), "target": 0.9,
         "fraction_of_step_waiting_for_data": round(data_wait, 3),
         "shard_run_wall_s": round(wall, 1), "result_images_per_s": round(result.images_per_s, 1),
         "load_avg_before": round(load, 2), "load_avg_after": round(os.getloadavg()[0], 2),

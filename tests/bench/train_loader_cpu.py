@@ -28,14 +28,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np
 import torch
+from unitscope.train import augment, motion, pairs
+from unitscope.train.config import TrainConfig
+from unitscope.train.loop import train_step
+from unitscope.train.shards import list_shards, plan_units, slot_frames
+from unitscope.train.stream import ShardStream, make_loader
+from unitscope.train.worker import build_learner, stream_spec
 
 from tests.bench.train_loader import make_dataset
-from train import allocator, augment, motion, pairs
-from train.config import TrainConfig
-from train.loop import train_step
-from train.shards import list_shards, plan_units, slot_frames
-from train.stream import ShardStream, make_loader
-from train.worker import build_learner, stream_spec
+from unitscope.core import memory
 
 
 def cpu_us(fn, n: int) -> float:
@@ -53,7 +54,7 @@ def main() -> None:
     ap.add_argument("--dataset", default=None)
     ap.add_argument("--views", type=int, default=2560, help="views per measurement (multiple of 128)")
     args = ap.parse_args()
-    allocator.keep_freed_memory()  # as training does, so the in-memory baseline runs alike
+    memory.keep_freed_memory()  # as training does, so the in-memory baseline runs alike
     train_threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in a loader worker; the training baseline gets the default back
     with tempfile.TemporaryDirectory() as tmp:

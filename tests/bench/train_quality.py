@@ -29,13 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np
 import torch
-
-from pipeline.dataset import Dataset
-from train import augment, metrics, shards
-from train.config import TrainConfig
-from train.encoder import EncoderBase as Encoder
-from train.model_io import load_encoder
-from train.train import run
+from unitscope.pipeline.dataset import Dataset
+from unitscope.train import augment, metrics, shards
+from unitscope.train.config import TrainConfig
+from unitscope.train.encoder import EncoderBase as Encoder
+from unitscope.train.model_io import load_encoder
+from unitscope.train.train import run
 
 SYNTH = {"fps": 10.0, "size": 160}  # the demo's corpus and ingest settings (infra/demo.py)
 INGEST = {"fps": 5.0, "size": 64, "shard_frames": 500}
@@ -43,10 +42,10 @@ CS = (0.003, 0.01, 0.03, 0.1, 0.3)  # logistic regression C grid
 
 
 def corpus(out: Path, name: str, videos: int, seconds: float, seed: int) -> str:
-    from pipeline.config import IngestConfig
-    from pipeline.ingest import run as ingest
-    from pipeline.synth import SynthConfig
-    from pipeline.synth import run as synth
+    from unitscope.pipeline.config import IngestConfig
+    from unitscope.pipeline.ingest import run as ingest
+    from unitscope.pipeline.synth import SynthConfig
+    from unitscope.pipeline.synth import run as synth
 
     ds = out / f"{name}-ds"
     if not (ds / "dataset.json").exists():

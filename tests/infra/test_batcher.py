@@ -7,8 +7,7 @@ import threading
 import time
 
 import pytest
-
-from infra.batcher import Batcher
+from unitscope.infra.batcher import Batcher
 
 
 def _run(coro):

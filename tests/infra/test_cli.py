@@ -4,11 +4,11 @@ import argparse
 
 import pytest
 from pydantic import BaseModel, ConfigDict
+from unitscope.infra import options
+from unitscope.infra.cli import build_parser
 
-from infra import options
-from infra.cli import build_parser
-from pipeline.errors import ConfigError
 from tests.helpers import run_cli
+from unitscope.core.errors import ConfigError
 
 
 class _Cfg(BaseModel):
@@ -20,10 +20,10 @@ class _Cfg(BaseModel):
 def test_help_lists_commands():
     import pkgutil
 
-    import infra.commands
+    import unitscope.infra.commands
 
     proc = run_cli("--help", check=True)
-    for m in pkgutil.iter_modules(infra.commands.__path__):
+    for m in pkgutil.iter_modules(unitscope.infra.commands.__path__):
         if not m.name.startswith("_"):
             assert m.name in proc.stdout
 

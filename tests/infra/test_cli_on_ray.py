@@ -1,5 +1,7 @@
-"""The CLI on local Ray, as a user runs it: relative paths from the caller's folder, and output that holds
-unitscope's lines only (one progress line per step logged; Ray's own messages in its log folder)."""
+"""The CLI on local Ray, as a user runs it: relative paths from the caller's folder, whose own
+`pipeline.py`, `train.py`, `probe.py` and `infra.py` never shadow a stage (Ray workers put that folder first
+on sys.path), and output that holds unitscope's lines only (one progress line per step logged; Ray's own
+messages in its log folder)."""
 
 from __future__ import annotations
 
@@ -17,8 +19,11 @@ STEPS = 4
 
 @pytest.fixture(scope="module")
 def commands(tmp_path_factory):
-    """ingest then train on Ray, both given paths relative to their working directory."""
+    """ingest then train on Ray, both given paths relative to their working directory, which holds modules
+    named like the stages that fail when imported."""
     here = tmp_path_factory.mktemp("cli-on-ray")
+    for name in ("pipeline", "train", "probe", "infra"):
+        (here / f"{name}.py").write_text(f"raise ImportError('the user\\'s own {name}.py was imported')\n")
     write_videos(here / "videos", [8, 8, 8])
     ingest = run_cli("ingest", "videos", "ds", "--fps", "0", "--size", "32", "--shard-frames", "8",
                      "--workers", "1", cwd=here)  # fmt: skip
@@ -36,6 +41,7 @@ def test_ingest_and_train_on_ray_take_paths_relative_to_the_callers_folder(comma
     assert (here / "ds" / "shards" / "frames-000000.tar").exists()
     assert train.returncode == 0, train.stderr[-3000:]
     assert (here / "run" / "encoder.pt").exists()
+    assert "was imported" not in ingest.stderr + train.stderr
 
 
 def test_one_progress_line_per_logged_step_and_rays_messages_in_its_log_folder(commands):

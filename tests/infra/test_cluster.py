@@ -15,13 +15,14 @@ import time
 
 import pytest
 import torch
+from unitscope.infra.cli import build_parser
+from unitscope.pipeline.dataset import Dataset
 
-from infra.cli import build_parser
-from pipeline import storage
-from pipeline.dataset import Dataset
 from tests.helpers import ROOT, cli_env, run_cli
 from tests.infra.local_cluster import LocalCluster
 from tests.pipeline import media
+from tests.probe.tiny_dataset import write_dataset
+from unitscope.core import storage
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -151,6 +152,25 @@ def _commands() -> set[str]:
     return set(next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices)
 
 
+def test_users_own_pipeline_train_probe_modules_never_shadow_the_stages(cluster, tmp_path):
+    """A submitted folder holding its own train.py, pipeline.py, probe.py and infra.py (each would fail
+    if imported): `train` and `probe` run through `submit` from it, the installed stages doing the work."""
+    folder = tmp_path / "my-project"
+    folder.mkdir()
+    for name in ("pipeline", "train", "probe", "infra"):
+        (folder / f"{name}.py").write_text(f"raise ImportError('the user\'s own {name}.py was imported')\n")
+    dataset, run = write_dataset(tmp_path / "dataset", videos=8, frames=6), tmp_path / "run"
+    trained = submit(
+        cluster, f"--working-dir={folder}", "train", str(dataset), str(run), "--steps", "2",
+        "--batch-size", "8", "--workers", "1",
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    assert "trained 2 steps" in trained.stdout and "own train.py" not in trained.stdout + trained.stderr
+    probed = submit(cluster, f"--working-dir={folder}", "probe", str(run), str(dataset), "--permutations", "20")
+    assert probed.returncode == 0, probed.stdout + probed.stderr
+    assert "disk" in probed.stdout and (run / "probe" / "report.html").is_file()
+
+
 def test_failed_job_exits_with_the_commands_status(cluster, tmp_path):
     proc = submit(cluster, "ingest", str(tmp_path / "no-such-videos"), str(tmp_path / "out"))
     assert proc.returncode == 2, proc.stdout + proc.stderr  # ingest's own exit status for bad input
@@ -205,7 +225,17 @@ def test_ctrl_c_while_streaming(cluster, tmp_path, stop_flag, interruptible):
     command = ["synth", str(tmp_path / "corpus"), "--videos", "2", "--seconds", "600", "--workers", "1"]
     flags = ["--stop-on-interrupt"] if stop_flag else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "infra", "submit", "--address", cluster.dashboard_url, *flags, "--", *command],
+        [
+            sys.executable,
+            "-m",
+            "unitscope",
+            "submit",
+            "--address",
+            cluster.dashboard_url,
+            *flags,
+            "--",
+            *command,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

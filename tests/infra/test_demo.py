@@ -5,8 +5,8 @@ import json
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from unitscope.probe.detector import DetectorRule
 
-from probe.detector import DetectorRule
 from tests.helpers import run_cli
 
 TINY = """
@@ -42,7 +42,7 @@ def _last_step(run_dir) -> int:
 
 @pytest.mark.slow
 def test_a_stage_is_reused_only_when_it_completed_with_the_same_settings(tmp_path):
-    from infra.demo import DemoConfig, Stages, run
+    from unitscope.infra.demo import DemoConfig, Stages, run
 
     tiny = yaml.safe_load(TINY)
     no_ray = {"workers": 0}

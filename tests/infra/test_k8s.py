@@ -14,8 +14,8 @@ import subprocess
 
 import pytest
 import yaml
+from unitscope.infra.cli import build_parser
 
-from infra.cli import build_parser
 from tests.helpers import ROOT, SHARED
 from tests.infra import k8s_schema, kustomize
 

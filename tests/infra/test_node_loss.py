@@ -17,20 +17,20 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 import webdataset as wds
+from unitscope.pipeline import schema
+from unitscope.probe.catalog import CATALOG_TABLE
+from unitscope.probe.config import ProbeConfig
+from unitscope.probe.probe import run as probe_run
+from unitscope.train import checkpoint
+from unitscope.train.encoder import EncoderSpec, build_encoder
+from unitscope.train.model_io import save_encoder
 
-from pipeline import schema
-from probe.catalog import CATALOG_TABLE
-from probe.config import ProbeConfig
-from probe.probe import run as probe_run
 from tests.helpers import ROOT, cli_env
 from tests.infra.local_cluster import LocalCluster
 from tests.pipeline import media
 from tests.probe.tiny_dataset import write_dataset
 from tests.train.conftest import LENGTHS, TINY
 from tests.train.datasets import make_dataset
-from train import checkpoint
-from train.encoder import EncoderSpec, build_encoder
-from train.model_io import save_encoder
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -62,7 +62,7 @@ class Job:
     def __init__(self, cluster: LocalCluster, *command: str):
         self.cluster = cluster
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "infra", "submit", "--address", cluster.dashboard_url, "--", *command],
+            [sys.executable, "-m", "unitscope", "submit", "--address", cluster.dashboard_url, "--", *command],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

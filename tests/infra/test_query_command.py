@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from unitscope.pipeline import schema
 
-from pipeline import schema
 from tests.helpers import ROOT, cli_env, free_port, run_cli
 from tests.probe.query_run import small_run
 
@@ -105,7 +105,7 @@ def _listening_addresses(port: int) -> set[str]:
 def test_serve_binds_loopback_by_default(run):
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "infra", "serve", str(run.run), "--port", str(port)],
+        [sys.executable, "-m", "unitscope", "serve", str(run.run), "--port", str(port)],
         cwd=ROOT, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -9,8 +9,8 @@ import argparse
 import re
 
 import pytest
+from unitscope.infra.cli import build_parser
 
-from infra.cli import build_parser
 from tests.helpers import ROOT, run_cli
 
 SKIP_WORDS = {"|", "--", "..."}

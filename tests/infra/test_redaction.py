@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from infra.redaction import Redaction, default_name
-from probe.query.frames import video_name
+from unitscope.infra.redaction import Redaction, default_name
+from unitscope.probe.query.frames import video_name
 
 
 def test_every_spelling_of_a_local_run_is_named(tmp_path, monkeypatch):

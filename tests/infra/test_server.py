@@ -9,11 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from unitscope.infra.server import create_app
+from unitscope.pipeline import schema
+from unitscope.probe.detector import DetectorRule
+from unitscope.probe.query import RunQueries
 
-from infra.server import create_app
-from pipeline import schema
-from probe.detector import DetectorRule
-from probe.query import RunQueries
 from tests.infra.live_server import live_server
 from tests.probe.query_run import small_run
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from unitscope.infra.server import create_app
 
-from infra.server import create_app
 from tests.infra.cdp import Browser, chromium_path
 from tests.infra.live_server import live_server
 from tests.probe.query_run import small_run

@@ -52,7 +52,7 @@ def server(run, tmp_path_factory):
     config.write_text(json.dumps({"max_upload_bytes": LIMIT}))
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "infra", "serve", str(run.run), "--port", str(port), "--no-access-log",
+        [sys.executable, "-m", "unitscope", "serve", str(run.run), "--port", str(port), "--no-access-log",
          "--config", str(config)],
         cwd=ROOT, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -8,8 +8,8 @@ import socket
 from urllib.parse import urlsplit
 
 import pytest
+from unitscope.infra.server import create_app
 
-from infra.server import create_app
 from tests.infra.live_server import live_server
 from tests.probe.query_run import small_run
 from tests.probe.test_query import _png

@@ -4,12 +4,12 @@ token lookup, and an unreachable cluster (the cluster itself is in test_cluster.
 from __future__ import annotations
 
 import pytest
+from unitscope.infra import submit as jobs
+from unitscope.infra.commands.submit import check_command
 
-from infra import auth, runtime
-from infra import submit as jobs
-from infra.commands.submit import check_command
-from pipeline.errors import ConfigError
 from tests.helpers import ROOT, free_port, run_cli
+from unitscope.core import auth, ray_runtime
+from unitscope.core.errors import ConfigError
 
 
 @pytest.fixture
@@ -51,18 +51,19 @@ def test_env_flags(clean_env):
         jobs.parse_env(["=oops"])
 
 
-def test_runtime_env_carries_the_project_but_not_its_clutter(tmp_path):
+def test_runtime_env_carries_the_users_folder_but_not_its_clutter(tmp_path):
     env = jobs.runtime_env(ROOT, {"K": "V"}, ["out/"])
     assert env["working_dir"] == str(ROOT)
     assert {".git", ".venv", "out/"} <= set(env["excludes"])
     assert env["env_vars"]["K"] == "V"
-    with pytest.raises(ConfigError, match="not a unitscope checkout"):
-        jobs.runtime_env(tmp_path, {})
+    assert jobs.runtime_env(tmp_path, {})["working_dir"] == str(tmp_path)  # any folder, not a checkout
+    with pytest.raises(ConfigError, match="no such directory"):
+        jobs.runtime_env(tmp_path / "missing", {})
 
 
 def test_entrypoint_runs_the_uploaded_cli_with_quoting():
     assert jobs.entrypoint(["ingest", "s3://b/my videos", "out", "--fps", "2"]) == (
-        "python -m infra ingest 's3://b/my videos' out --fps 2"
+        "python -m unitscope ingest 's3://b/my videos' out --fps 2"
     )
 
 
@@ -108,7 +109,7 @@ def test_unreadable_token_path_is_a_config_error(clean_env, tmp_path):
 
 def test_no_address_means_no_cluster_auth(clean_env):
     clean_env.setenv("RAY_AUTH_TOKEN", "t")
-    assert runtime.prepare_cluster_auth(None) is None
+    assert ray_runtime.prepare_cluster_auth(None) is None
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from pipeline.decode import Geometry
+from unitscope.pipeline.decode import Geometry
 
 # FFmpeg filters per rotation, as numpy: transpose=cclock is rot90 k=1, hflip+vflip k=2, transpose=clock k=3
 TURNS = {0: 0, 90: 1, 180: 2, 270: 3}

@@ -7,10 +7,10 @@ from pathlib import Path
 import fsspec
 import numpy as np
 import pyarrow as pa
+from unitscope.pipeline import manifest
+from unitscope.pipeline.dataset import Dataset
+from unitscope.pipeline.frame_lookup import FrameLookup, fixed_width
 
-from pipeline import manifest
-from pipeline.dataset import Dataset
-from pipeline.frame_lookup import FrameLookup, fixed_width
 from tests.helpers import peak_allocated
 from tests.pipeline.test_manifest_merge import make_parts
 

@@ -7,9 +7,9 @@ import json
 import re
 
 import pytest
+from unitscope.pipeline import schema
+from unitscope.pipeline.dataset import Dataset
 
-from pipeline import schema
-from pipeline.dataset import Dataset
 from tests.helpers import run_cli
 from tests.pipeline import media
 

@@ -8,11 +8,11 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
+from unitscope.pipeline import schema
+from unitscope.pipeline.config import IngestConfig
+from unitscope.pipeline.dataset import Dataset
+from unitscope.pipeline.ingest import run
 
-from pipeline import schema
-from pipeline.config import IngestConfig
-from pipeline.dataset import Dataset
-from pipeline.ingest import run
 from tests.pipeline import media
 
 

@@ -8,13 +8,14 @@ import re
 import threading
 from collections import deque
 
-from pipeline import schema
-from pipeline.config import IngestConfig
-from pipeline.decode import DecodeSettings
-from pipeline.executor import StartupShards, run_ray
-from pipeline.ingest import run
-from pipeline.plan import ShardSpec, VideoRef
-from pipeline.progress import Progress
+from unitscope.pipeline import schema
+from unitscope.pipeline.config import IngestConfig
+from unitscope.pipeline.decode import DecodeSettings
+from unitscope.pipeline.executor import StartupShards, run_ray
+from unitscope.pipeline.ingest import run
+from unitscope.pipeline.plan import ShardSpec, VideoRef
+from unitscope.pipeline.progress import Progress
+
 from tests.helpers import run_cli
 
 
@@ -125,7 +126,7 @@ def test_ray_tasks_stream_progress_and_a_failing_shard_becomes_a_failed_row(corp
 def test_a_worker_builds_every_shard_on_one_thread(corpus, tmp_path, monkeypatch):
     """The Ray task's shards are built on the worker's one builder thread, task after task (a thread per
     task got a malloc arena each, and a worker's peak grew ~0.3 MB a shard)."""
-    from pipeline import executor
+    from unitscope.pipeline import executor
 
     threads = []
 

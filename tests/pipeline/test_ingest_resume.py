@@ -11,11 +11,11 @@ import tarfile
 import time
 
 import pytest
+from unitscope.pipeline import schema
+from unitscope.pipeline.config import IngestConfig
+from unitscope.pipeline.dataset import Dataset
+from unitscope.pipeline.ingest import run
 
-from pipeline import schema
-from pipeline.config import IngestConfig
-from pipeline.dataset import Dataset
-from pipeline.ingest import run
 from tests.helpers import ROOT, cli_env, run_cli
 from tests.pipeline import media
 
@@ -48,7 +48,7 @@ def _complete_tars(out):
 def test_sigkill_then_resume_equals_an_uninterrupted_run(slow_corpus, tmp_path):
     out = tmp_path / "killed"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "infra", "ingest", str(slow_corpus), str(out), *ARGS],
+        [sys.executable, "-m", "unitscope", "ingest", str(slow_corpus), str(out), *ARGS],
         cwd=ROOT,
         env=cli_env(),
         stdout=subprocess.DEVNULL,

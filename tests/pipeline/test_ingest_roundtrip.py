@@ -12,12 +12,12 @@ import tarfile
 import pytest
 import webdataset as wds
 from PIL import Image
+from unitscope.pipeline import schema
+from unitscope.pipeline.config import IngestConfig
+from unitscope.pipeline.dataset import Dataset
+from unitscope.pipeline.ingest import run
 
-from pipeline import schema
-from pipeline.config import IngestConfig
-from pipeline.dataset import Dataset
-from pipeline.errors import InputError
-from pipeline.ingest import run
+from unitscope.core.errors import InputError
 
 SIZE = 64
 

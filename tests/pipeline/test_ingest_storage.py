@@ -8,13 +8,13 @@ import subprocess
 import sys
 
 import pytest
+from unitscope.pipeline.config import IngestConfig
+from unitscope.pipeline.dataset import Dataset
+from unitscope.pipeline.ingest import run
 
-from pipeline import storage
-from pipeline.config import IngestConfig
-from pipeline.dataset import Dataset
-from pipeline.ingest import run
 from tests.helpers import ROOT, cli_env
 from tests.pipeline import media
+from unitscope.core import storage
 
 
 @pytest.mark.slow
@@ -40,9 +40,9 @@ def test_s3_in_and_out_equals_local(corpus, tmp_path, ray_local):
 
 _MEASURE = """
 import json, resource, sys
-from pipeline.decode import DecodeSettings
-from pipeline.plan import ShardSpec, VideoRef
-from pipeline.worker import process_shard
+from unitscope.pipeline.decode import DecodeSettings
+from unitscope.pipeline.plan import ShardSpec, VideoRef
+from unitscope.pipeline.worker import process_shard
 src, out = sys.argv[1], sys.argv[2]
 spec = ShardSpec(index=0, out=out, videos=[VideoRef(uri=src, rel="v.mp4")],
                  settings=DecodeSettings(fps=0, size=128, threads=1))

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from unitscope.pipeline import manifest, plan, schema
+from unitscope.pipeline.decode import DecodeSettings
 
-from pipeline import manifest, plan, schema, storage
-from pipeline.decode import DecodeSettings
 from tests.helpers import peak_rss_growth
+from unitscope.core import storage
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
 

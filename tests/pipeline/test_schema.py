@@ -1,8 +1,7 @@
 """The dataset contract: keys and ids."""
 
 import pytest
-
-from pipeline import schema
+from unitscope.pipeline import schema
 
 
 def test_video_id_is_stable_and_distinct():

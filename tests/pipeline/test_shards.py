@@ -9,8 +9,7 @@ import os
 import tarfile
 
 import pytest
-
-from pipeline.shards import ShardWriter, _tarfile_header, ustar_header
+from unitscope.pipeline.shards import ShardWriter, _tarfile_header, ustar_header
 
 
 def _with_tarfile(samples: list[tuple[str, bytes, bytes]]) -> bytes:

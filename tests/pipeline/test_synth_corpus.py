@@ -11,12 +11,13 @@ import av
 import numpy as np
 import pytest
 from PIL import Image
+from unitscope.pipeline import schema
+from unitscope.pipeline.synth import SynthConfig, run
+from unitscope.pipeline.synth.config import RANGES
+from unitscope.pipeline.synth.preview import sheet_size
 
-from pipeline import schema, storage
-from pipeline.synth import SynthConfig, run
-from pipeline.synth.config import RANGES
-from pipeline.synth.preview import sheet_size
 from tests.helpers import run_cli
+from unitscope.core import storage
 
 BASE = {"videos": 4, "seconds": 4.0, "seed": 21}
 
@@ -195,9 +196,9 @@ def crop_labels(objects: list[dict], width: int, height: int) -> list[str]:
 
 
 def test_ingest_carries_the_labels_into_the_dataset(synth_corpus, tmp_path):
-    from pipeline.config import IngestConfig
-    from pipeline.dataset import Dataset
-    from pipeline.ingest import run as ingest
+    from unitscope.pipeline.config import IngestConfig
+    from unitscope.pipeline.dataset import Dataset
+    from unitscope.pipeline.ingest import run as ingest
 
     cfg, _, out = synth_corpus
     result = ingest(

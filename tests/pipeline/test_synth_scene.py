@@ -6,12 +6,11 @@ import json
 
 import numpy as np
 import pytest
-
-from pipeline import schema
-from pipeline.synth import labels
-from pipeline.synth.config import SynthConfig
-from pipeline.synth.scene import Scene
-from pipeline.synth.tracks import Planner
+from unitscope.pipeline import schema
+from unitscope.pipeline.synth import labels
+from unitscope.pipeline.synth.config import SynthConfig
+from unitscope.pipeline.synth.scene import Scene
+from unitscope.pipeline.synth.tracks import Planner
 
 CFG = SynthConfig(out="memory://unused", seconds=1, fps=10, seed=5)
 
@@ -63,7 +62,7 @@ def test_visible_subtracts_occluders_in_front_but_not_behind():
 
 
 def test_frame_entry_lists_only_concepts_visible_by_the_rule():
-    from pipeline.synth.scene import Observation
+    from unitscope.pipeline.synth.scene import Observation
 
     obs = [
         Observation(0, "face", True, (1, 2, 30, 40), 40.0, schema.VISIBLE_MIN),

@@ -9,9 +9,8 @@ import tarfile
 
 import pytest
 import webdataset as wds
-
-from pipeline import tar_reader
-from pipeline.shards import ShardWriter
+from unitscope.pipeline import tar_reader
+from unitscope.pipeline.shards import ShardWriter
 
 
 def _ours(n: int = 5) -> bytes:

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
-
-from pipeline import schema
-from probe import catalog
+from unitscope.pipeline import schema
+from unitscope.probe import catalog
 
 _BUILT: dict[str, SmallRun] = {}
 
@@ -36,14 +35,14 @@ def small_run(tmp_path_factory) -> SmallRun:
     """A probed run made by the real stages, kept tiny: a synthetic corpus of four 3-second clips,
     ingested, an encoder trained for a few steps, probed. Needs Ray (the `ray_local` fixture)."""
     if "run" not in _BUILT:
-        from pipeline.config import IngestConfig
-        from pipeline.ingest import run as ingest
-        from pipeline.synth import SynthConfig
-        from pipeline.synth import run as synth
-        from probe.config import ProbeConfig
-        from probe.probe import run as probe
-        from train.config import TrainConfig
-        from train.train import run as train
+        from unitscope.pipeline.config import IngestConfig
+        from unitscope.pipeline.ingest import run as ingest
+        from unitscope.pipeline.synth import SynthConfig
+        from unitscope.pipeline.synth import run as synth
+        from unitscope.probe.config import ProbeConfig
+        from unitscope.probe.probe import run as probe
+        from unitscope.train.config import TrainConfig
+        from unitscope.train.train import run as train
 
         root = tmp_path_factory.mktemp("query-run")
         videos, dataset, run = (str(root / name) for name in ("videos", "dataset", "run"))

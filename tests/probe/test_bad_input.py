@@ -4,11 +4,11 @@ encoder are clear errors."""
 import numpy as np
 import pytest
 from PIL import Image
+from unitscope.probe.concepts import folder_labels
+from unitscope.probe.encoders import check_run
 
-from pipeline.errors import InputError
-from probe.concepts import folder_labels
-from probe.encoders import check_run
 from tests.helpers import run_cli
+from unitscope.core.errors import InputError
 
 
 def _folder(root, counts, broken=0):

@@ -8,11 +8,11 @@ from pathlib import Path
 import fsspec
 import numpy as np
 import pytest
+from unitscope.pipeline import manifest
+from unitscope.pipeline.dataset import Dataset
+from unitscope.probe.concepts import dataset_labels, unlabelled_frames
+from unitscope.probe.store import ActivationStore
 
-from pipeline import manifest
-from pipeline.dataset import Dataset
-from probe.concepts import dataset_labels, unlabelled_frames
-from probe.store import ActivationStore
 from tests.helpers import peak_allocated
 from tests.pipeline.test_manifest_merge import make_parts
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from probe.config import ProbeConfig
-from probe.detector import DetectorRule
+from unitscope.probe.config import ProbeConfig
+from unitscope.probe.detector import DetectorRule
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ import faiss
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from unitscope.probe import frame_index
+from unitscope.probe.catalog import FRAME_INDEX, FRAME_INDEX_KEYS
 
-from probe import frame_index
-from probe.catalog import FRAME_INDEX, FRAME_INDEX_KEYS
 from tests.helpers import peak_rss_growth
 
 

@@ -12,18 +12,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from unitscope.probe.catalog import CATALOG_TABLE, PROBE_JSON, REPORT_HTML, read_table
+from unitscope.probe.config import ProbeConfig
+from unitscope.probe.detector import DetectorRule
+from unitscope.probe.encoders import open_encoder
+from unitscope.probe.probe import run as probe
+from unitscope.train.config import TrainConfig
+from unitscope.train.model_io import load_encoder
+from unitscope.train.train import run as train
 
-from pipeline.errors import InputError
-from probe.catalog import CATALOG_TABLE, PROBE_JSON, REPORT_HTML, read_table
-from probe.config import ProbeConfig
-from probe.detector import DetectorRule
-from probe.encoders import open_encoder
-from probe.probe import run as probe
 from tests.helpers import run_cli
 from tests.probe.tiny_dataset import write_dataset
-from train.config import TrainConfig
-from train.model_io import load_encoder
-from train.train import run as train
+from unitscope.core.errors import InputError
 
 KMEANS = {"objective": "kmeans", "input_size": 32, "width": 24, "patch_size": 6, "patches_per_scale": 6,
           "checkpoint_every": 2, "workers": 0}  # fmt: skip

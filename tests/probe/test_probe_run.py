@@ -8,9 +8,8 @@ import faiss
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-
-from probe import frame_index
-from probe.catalog import (
+from unitscope.probe import frame_index
+from unitscope.probe.catalog import (
     CATALOG_SCHEMA,
     CATALOG_TABLE,
     FRAME_INDEX,
@@ -21,9 +20,10 @@ from probe.catalog import (
     UNITS_TABLE,
     read_table,
 )
-from probe.config import ProbeConfig
-from probe.probe import run
-from probe.store import ActivationStore
+from unitscope.probe.config import ProbeConfig
+from unitscope.probe.probe import run
+from unitscope.probe.store import ActivationStore
+
 from tests.probe.tiny_dataset import write_dataset, write_run
 
 
@@ -103,7 +103,7 @@ def test_folder_and_exemplar_concepts(probed, tmp_path):
 
 
 def test_stored_activations_are_tied_to_encoder_and_dataset(probed):
-    from probe.encoders import fingerprint
+    from unitscope.probe.encoders import fingerprint
 
     cfg, _ = probed
     base = fingerprint(cfg.run, cfg.dataset, ["a"], ["conv1"], "max", 0)
@@ -118,7 +118,7 @@ def test_stored_activations_are_tied_to_encoder_and_dataset(probed):
 
 
 def test_stored_activations_are_keyed_by_the_encoders_content_not_its_size_and_time(tmp_path):
-    from probe.encoders import fingerprint
+    from unitscope.probe.encoders import fingerprint
 
     run_dir = write_run(tmp_path / "run", seed=1)
     weights = run_dir / "encoder.pt"
@@ -134,7 +134,7 @@ def test_stored_activations_are_keyed_by_the_encoders_content_not_its_size_and_t
 def test_in_process_executor_matches_ray_and_bad_shard_is_a_row(probed, tmp_path):
     import shutil
 
-    from probe.activations import EncodeSpec, ShardSpec, compute
+    from unitscope.probe.activations import EncodeSpec, ShardSpec, compute
 
     cfg, _ = probed
     ds = tmp_path / "ds"
@@ -159,7 +159,7 @@ def test_in_process_executor_matches_ray_and_bad_shard_is_a_row(probed, tmp_path
 
 
 def test_unknown_layer_and_missing_dataset_are_clear_errors(probed, tmp_path):
-    from pipeline.errors import ConfigError, InputError
+    from unitscope.core.errors import ConfigError, InputError
 
     cfg, _ = probed
     with pytest.raises(ConfigError, match=r"unknown layer\(s\) \['conv9'\].*conv1"):

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from unitscope.pipeline import schema
+from unitscope.probe.query import BadQuery, NotFound, RunQueries
+from unitscope.probe.query.frames import FrameStore
+from unitscope.probe.query.image import decode_image
 
-from pipeline import schema
-from probe.query import BadQuery, NotFound, RunQueries
-from probe.query.frames import FrameStore
-from probe.query.image import decode_image
 from tests.probe.query_run import small_run
 
 
@@ -90,7 +90,7 @@ def test_frame_bytes_are_the_tar_member(run, q):
 
 def test_frames_from_object_storage(run, s3_server):
     """The same ranged reads against a real S3-compatible server."""
-    from pipeline import storage
+    from unitscope.core import storage
 
     fs, _ = storage.url_to_fs("s3://query-frames")
     fs.mkdir("query-frames")
@@ -156,7 +156,7 @@ def test_decode_refuses_bombs_and_non_images():
 
 def _expected_z(run, images) -> tuple[list[str], np.ndarray]:
     """Every unit's z-score, computed here from the encoder file and units.parquet alone."""
-    from train.model_io import load_encoder
+    from unitscope.train.model_io import load_encoder
 
     enc = load_encoder(str(run.run))
     units = {u["unit"]: u for u in run.units()}
@@ -196,8 +196,7 @@ def test_one_pass_gives_the_units_and_the_encoders_own_embedding(run, q):
     """The single forward pass the probe and the query share (`encode_batch`) gives the encoder's own
     embedding, over a batch that spans several forward chunks (in order: each row is its own image's)."""
     import torch
-
-    from probe.encoders import CPU_CHUNK, open_encoder
+    from unitscope.probe.encoders import CPU_CHUNK, open_encoder
 
     images = [decode_image(q.frame_jpeg(r["key"])) for r in run.frames()[: CPU_CHUNK + 3]]
     z, emb = q.encoder.encode(images)

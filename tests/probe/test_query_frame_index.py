@@ -9,13 +9,13 @@ import faiss
 import numpy as np
 import pyarrow as pa
 import pytest
+from unitscope.pipeline.frame_lookup import FrameLookup
+from unitscope.probe import frame_index
+from unitscope.probe.query.errors import NotFound
+from unitscope.probe.query.frame_index import BLAS_FROM_QUERIES, FrameIndex
 
-from pipeline.errors import InputError
-from pipeline.frame_lookup import FrameLookup
-from probe import frame_index
-from probe.query.errors import NotFound
-from probe.query.frame_index import BLAS_FROM_QUERIES, FrameIndex
 from tests.probe.test_frame_index import chunks
+from unitscope.core.errors import InputError
 
 
 @pytest.fixture()

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
-
-from probe.scores import accuracy_at, average_ranks, best_threshold, roc_auc
+from unitscope.probe.scores import accuracy_at, average_ranks, best_threshold, roc_auc
 
 
 @pytest.mark.parametrize("levels", [3, 1000])  # 3 levels: many ties

@@ -1,12 +1,12 @@
 """FAISS unit search against exhaustive exact correlation; the planted unit is found; the null holds."""
 
 import numpy as np
+from unitscope.probe.controls import permutation_null
+from unitscope.probe.detector import DetectorRule
+from unitscope.probe.search import EXACT_MAX_UNITS, UnitIndex, choose_index, correlations
+from unitscope.probe.selection import select_and_evaluate
+from unitscope.probe.splits import split_mask
 
-from probe.controls import permutation_null
-from probe.detector import DetectorRule
-from probe.search import EXACT_MAX_UNITS, UnitIndex, choose_index, correlations
-from probe.selection import select_and_evaluate
-from probe.splits import split_mask
 from tests.probe.synthetic import planted_activations
 
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from unitscope.probe.splits import split_mask
 
-from pipeline.errors import InputError
-from probe.splits import split_mask
+from unitscope.core.errors import InputError
 
 
 def test_splits_share_no_video():

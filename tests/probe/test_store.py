@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
-
-from probe.catalog import UNITS_SCHEMA, read_table, write_table
-from probe.store import ActivationStore, StoreMeta
-from probe.units import TopK, column_top, unit_rows
+from unitscope.probe.catalog import UNITS_SCHEMA, read_table, write_table
+from unitscope.probe.store import ActivationStore, StoreMeta
+from unitscope.probe.units import TopK, column_top, unit_rows
 
 
 @pytest.fixture()
@@ -57,7 +56,7 @@ def test_unit_rows_match_numpy(store, tmp_path):
 
 
 def test_round_trip_on_s3(s3_server):
-    from pipeline import storage
+    from unitscope.core import storage
 
     fs, _ = storage.url_to_fs("s3://probe-store")
     fs.mkdir("probe-store")

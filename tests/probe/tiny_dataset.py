@@ -12,10 +12,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image, ImageDraw
-
-from pipeline import schema
-from train.encoder import EncoderSpec, build_encoder
-from train.model_io import save_encoder
+from unitscope.pipeline import schema
+from unitscope.train.encoder import EncoderSpec, build_encoder
+from unitscope.train.model_io import save_encoder
 
 
 def frame(rng: np.random.Generator, size: int, disk: bool) -> bytes:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 import pytest
+from unitscope.pipeline import schema
 
-from pipeline import schema
 from tests.train.datasets import corrupt_jpegs, make_dataset
 
 # A small, fast model for tests: the real code paths at a size that trains in seconds on 2 cores.

@@ -9,10 +9,9 @@ import av
 import numpy as np
 import webdataset as wds
 from PIL import Image, ImageDraw
-
-from pipeline import schema
-from pipeline.config import IngestConfig
-from pipeline.ingest import run as ingest
+from unitscope.pipeline import schema
+from unitscope.pipeline.config import IngestConfig
+from unitscope.pipeline.ingest import run as ingest
 
 
 def _picture(video: int, t: int, size: int) -> np.ndarray:

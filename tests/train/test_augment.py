@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from train import augment, shards
+from unitscope.train import augment, shards
 
 
 def _float_colour(x: np.ndarray, jitter: bool, grey: bool, bcs: np.ndarray) -> np.ndarray:

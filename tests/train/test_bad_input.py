@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from unitscope.pipeline import schema
+from unitscope.pipeline.config import IngestConfig
+from unitscope.pipeline.ingest import run as ingest
+from unitscope.train.config import TrainConfig
+from unitscope.train.train import run
 
-from pipeline import schema
-from pipeline.config import IngestConfig
-from pipeline.errors import ConfigError, InputError
-from pipeline.ingest import run as ingest
 from tests.helpers import run_cli
 from tests.train.conftest import TINY
 from tests.train.datasets import make_dataset, write_videos
-from train.config import TrainConfig
-from train.train import run
+from unitscope.core.errors import ConfigError, InputError
 
 
 def test_dataset_without_shards_is_a_clear_error(tmp_path):

@@ -4,8 +4,7 @@ that carries on, in the next frame, what it responded to."""
 from __future__ import annotations
 
 import torch
-
-from train.objectives import coherence
+from unitscope.train.objectives import coherence
 
 
 def test_pairs_stay_within_a_video_and_the_gap():

@@ -6,10 +6,10 @@ import json
 from collections import defaultdict
 
 import pytest
+from unitscope.train.config import TrainConfig
+from unitscope.train.train import run
 
 from tests.train.conftest import TINY
-from train.config import TrainConfig
-from train.train import run
 
 pytestmark = pytest.mark.slow
 
@@ -41,8 +41,7 @@ def test_two_ray_workers_train_on_uneven_shards_with_disjoint_data(ray_local, da
 def test_kmeans_fits_over_two_ray_workers(ray_local, dataset, tmp_path):
     """Each rank cuts patches from its own shards; moments and Lloyd sums are added over the ranks."""
     import torch
-
-    from train.model_io import load_encoder
+    from unitscope.train.model_io import load_encoder
 
     cfg = TrainConfig(dataset=str(dataset), run=str(tmp_path / "run"), objective="kmeans", workers=2, steps=3,
                       width=12, input_size=32, patch_size=6, patches_per_scale=4)  # fmt: skip

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from unitscope.train.encoder import EncoderSpec, build_encoder, preprocess
+from unitscope.train.model_io import load_encoder, save_encoder
 
-from pipeline.errors import InputError
 from tests.helpers import ROOT, cli_env
-from train.encoder import EncoderSpec, build_encoder, preprocess
-from train.model_io import load_encoder, save_encoder
+from unitscope.core.errors import InputError
 
 
 @pytest.mark.parametrize("arch", ["conv4", "conv6", "le3"])
@@ -51,7 +51,7 @@ def test_preprocess_accepts_numpy_and_pil_alike():
 
 LOAD_SCRIPT = """
 import sys, torch
-from train.model_io import load_encoder
+from unitscope.train.model_io import load_encoder
 x = torch.load(sys.argv[2], weights_only=True)
 enc = load_encoder(sys.argv[1])
 torch.save({k: v for k, v in enc.features(x).items()}, sys.argv[3])

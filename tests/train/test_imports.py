@@ -19,8 +19,8 @@ class Missing(importlib.abc.MetaPathFinder):
         if name.split(".")[0] in ("av", "ray"):
             raise ModuleNotFoundError(f"No module named {name!r}")
 sys.meta_path.insert(0, Missing())
-from train.config import TrainConfig
-from train.train import run
+from unitscope.train.config import TrainConfig
+from unitscope.train.train import run
 cfg = TrainConfig(**json.loads(sys.argv[1]))
 result = run(cfg)
 print(json.dumps({"steps": result.steps, "loaded": sorted(m for m in ("av", "ray") if m in sys.modules)}))

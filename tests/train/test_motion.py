@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from unitscope.train import motion
+from unitscope.train.config import TrainConfig
+from unitscope.train.stream import ShardStream, StreamSpec
 
 from tests.train.conftest import TINY
-from train import motion
-from train.config import TrainConfig
-from train.stream import ShardStream, StreamSpec
 
 SIZE = 64
 PAN = (4, -6)  # the background moves this far (y, x) from frame a to frame b, in frame pixels
@@ -92,7 +92,7 @@ def test_batched_motion_equals_pair_by_pair():
 
 
 def test_stream_cuts_motion_crops_and_the_run_records_the_knob(dataset, tmp_path):
-    from train import shards
+    from unitscope.train import shards
 
     spec = StreamSpec(shard_urls=tuple(shards.list_shards(str(dataset))), rank=0, world=1, batch=6, temporal=True,
                       input_size=32, crop_scale_min=0.35, max_gap_s=1.0, shuffle_buffer=8, seed=0, group=2,
@@ -102,7 +102,7 @@ def test_stream_cuts_motion_crops_and_the_run_records_the_knob(dataset, tmp_path
     cfg = TrainConfig(
         dataset=str(dataset), run=str(tmp_path / "run"), workers=0, steps=2, motion_crops=0.5, **TINY
     )
-    from train.train import run
+    from unitscope.train.train import run
 
     run(cfg)
     assert json.loads(Path(cfg.run, "config.json").read_text())["motion_crops"] == 0.5

@@ -18,18 +18,17 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 import webdataset as wds
-
-from pipeline import schema
-from pipeline.config import IngestConfig
-from pipeline.ingest import run as ingest
-from pipeline.synth import SynthConfig
-from pipeline.synth import run as synth
-from train.config import TrainConfig
-from train.model_io import load_encoder
-from train.shards import list_shards
-from train.stream import make_loader
-from train.train import run as train
-from train.worker import stream_spec
+from unitscope.pipeline import schema
+from unitscope.pipeline.config import IngestConfig
+from unitscope.pipeline.ingest import run as ingest
+from unitscope.pipeline.synth import SynthConfig
+from unitscope.pipeline.synth import run as synth
+from unitscope.train.config import TrainConfig
+from unitscope.train.model_io import load_encoder
+from unitscope.train.shards import list_shards
+from unitscope.train.stream import make_loader
+from unitscope.train.train import run as train
+from unitscope.train.worker import stream_spec
 
 KMEANS = {"steps": 3, "width": 16, "kmeans_frames": 40, "patches_per_scale": 4, "patch_size": 6}
 

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from infra.demo import DemoConfig
-from train.config import TrainConfig
-from train.profiles import DEMO_CORPUS, PROFILES
-from train.train import run
+from unitscope.infra.demo import DemoConfig
+from unitscope.train.config import TrainConfig
+from unitscope.train.profiles import DEMO_CORPUS, PROFILES
+from unitscope.train.train import run
 
 
 def test_gpu_profile_fills_what_is_not_given():

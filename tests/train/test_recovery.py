@@ -10,14 +10,14 @@ import threading
 import time
 
 import pytest
+from unitscope.train import checkpoint
+from unitscope.train.config import TrainConfig
+from unitscope.train.recovery import TrainingStopped
+from unitscope.train.train import run
 
-from pipeline.errors import InputError
 from tests.train.conftest import TINY
 from tests.train.datasets import make_dataset
-from train import checkpoint
-from train.config import TrainConfig
-from train.recovery import TrainingStopped
-from train.train import run
+from unitscope.core.errors import InputError
 
 pytestmark = pytest.mark.slow
 

@@ -11,11 +11,11 @@ import time
 
 import pytest
 import yaml
+from unitscope.train.config import TrainConfig
+from unitscope.train.train import run
 
 from tests.helpers import ROOT, cli_env, run_cli
 from tests.train.conftest import TINY
-from train.config import TrainConfig
-from train.train import run
 
 pytestmark = pytest.mark.slow
 STEPS = 30
@@ -40,7 +40,7 @@ def test_sigkilled_run_resumes_from_its_checkpoint_without_a_step_gap(dataset, t
         "--config",
         str(cfg_file),
     ]
-    proc = subprocess.Popen([sys.executable, "-m", "infra", *args], env=cli_env(), cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "unitscope", *args], env=cli_env(), cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     latest = run_dir / "checkpoints" / "latest.json"
     deadline = time.monotonic() + 180

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from unitscope.pipeline import schema
+from unitscope.train import pairs, shards
+from unitscope.train.stream import ShardStream, StreamSpec, make_loader
 
-from pipeline import schema
-from pipeline.errors import InputError
-from train import pairs, shards
-from train.stream import ShardStream, StreamSpec, make_loader
+from unitscope.core.errors import InputError
 
 
 def _spec(ds, **kw) -> StreamSpec:

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from unitscope.train import augment, shards
+from unitscope.train.config import TrainConfig
+from unitscope.train.model_io import load_encoder
+from unitscope.train.train import run
 
 from tests.train.conftest import TINY
-from train import augment, shards
-from train.config import TrainConfig
-from train.model_io import load_encoder
-from train.train import run
 
 STEPS = 30
 

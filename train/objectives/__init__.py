@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-
-from train.config import OBJECTIVES, TrainConfig
-from train.encoder import Encoder
-from train.objectives.sparse import SparseReconstruction
-from train.objectives.temporal import TemporalContrast
+from unitscope.train.config import OBJECTIVES, TrainConfig
+from unitscope.train.encoder import Encoder
+from unitscope.train.objectives.sparse import SparseReconstruction
+from unitscope.train.objectives.temporal import TemporalContrast
 
 
 def build_objective(config: TrainConfig, encoder: Encoder) -> nn.Module:

@@ -7,9 +7,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from train.encoder import Encoder
-from train.layers import l2_pool
+from unitscope.train.encoder import Encoder
+from unitscope.train.layers import l2_pool
 
 
 class SparseReconstruction(nn.Module):

@@ -13,8 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from train.encoder import Encoder
+from unitscope.train.encoder import Encoder
 
 
 class TemporalContrast(nn.Module):

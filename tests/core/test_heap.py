@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from infra.heap import _trim
+from unitscope.core.memory import _trim
 
 # 200,000 buffers of 1 KB (glibc's heap, not Python's small-object arenas); every 100th is kept, which pins
 # the heap's top so that freeing the rest gives nothing back by itself.
@@ -18,7 +18,7 @@ blocks = [bytearray(1024) for _ in range(200_000)]
 kept = blocks[::100]
 del blocks
 before = rss_mb()
-from infra.heap import release_free_heap
+from unitscope.core.memory import release_free_heap
 released = release_free_heap()
 print(before, rss_mb(), released)
 """

@@ -10,8 +10,8 @@ import pytest
 PROBE = """
 import resource, sys
 import numpy as np
-from train import allocator
-kept = allocator.keep_freed_memory() if sys.argv[1] == "keep" else None
+from unitscope.core import memory
+kept = memory.keep_freed_memory() if sys.argv[1] == "keep" else None
 np.ones(4 << 20)  # 32 MB, touched, freed
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(10):

@@ -8,11 +8,11 @@ import os
 import shutil
 
 import pytest
+from unitscope.pipeline.config import IngestConfig
+from unitscope.pipeline.ingest import run
 
-from pipeline import storage
-from pipeline.config import IngestConfig
-from pipeline.ingest import run
 from tests.pipeline import media
+from unitscope.core import storage
 
 
 @pytest.fixture

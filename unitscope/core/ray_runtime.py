@@ -1,12 +1,13 @@
-"""Ray start-up: attach to the caller's Ray, a cluster (`--address` / $RAY_ADDRESS) or a fresh local one.
+"""Ray start-up, the one place for it: attach to the caller's Ray, a cluster (`--address` / $RAY_ADDRESS,
+with the cluster's token) or a fresh local one, with one error text for an address that does not answer.
 
-A module of its own so that what only needs Ray (training, probing) imports neither PyAV nor the ingest
-executor: `unitscope train --workers 0` runs where Ray and PyAV are not installed (the GPU machine).
+Imports neither PyAV nor the ingest executor, so `unitscope train --workers 0` runs where Ray and PyAV are
+not installed (the GPU machine).
 
 Ray's own output stays out of the command's: its driver-side messages go to `unitscope-driver.log` in the
 session's log folder, and its workers' and internal actors' output (Ray Train's controller and placement
-group cleaner, their tracebacks when another Ray runs on the machine) stays in that folder's worker files,
-unless `-v` asks for all of it (issue 14: every Ray Train progress line came twice, among Ray's notices).
+group cleaner) stays in that folder's worker files, unless `-v` asks for all of it: otherwise every Ray
+Train progress line came twice, among Ray's notices.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import os
 import sys
 import tempfile
 
-from pipeline.errors import ConfigError
+from unitscope.core import auth
+from unitscope.core.errors import UnitscopeError
 
 log = logging.getLogger(__name__)
 DRIVER_LOG = "unitscope-driver.log"
@@ -72,22 +74,43 @@ def logs_dir() -> str:
         return "/tmp/ray/session_latest/logs"
 
 
-def ensure_ray(address: str | None) -> bool:
-    """Use the Ray the caller started, or start one: the given cluster, else a fresh local Ray. True when
+class ClusterError(UnitscopeError):
+    """The Ray cluster cannot be reached, or refuses this client."""
+
+
+def prepare_cluster_auth(address: str | None) -> auth.Token | None:
+    """When this process will attach to a cluster (`address` or RAY_ADDRESS), present the cluster token.
+
+    The CLI calls it before any stage runs, so every `ray.init(address=...)` gets token authentication
+    too; without an address it does nothing (local Ray makes its own token).
+    """
+    if cluster_address(address):
+        return auth.enable_for_driver()
+    return None
+
+
+def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
+    """Use the Ray this process already runs, or start one: the given cluster (`address`, else
+    $RAY_ADDRESS), else a fresh local Ray, never silently some other cluster on this machine. True when
     this call started or attached it (the caller then shuts it down)."""
     import ray
 
     if ray.is_initialized():
         return False
     address = cluster_address(address)
+    if not address:
+        start("local", num_cpus=num_cpus, include_dashboard=False)
+        return True
+    token = prepare_cluster_auth(address)
     try:
-        start(address or "local", include_dashboard=False)
+        start(address)
     except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError...
-        if not address:
-            raise
-        raise ConfigError(
-            f"could not attach to the Ray cluster at {address!r}: {exc}; check the address and that the "
-            "head is running, or drop --address/RAY_ADDRESS to run on local Ray"
+        sent = f"the token from {token.source} was sent" if token else "no token was sent"
+        raise ClusterError(
+            f"could not attach to the Ray cluster at {address!r}: {exc}. Check the address "
+            "(HOST:6379, the head's GCS port, or ray://HOST:10001), that the head is running, and, "
+            f"if the cluster uses token authentication, its token ({sent}): {auth.HOW_TO_SET}; "
+            "or drop --address/RAY_ADDRESS to run on local Ray"
         ) from exc
     return True
 

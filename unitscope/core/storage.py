@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import tempfile
@@ -60,49 +61,21 @@ def to_url(fs: fsspec.AbstractFileSystem, path: str) -> str:
 
 
 @contextlib.contextmanager
-def atomic_writer(fs: fsspec.AbstractFileSystem, path: str, root: str) -> Iterator[IO[bytes]]:
-    """A binary file that appears at `path` only when the block exits without an exception.
+def atomic_writer(
+    fs: fsspec.AbstractFileSystem, path: str, staging: str | None = None
+) -> Iterator[IO[bytes]]:
+    """The one atomic writer: a binary file that readers see at `path` whole, or not at all.
 
-    Local files are written under `<root>/.staging` and renamed into place; other filesystems get a
-    local temporary file uploaded in one piece (object stores publish an upload only once complete).
-    A crash leaves at most a file under `.staging` (removed by the next run), never a partial `path`.
+    Local files are written to a temporary file (in `staging`, else beside `path`), synced and renamed
+    into place; other filesystems get a local temporary file uploaded in one piece (object stores publish
+    an upload only once complete). A crash leaves at most a temporary file, never a partial `path`.
+    Seekable, so a header can be written last.
     """
-    if is_local(fs):
-        staging = join(root, STAGING_DIR)
-        os.makedirs(staging, exist_ok=True)
-        tmp = join(staging, f"{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
-    else:
-        fd, tmp = tempfile.mkstemp(prefix="unitscope-", suffix=".tmp")
-        os.close(fd)
-    try:
-        with open(tmp, "wb") as f:
-            yield f
-        if is_local(fs):
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            os.replace(tmp, path)
-        else:
-            fs.put_file(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-
-
-def write_bytes(fs: fsspec.AbstractFileSystem, path: str, root: str, data: bytes) -> None:
-    """Write a small file atomically."""
-    with atomic_writer(fs, path, root) as f:
-        f.write(data)
-
-
-@contextlib.contextmanager
-def url_writer(url: str) -> Iterator[IO[bytes]]:
-    """A binary file for `url` that readers see whole or not at all: on local disks a temp file beside it,
-    synced and renamed into place; elsewhere a local temp file uploaded at the end (object stores publish
-    an upload only once complete). Seekable, so a header can be written last."""
-    fs, path = url_to_fs(url)
     local = is_local(fs)
     if local:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+        folder = staging or os.path.dirname(path) or "."
+        os.makedirs(folder, exist_ok=True)
+        tmp = join(folder, f"{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
     else:
         fd, tmp = tempfile.mkstemp(prefix="unitscope-", suffix=".tmp")
         os.close(fd)
@@ -113,6 +86,7 @@ def url_writer(url: str) -> Iterator[IO[bytes]]:
             if local:
                 os.fsync(f.fileno())
         if local:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             os.replace(tmp, path)
         else:
             fs.put_file(tmp, path)
@@ -121,13 +95,47 @@ def url_writer(url: str) -> Iterator[IO[bytes]]:
             os.remove(tmp)
 
 
-def write_url(url: str, data: bytes) -> None:
+def staged_writer(fs: fsspec.AbstractFileSystem, path: str, root: str) -> contextlib.AbstractContextManager:
+    """`atomic_writer` staging under `<root>/.staging`, which the next run of a stage clears."""
+    return atomic_writer(fs, path, join(root, STAGING_DIR) if is_local(fs) else None)
+
+
+def url_writer(url: str) -> contextlib.AbstractContextManager:
+    """`atomic_writer` for a URL."""
+    return atomic_writer(*url_to_fs(url))
+
+
+def write_bytes(url: str, data: bytes) -> None:
     """Write a small file at `url` so readers see the old file or the new one, never a part."""
     with url_writer(url) as f:
         f.write(data)
 
 
-def read_url(url: str) -> bytes:
+def write_staged(fs: fsspec.AbstractFileSystem, path: str, root: str, data: bytes) -> None:
+    """Write a small file of a stage's output folder atomically (`staged_writer`)."""
+    with staged_writer(fs, path, root) as f:
+        f.write(data)
+
+
+def write_text(url: str, text: str) -> None:
+    write_bytes(url, text.encode("utf-8"))
+
+
+def torch_bytes(obj: object) -> bytes:
+    """`torch.save` of `obj`, as bytes for `write_bytes`."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def exists(url: str) -> bool:
+    fs, path = url_to_fs(url)
+    return fs.exists(path)
+
+
+def read_bytes(url: str) -> bytes:
     """The whole file at `url`."""
     fs, path = url_to_fs(url)
     return fs.cat_file(path)

@@ -1,5 +1,0 @@
-"""`python -m infra` runs the `unitscope` CLI."""
-
-from infra.cli import main
-
-raise SystemExit(main())
