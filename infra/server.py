@@ -73,7 +73,7 @@ def create_app(
     if q.video_uris:  # where the videos are stored is for the operator, not for clients
         raise ValueError("the server's RunQueries must be made with video_uris=False")
     label = label or default_name(q.run_url)
-    rule = q.catalogue.rule.text()  # stated on every gallery page that says "detector"
+    rule = q.catalog.rule.text()  # stated on every gallery page that says "detector"
     redact = Redaction(
         {
             q.run_url: label,
@@ -210,7 +210,7 @@ def create_app(
         name: str = Path(min_length=1, max_length=MAX_NAME_LENGTH, description="concept name"),
         top: int = Query(50, ge=1, le=1000),
     ) -> HTMLResponse:
-        name = q.catalogue.concept_name(name)
+        name = q.catalog.concept_name(name)
         return HTMLResponse(gallery.concept_page(name, q.concept_units(name, top), rule))
 
     @app.get(

@@ -1,6 +1,6 @@
 """Batch inference over a dataset's shards: every unit's pooled response on every frame, on Ray.
 
-The unit of work is a shard: `process_shard(spec) -> ShardStatus` reads one WebDataset tar, runs the
+The unit of work is a shard: `activate_shard(spec) -> ActivationResult` reads one WebDataset tar, runs the
 trained encoder (and the random-weight control, on the same decoded frames) in batches, and commits
 one chunk of the activation store. Ray tasks and the in-process loop share that function. A frame whose
 JPEG cannot be decoded is skipped and counted; a shard that cannot be read is a failed row, not a
@@ -41,14 +41,14 @@ class EncodeSpec:
 
 
 @dataclass(frozen=True)
-class ShardSpec:
+class ActivationTask:
     encode: EncodeSpec
     shard: int
     url: str  # the shard's tar
 
 
 @dataclass
-class ShardStatus:
+class ActivationResult:
     shard: int
     status: str  # ok / skipped (already committed; frames counts its rows) / failed
     frames: int = 0
@@ -94,16 +94,16 @@ def encode_images(spec: EncodeSpec, images: list[Image.Image]) -> tuple[dict[str
     return {k: np.concatenate(v) for k, v in parts.items() if v}, channels
 
 
-def process_shard(spec: ShardSpec) -> ShardStatus:
+def activate_shard(spec: ActivationTask) -> ActivationResult:
     """Compute and commit the activation chunk of one shard (skipped when already committed)."""
     t0 = time.perf_counter()
     store = ActivationStore(spec.encode.run)
     if store.has_chunk(spec.shard):  # committed by an earlier probe of the same fingerprint
-        return ShardStatus(spec.shard, "skipped", len(store.keys(spec.shard)))
+        return ActivationResult(spec.shard, "skipped", len(store.keys(spec.shard)))
     try:
         members = read_shard(spec.url)
     except (OSError, tarfile.TarError, EOFError) as exc:
-        return ShardStatus(spec.shard, "failed", error=f"cannot read {spec.url}: {exc}")
+        return ActivationResult(spec.shard, "failed", error=f"cannot read {spec.url}: {exc}")
     keys, images = [], []
     for key, data in members:
         img = decode(data)
@@ -112,13 +112,15 @@ def process_shard(spec: ShardSpec) -> ShardStatus:
             images.append(img)
     bad = len(members) - len(images)
     if not images:
-        return ShardStatus(spec.shard, "failed", bad_frames=bad, error=f"{spec.url} holds no decodable frame")
+        return ActivationResult(
+            spec.shard, "failed", bad_frames=bad, error=f"{spec.url} holds no decodable frame"
+        )
     arrays, channels = encode_images(spec.encode, images)
     store.write_chunk(spec.shard, keys, arrays)
-    return ShardStatus(spec.shard, "ok", len(keys), bad, channels, seconds=time.perf_counter() - t0)
+    return ActivationResult(spec.shard, "ok", len(keys), bad, channels, seconds=time.perf_counter() - t0)
 
 
-def summary(done: list[ShardStatus], total: int, seconds: float) -> str:
+def summary(done: list[ActivationResult], total: int, seconds: float) -> str:
     """Shards done of `total`, how many were reused or failed, frames computed now and their rate."""
     reused = [s for s in done if s.status == "skipped"]
     failed = sum(s.status == "failed" for s in done)
@@ -130,11 +132,13 @@ def summary(done: list[ShardStatus], total: int, seconds: float) -> str:
     )
 
 
-def compute(specs: list[ShardSpec], workers: int | None = None, use_ray: bool = True) -> list[ShardStatus]:
-    """Run `process_shard` over `specs`: Ray tasks (at most `workers` in flight) or in this process."""
+def compute(
+    specs: list[ActivationTask], workers: int | None = None, use_ray: bool = True
+) -> list[ActivationResult]:
+    """Run `activate_shard` over `specs`: Ray tasks (at most `workers` in flight) or in this process."""
     if not use_ray:
         t0 = time.perf_counter()
-        done = [process_shard(s) for s in specs]
+        done = [activate_shard(s) for s in specs]
         log.info("activations: %s", summary(done, len(specs), time.perf_counter() - t0))
         return done
     import ray
@@ -142,10 +146,10 @@ def compute(specs: list[ShardSpec], workers: int | None = None, use_ray: bool = 
     gpus = (
         1 if ray.cluster_resources().get("GPU", 0) >= 1 and specs and specs[0].encode.device != "cpu" else 0
     )
-    task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=2)(process_shard)
+    task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=2)(activate_shard)
     limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     pending: dict = {}  # ObjectRef -> shard number
-    done: list[ShardStatus] = []
+    done: list[ActivationResult] = []
     queue = list(specs)
     t0 = time.perf_counter()
     while queue or pending:
@@ -158,6 +162,6 @@ def compute(specs: list[ShardSpec], workers: int | None = None, use_ray: bool = 
             try:
                 done.append(ray.get(ref))
             except ray.exceptions.RayError as exc:  # the worker died or the code raised: record, go on
-                done.append(ShardStatus(shard, "failed", error=str(exc).strip().splitlines()[-1][:500]))
+                done.append(ActivationResult(shard, "failed", error=str(exc).strip().splitlines()[-1][:500]))
         log.info("activations: %s", summary(done, len(specs), time.perf_counter() - t0))
     return sorted(done, key=lambda s: s.shard)

@@ -48,7 +48,7 @@ class SetResult:
 def score_set(
     cs: ConceptSet, acts: dict[str, np.ndarray], units: list[tuple[str, int]], cfg: ProbeConfig
 ) -> SetResult:
-    """Catalogue results for every concept of `cs`; `acts[network]` is (items, units), row-aligned."""
+    """CatalogView results for every concept of `cs`; `acts[network]` is (items, units), row-aligned."""
     sel = split_mask(cs.groups, cfg.select_fraction, cfg.seed, cs.strata)
     results, skipped = [], {}
     usable = {}

@@ -72,7 +72,7 @@ def _activations(
         log.info("stored activations were computed for another encoder or layers: recomputing")
     spec = activations.EncodeSpec(cfg.run.rstrip("/"), tuple(layers), cfg.pool, cfg.seed, cfg.random_control,
                                   cfg.batch_size, cfg.device, token=fp)  # fmt: skip
-    specs = [activations.ShardSpec(spec, i, url) for i, url in shards]
+    specs = [activations.ActivationTask(spec, i, url) for i, url in shards]
     if cfg.workers != 0:
         ensure_ray(cfg.address)  # the CLI attaches to --address first; a direct caller gets local Ray
     statuses = activations.compute(specs, cfg.workers, use_ray=cfg.workers != 0)

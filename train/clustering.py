@@ -39,12 +39,12 @@ def sample_frames(
     """(N, C, S, S) grey levels of up to kmeans_frames / world frames of this rank's shards, in reading
     order, with each frame's (video, seconds), and the number of frames that could not be decoded."""
     want = math.ceil(config.kmeans_frames / dist.world)
-    units = shards.plan_units(shard_urls, dist.world)
-    mine = shards.units_for_slot(units, 0, config.seed, dist.rank, dist.world)
+    parts = shards.plan_parts(shard_urls, dist.world)
+    mine = shards.parts_for_slot(parts, 0, config.seed, dist.rank, dist.world)
     size, frames, stamps, bad = config.input_size, [], [], 0
     counters: dict[str, int] = {}
-    for unit in mine:
-        for frame in shards.read_unit(unit, 0, counters):
+    for part in mine:
+        for frame in shards.read_part(part, 0, counters):
             try:
                 im = augment.decode(frame.jpg, size)
             except augment.BadImage:

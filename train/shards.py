@@ -1,6 +1,6 @@
 """Reading frames out of the dataset's WebDataset shards, and splitting the shards over training slots.
 
-A slot is one DataLoader worker of one rank (slots = ranks x loader workers). Each epoch the work units
+A slot is one DataLoader worker of one rank (slots = ranks x loader workers). Each epoch the shard parts
 are permuted (seeded by epoch) and dealt round-robin to the slots, so within an epoch no two slots read
 the same frame. With fewer shards than slots, each shard is cut into interleaved parts (blocks of
 consecutive frames, so neighbouring frames of a video stay together) until every slot has one.
@@ -27,7 +27,7 @@ BLOCK = 8  # consecutive frames kept together when a shard is cut into parts
 
 
 @dataclass(frozen=True)
-class Unit:
+class ShardPart:
     """Part `part` of `parts` of one shard."""
 
     url: str
@@ -63,29 +63,29 @@ def count_frames(dataset_url: str) -> int:
     return int(Dataset(dataset_url).info()["counts"]["frames"])
 
 
-def plan_units(shard_urls: list[str], slots: int) -> list[Unit]:
-    """At least `slots` units: whole shards, or each shard cut into equal numbers of parts."""
+def plan_parts(shard_urls: list[str], slots: int) -> list[ShardPart]:
+    """At least `slots` parts: whole shards, or each shard cut into equal numbers of parts."""
     parts = max(1, math.ceil(slots / len(shard_urls)))
-    return [Unit(url, p, parts) for url in shard_urls for p in range(parts)]
+    return [ShardPart(url, p, parts) for url in shard_urls for p in range(parts)]
 
 
-def units_for_slot(units: list[Unit], epoch: int, seed: int, slot: int, slots: int) -> list[Unit]:
-    """This slot's units in `epoch`: a seeded permutation dealt round-robin (disjoint across slots)."""
-    order = np.random.default_rng([seed, epoch]).permutation(len(units))
-    return [units[i] for i in order[slot::slots]]
+def parts_for_slot(parts: list[ShardPart], epoch: int, seed: int, slot: int, slots: int) -> list[ShardPart]:
+    """This slot's parts in `epoch`: a seeded permutation dealt round-robin (disjoint across slots)."""
+    order = np.random.default_rng([seed, epoch]).permutation(len(parts))
+    return [parts[i] for i in order[slot::slots]]
 
 
-def read_unit(
-    unit: Unit, epoch: int, counters: dict[str, int], unreadable: dict[str, str] | None = None
+def read_part(
+    part: ShardPart, epoch: int, counters: dict[str, int], unreadable: dict[str, str] | None = None
 ) -> Iterator[Frame]:
-    """The frames of one unit in shard order. A shard that cannot be read is counted, logged and named in
+    """The frames of one part in shard order. A shard that cannot be read is counted, logged and named in
     `unreadable` (its frames read so far stay used); a sample without a JPEG or with a bad key is counted
     and skipped."""
-    fs, path = storage.url_to_fs(unit.url)
+    fs, path = storage.url_to_fs(part.url)
     try:
         with fs.open(path, "rb") as f:
             for i, sample in enumerate(tar_reader.samples(f)):
-                if (i // BLOCK) % unit.parts != unit.part:
+                if (i // BLOCK) % part.parts != part.part:
                     continue
                 frame = _frame(sample, epoch)
                 if frame is None:
@@ -95,8 +95,8 @@ def read_unit(
     except (OSError, ValueError, EOFError, tarfile.TarError) as exc:
         counters["bad_shards"] = counters.get("bad_shards", 0) + 1
         if unreadable is not None:
-            unreadable[unit.url] = str(exc)
-        log.warning("skipping the rest of shard %s: %s", unit.url, exc)
+            unreadable[part.url] = str(exc)
+        log.warning("skipping the rest of shard %s: %s", part.url, exc)
 
 
 def _frame(sample: dict, epoch: int) -> Frame | None:
@@ -114,7 +114,7 @@ def _frame(sample: dict, epoch: int) -> Frame | None:
 
 
 def slot_frames(
-    units: list[Unit], slot: int, slots: int, seed: int, counters: dict[str, int]
+    parts: list[ShardPart], slot: int, slots: int, seed: int, counters: dict[str, int]
 ) -> Iterator[Frame]:
     """This slot's endless stream of frames, epoch after epoch."""
     empty = 0
@@ -122,8 +122,8 @@ def slot_frames(
     while True:
         n = 0
         unreadable: dict[str, str] = {}
-        for unit in units_for_slot(units, epoch, seed, slot, slots):
-            for frame in read_unit(unit, epoch, counters, unreadable):
+        for part in parts_for_slot(parts, epoch, seed, slot, slots):
+            for frame in read_part(part, epoch, counters, unreadable):
                 n += 1
                 yield frame
         if not n and unreadable:

@@ -56,8 +56,8 @@ class ShardStream(IterableDataset):
         wid, nw = (info.id, info.num_workers) if info else (0, 1)
         slot, slots = s.rank * nw + wid, s.world * nw
         counters: dict[str, int] = {}
-        units = shards.plan_units(list(s.shard_urls), slots)
-        frames = shards.slot_frames(units, slot, slots, s.seed, counters)
+        parts = shards.plan_parts(list(s.shard_urls), slots)
+        frames = shards.slot_frames(parts, slot, slots, s.seed, counters)
         order_rng = random.Random(f"{s.seed}/{slot}")
         if s.temporal:
             groups = pairs.video_groups(

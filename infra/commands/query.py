@@ -43,9 +43,9 @@ def main(args: argparse.Namespace) -> int:
         raise InputError(f"--top must be between 1 and 1000, not {args.top}")
     q = RunQueries(args.run, args.dataset)
     if args.kind == "concept":
-        name = q.catalogue.concept_name(args.name)
+        name = q.catalog.concept_name(args.name)
         result: Any = {"concept": name, "units": q.concept_units(name, args.top)}
-        text = ranked_table(result["units"], q.catalogue.rule)
+        text = ranked_table(result["units"], q.catalog.rule)
     elif args.kind == "unit":
         result = q.unit(args.unit, args.top)
         if args.out:
@@ -56,7 +56,7 @@ def main(args: argparse.Namespace) -> int:
                 result["concepts"],
                 ["concept", "rank", "auc", "accuracy", "random_auc", "p_value", "is_detector"],
             )
-            + f"\n{q.catalogue.rule.text()}"
+            + f"\n{q.catalog.rule.text()}"
             + "\n\ntop frames:\n"
             + table(result["frames"], ["key", "activation", "video_uri", "pts"])
         )

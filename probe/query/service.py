@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 from unitscope.pipeline import schema
-from unitscope.probe.query.catalogue import Catalogue, parse_unit
+from unitscope.probe.query.catalog_view import CatalogView, parse_unit
 from unitscope.probe.query.errors import BadQuery
-from unitscope.probe.query.frame_index import FrameIndex
 from unitscope.probe.query.frames import FrameStore
 from unitscope.probe.query.image import ImageEncoder, decode_image
+from unitscope.probe.query.neighbors import FrameIndex
 
 
 class RunQueries:
@@ -33,9 +33,9 @@ class RunQueries:
         self.run_url = run_url.rstrip("/")
         self.threads = threads  # FAISS threads per frame-index search (None: every core)
         self.video_uris = video_uris
-        self.catalogue = Catalogue(self.run_url)
-        self.dataset_url = dataset_url or self.catalogue.dataset
-        c = self.catalogue
+        self.catalog = CatalogView(self.run_url)
+        self.dataset_url = dataset_url or self.catalog.dataset
+        c = self.catalog
         self.encoder = ImageEncoder(self.run_url, c.layers, c.pool, c.mean, c.std)
 
     @cached_property
@@ -53,16 +53,16 @@ class RunQueries:
 
     # concept → units
     def concepts(self) -> list[dict[str, Any]]:
-        return self.catalogue.concepts()
+        return self.catalog.concepts()
 
     def concept_units(self, name: str, top: int = 10) -> list[dict[str, Any]]:
-        return self.catalogue.concept_units(name, top)
+        return self.catalog.concept_units(name, top)
 
     # unit → labels and frames
     def unit(self, unit: str, top: int = 10) -> dict[str, Any]:
         """Statistics, concept labels (best first) and top-activating frames of `LAYER/CHANNEL`."""
         layer, channel = parse_unit(unit)
-        row = self.catalogue.unit(layer, channel)
+        row = self.catalog.unit(layer, channel)
         return {
             "unit": row["unit"],
             "layer": layer,
@@ -70,14 +70,14 @@ class RunQueries:
             "mean": row["mean"],
             "std": row["std"],
             "histogram": {"counts": row["hist_counts"], "edges": row["hist_edges"]},
-            "concepts": self.catalogue.unit_labels(row["unit"]),
+            "concepts": self.catalog.unit_labels(row["unit"]),
             "frames": self.unit_frames(unit, top),
         }
 
     def unit_frames(self, unit: str, top: int = 10) -> list[dict[str, Any]]:
         """The frames that activate `unit` most: key, activation, video, timestamp, labels."""
         layer, channel = parse_unit(unit)
-        row = self.catalogue.unit(layer, channel)
+        row = self.catalog.unit(layer, channel)
         return [
             self.frame(k, activation=v)
             for k, v in zip(row["top_keys"][:top], row["top_values"][:top], strict=False)
@@ -133,14 +133,14 @@ class RunQueries:
         for i, top in enumerate(tops):
             best = np.argsort(-z[i], kind="stable")[:top]
             units = [
-                {"unit": self.catalogue.unit_names[j], "z": float(z[i, j]), "concepts": self._labels(j)}
+                {"unit": self.catalog.unit_names[j], "z": float(z[i, j]), "concepts": self._labels(j)}
                 for j in best
             ]
             out.append({"units": units, "neighbors": [self.frame(k, score=s) for k, s in hits[i][:top]]})
         return out
 
     def _labels(self, column: int) -> list[dict[str, Any]]:
-        rows = self.catalogue.unit_labels(self.catalogue.unit_names[column])
+        rows = self.catalog.unit_labels(self.catalog.unit_names[column])
         return [{"concept": r["concept"], "auc": r["auc"], "is_detector": r["is_detector"]} for r in rows]
 
     def image(self, data: bytes, top: int = 10) -> dict[str, Any]:

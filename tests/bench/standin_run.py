@@ -110,7 +110,7 @@ def write_probe(
     dim: int = 32,
     top: int = 16,
 ) -> None:
-    """Catalogue and units tables, frame index and probe.json shaped like the probe stage's."""
+    """CatalogView and units tables, frame index and probe.json shaped like the probe stage's."""
     rng = np.random.default_rng(1)
     out = run / catalog.PROBE_DIR
     out.mkdir(parents=True, exist_ok=True)

@@ -158,7 +158,7 @@ def test_users_own_pipeline_train_probe_modules_never_shadow_the_stages(cluster,
     folder = tmp_path / "my-project"
     folder.mkdir()
     for name in ("pipeline", "train", "probe", "infra"):
-        (folder / f"{name}.py").write_text(f"raise ImportError('the user\'s own {name}.py was imported')\n")
+        (folder / f"{name}.py").write_text(f"raise ImportError('the user's own {name}.py was imported')\n")
     dataset, run = write_dataset(tmp_path / "dataset", videos=8, frames=6), tmp_path / "run"
     trained = submit(
         cluster, f"--working-dir={folder}", "train", str(dataset), str(run), "--steps", "2",
@@ -166,7 +166,9 @@ def test_users_own_pipeline_train_probe_modules_never_shadow_the_stages(cluster,
     )  # fmt: skip
     assert trained.returncode == 0, trained.stdout + trained.stderr
     assert "trained 2 steps" in trained.stdout and "own train.py" not in trained.stdout + trained.stderr
-    probed = submit(cluster, f"--working-dir={folder}", "probe", str(run), str(dataset), "--permutations", "20")
+    probed = submit(
+        cluster, f"--working-dir={folder}", "probe", str(run), str(dataset), "--permutations", "20"
+    )
     assert probed.returncode == 0, probed.stdout + probed.stderr
     assert "disk" in probed.stdout and (run / "probe" / "report.html").is_file()
 

@@ -134,7 +134,7 @@ def test_stored_activations_are_keyed_by_the_encoders_content_not_its_size_and_t
 def test_in_process_executor_matches_ray_and_bad_shard_is_a_row(probed, tmp_path):
     import shutil
 
-    from unitscope.probe.activations import EncodeSpec, ShardSpec, compute
+    from unitscope.probe.activations import ActivationTask, EncodeSpec, compute
 
     cfg, _ = probed
     ds = tmp_path / "ds"
@@ -149,7 +149,7 @@ def test_in_process_executor_matches_ray_and_bad_shard_is_a_row(probed, tmp_path
     enc = EncodeSpec(str(run_dir), ("conv1", "conv2", "conv3"), "max", cfg.seed, True, 16)
     shard1 = ds / "shards" / "frames-000001.tar"
     shard1.write_bytes(shard1.read_bytes()[:700])  # cut inside the first member
-    statuses = compute([ShardSpec(enc, 0, str(ds / "shards/frames-000000.tar")), ShardSpec(enc, 1, str(shard1))],
+    statuses = compute([ActivationTask(enc, 0, str(ds / "shards/frames-000000.tar")), ActivationTask(enc, 1, str(shard1))],
                        use_ray=False)  # fmt: skip
     assert [s.status for s in statuses] == ["ok", "failed"] and "frames-000001.tar" in statuses[1].error
     assert local.keys(0) == ray_store.keys(0)

@@ -206,5 +206,5 @@ def test_one_pass_gives_the_units_and_the_encoders_own_embedding(run, q):
     np.testing.assert_allclose(emb, own, rtol=1e-5, atol=1e-6)
     # and its units are the same numbers, up to float16 rounding, as the whole batch in one plain NCHW pass
     names, plain = _expected_z(run, images)
-    assert names == q.catalogue.unit_names
+    assert names == q.catalog.unit_names
     np.testing.assert_allclose(z, plain, rtol=2e-3, atol=2e-3)

@@ -24,8 +24,8 @@ def _float_colour(x: np.ndarray, jitter: bool, grey: bool, bcs: np.ndarray) -> n
 
 @pytest.fixture(scope="module")
 def images(dataset):
-    units = shards.plan_units(shards.list_shards(str(dataset)), 1)
-    return [augment.decode(f.jpg, 40) for u in units[:2] for f in shards.read_unit(u, 0, {})]
+    parts = shards.plan_parts(shards.list_shards(str(dataset)), 1)
+    return [augment.decode(f.jpg, 40) for u in parts[:2] for f in shards.read_part(u, 0, {})]
 
 
 def test_batch_colour_matches_the_float_pipeline_view_by_view(images):

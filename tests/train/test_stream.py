@@ -26,21 +26,21 @@ def _spec(ds, **kw) -> StreamSpec:
 @pytest.mark.parametrize("slots", [1, 2, 4, 7])
 def test_every_epoch_deals_each_frame_to_exactly_one_slot(dataset, slots):
     urls = shards.list_shards(str(dataset))
-    units = shards.plan_units(urls, slots)
-    assert len(units) >= slots
+    parts = shards.plan_parts(urls, slots)
+    assert len(parts) >= slots
     for epoch in range(2):
         seen: list[list[str]] = []
         for slot in range(slots):
-            mine = shards.units_for_slot(units, epoch, 0, slot, slots)
+            mine = shards.parts_for_slot(parts, epoch, 0, slot, slots)
             assert mine, f"slot {slot} of {slots} got no work"
-            seen.append([f.key for u in mine for f in shards.read_unit(u, epoch, {})])
+            seen.append([f.key for u in mine for f in shards.read_part(u, epoch, {})])
         flat = [k for s in seen for k in s]
         assert len(flat) == len(set(flat)) == 37
 
 
 def test_temporal_pairs_join_nearby_frames_of_one_video(dataset):
-    units = shards.plan_units(shards.list_shards(str(dataset)), 1)
-    frames = [f for u in units for f in shards.read_unit(u, 0, {})]
+    parts = shards.plan_parts(shards.list_shards(str(dataset)), 1)
+    frames = [f for u in parts for f in shards.read_part(u, 0, {})]
     got = list(pairs.temporal_pairs(frames, 1.0, random.Random(0)))
     assert len(got) >= len(frames) - 6
     for a, b in got:
@@ -51,8 +51,8 @@ def test_temporal_pairs_join_nearby_frames_of_one_video(dataset):
 
 
 def test_video_groups_put_time_separated_pairs_of_one_video_together(dataset):
-    units = shards.plan_units(shards.list_shards(str(dataset)), 1)
-    frames = [f for u in units for f in shards.read_unit(u, 0, {})]
+    parts = shards.plan_parts(shards.list_shards(str(dataset)), 1)
+    frames = [f for u in parts for f in shards.read_part(u, 0, {})]
     made = list(pairs.temporal_pairs(frames, 0.1, random.Random(0)))
     groups = list(pairs.video_groups(iter(made), 3, 0.15))
     assert sum(len(g) == 3 for g in groups) >= 3 and all(1 <= len(g) <= 3 for g in groups)
@@ -105,7 +105,7 @@ def test_unreadable_shard_is_counted_and_skipped(tmp_path, dataset):
     broken = tmp_path / "broken.tar"
     broken.write_bytes(b"this is not a tar file" * 100)
     counters: dict[str, int] = {}
-    assert list(shards.read_unit(shards.Unit(str(broken)), 0, counters)) == []
+    assert list(shards.read_part(shards.ShardPart(str(broken)), 0, counters)) == []
     assert counters["bad_shards"] == 1
 
 
@@ -113,8 +113,8 @@ def test_truncated_shard_yields_the_frames_before_the_cut(tmp_path, dataset):
     cut = tmp_path / "cut.tar"
     data = (dataset / schema.shard_path(0)).read_bytes()
     cut.write_bytes(data[: len(data) // 2])
-    frames = list(shards.read_unit(shards.Unit(str(cut)), 0, {}))
-    whole = list(shards.read_unit(shards.Unit(str(dataset / schema.shard_path(0))), 0, {}))
+    frames = list(shards.read_part(shards.ShardPart(str(cut)), 0, {}))
+    whole = list(shards.read_part(shards.ShardPart(str(dataset / schema.shard_path(0))), 0, {}))
     assert 0 < len(frames) < len(whole)
 
 
@@ -144,11 +144,11 @@ def test_loader_workers_run_behind_the_training_process(dataset):
 
 def test_a_cut_shard_keeps_its_frames_before_the_cut(tmp_path, dataset):
     url = shards.list_shards(str(dataset))[0]
-    whole = [f.key for f in shards.read_unit(shards.Unit(url), 0, {})]
+    whole = [f.key for f in shards.read_part(shards.ShardPart(url), 0, {})]
     data = Path(url).read_bytes()
     cut = tmp_path / "cut.tar"
     cut.write_bytes(data[: len(data) // 2 + 100])  # stops inside a member
     counters: dict[str, int] = {}
-    kept = [f.key for f in shards.read_unit(shards.Unit(str(cut)), 0, counters)]
+    kept = [f.key for f in shards.read_part(shards.ShardPart(str(cut)), 0, counters)]
     assert counters["bad_shards"] == 1
     assert 0 < len(kept) < len(whole) and kept == whole[: len(kept)]

@@ -27,8 +27,8 @@ def trained(request, dataset, tmp_path_factory):
 
 
 def _frames(dataset) -> np.ndarray:
-    units = shards.plan_units(shards.list_shards(str(dataset)), 1)
-    ims = [np.array(augment.decode(f.jpg, 32)) for u in units for f in shards.read_unit(u, 0, {})]
+    parts = shards.plan_parts(shards.list_shards(str(dataset)), 1)
+    ims = [np.array(augment.decode(f.jpg, 32)) for u in parts for f in shards.read_part(u, 0, {})]
     return np.stack(ims)
 
 

@@ -24,7 +24,7 @@ def parse_unit(unit: str) -> tuple[str, int]:
     return layer, int(channel)
 
 
-class Catalogue:
+class CatalogView:
     """Rows of `catalog.parquet` grouped by concept and by unit, and per-unit statistics of `units.parquet`."""
 
     def __init__(self, run_url: str):

@@ -12,7 +12,7 @@ import pytest
 from unitscope.pipeline.frame_lookup import FrameLookup
 from unitscope.probe import frame_index
 from unitscope.probe.query.errors import NotFound
-from unitscope.probe.query.frame_index import BLAS_FROM_QUERIES, FrameIndex
+from unitscope.probe.query.neighbors import BLAS_FROM_QUERIES, FrameIndex
 
 from tests.probe.test_frame_index import chunks
 from unitscope.core.errors import InputError
