@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from unitscope.train import profiles
 from unitscope.train.encoder import FAMILY
+from unitscope.train.objectives import registry
 
-ARCHS = ("conv4", "conv5", "conv6", "le3", "le4", "kmeans")
-OBJECTIVES = ("temporal", "sparse", "kmeans")
-DEFAULT_ARCH = {"temporal": "conv4", "sparse": "le3", "kmeans": "kmeans"}
-DEFAULT_WIDTH = {"temporal": 32, "sparse": 32, "kmeans": 512}
-DEFAULT_STEPS = {"temporal": 400, "sparse": 400, "kmeans": 30}  # kmeans: Lloyd iterations
-VIEW_FRACTION = {"temporal": 0.5, "sparse": 1.0, "kmeans": 1.0}  # default view_size / input_size
+ARCHS = tuple(FAMILY)
+CONV_ARCHS = tuple(a for a, (block, _) in FAMILY.items() if block != "patch")
 
 
 class TrainConfig(BaseModel):
@@ -21,7 +18,7 @@ class TrainConfig(BaseModel):
 
     dataset: str = Field(description="dataset directory (fsspec URL) written by `unitscope ingest`")
     run: str = Field(description="run directory (fsspec URL) for checkpoints, metrics and the encoder")
-    objective: Literal["temporal", "sparse", "kmeans"] = "temporal"
+    objective: str = Field("temporal", description="the unsupervised objective (train/objectives/)")
     arch: str | None = Field(
         None, description=f"encoder family member, one of {', '.join(ARCHS)} (default: per objective)"
     )
@@ -30,7 +27,7 @@ class TrainConfig(BaseModel):
         ge=4,
         le=8192,
         description="channels of the first layer (doubles per layer); kmeans: centroids (default: per "
-        f"objective, {DEFAULT_WIDTH})",
+        "objective)",
     )
     depth: int | None = Field(None, ge=1, le=8, description="number of layers (default: the arch's)")
     input_size: int = Field(64, ge=16, le=512, description="square input side in pixels")
@@ -42,7 +39,7 @@ class TrainConfig(BaseModel):
         "the frame at about the scale the probe sees them whole, 4x cheaper; sparse input_size)",
     )
     steps: int | None = Field(
-        None, ge=1, description=f"optimisation steps; kmeans: Lloyd iterations (default {DEFAULT_STEPS})"
+        None, ge=1, description="optimisation steps; kmeans: Lloyd iterations (default: per objective)"
     )
     batch_size: int = Field(64, ge=2, description="global batch size, split evenly over the workers")
     lr: float = Field(2e-3, gt=0)
@@ -125,21 +122,29 @@ class TrainConfig(BaseModel):
             }
         return values
 
+    @field_validator("objective")
+    @classmethod
+    def _known_objective(cls, name: str) -> str:
+        registry.get(name)  # a ValueError naming the choices
+        return name
+
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
+        objective = registry.get(self.objective)
         if self.arch is None:
-            self.arch = DEFAULT_ARCH[self.objective]
+            self.arch = objective.arch
         if self.arch not in ARCHS:
             raise ValueError(f"unknown arch {self.arch!r}: choose one of {', '.join(ARCHS)}")
-        if (self.arch == "kmeans") != (self.objective == "kmeans"):
+        allowed = objective.archs or CONV_ARCHS
+        if self.arch not in allowed:
             raise ValueError(
-                f"arch {self.arch!r} does not go with objective {self.objective!r}: the kmeans objective "
-                "fits the kmeans dictionary and nothing else (leave --arch out to get the objective's own)"
+                f"arch {self.arch!r} does not go with objective {self.objective!r}, which trains "
+                f"{', '.join(allowed)} (leave --arch out to get the objective's own)"
             )
         if self.width is None:
-            self.width = DEFAULT_WIDTH[self.objective]
+            self.width = objective.width
         if self.steps is None:
-            self.steps = DEFAULT_STEPS[self.objective]
+            self.steps = objective.steps
         if self.objective == "kmeans" and self.patch_size > self.input_size // 4:
             raise ValueError(
                 f"patch_size {self.patch_size} is larger than the smallest pyramid level (input_size / 4 = "
@@ -150,7 +155,7 @@ class TrainConfig(BaseModel):
                 f"kmeans_group {self.kmeans_group} is more than the {self.width} units: lower it"
             )
         if self.view_size is None:
-            self.view_size = max(8, round(self.input_size * VIEW_FRACTION[self.objective]))
+            self.view_size = max(8, round(self.input_size * objective.view_fraction))
         depth = self.depth or FAMILY[self.arch][1]
         if self.view_size >> depth < 1:
             raise ValueError(

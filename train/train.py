@@ -6,9 +6,9 @@ import time
 
 from pydantic import BaseModel
 from unitscope.train import checkpoint, distributed, metrics
-from unitscope.train.clustering import kmeans_worker
 from unitscope.train.config import TrainConfig
 from unitscope.train.model_io import ENCODER_WEIGHTS
+from unitscope.train.objectives import registry
 from unitscope.train.shards import count_frames, list_shards
 from unitscope.train.worker import train_worker
 
@@ -42,7 +42,7 @@ def check_inputs(config: TrainConfig) -> tuple[list[str], int | None]:
     anything is written) when the dataset, the batch size or --resume do not fit."""
     shard_urls = list_shards(config.dataset)
     frames = count_frames(config.dataset)
-    if frames < config.batch_size and config.objective != "kmeans":  # kmeans takes no batches
+    if frames < config.batch_size and registry.get(config.objective).fit is None:  # a fit takes no batches
         raise ConfigError(
             f"batch_size {config.batch_size} is larger than the {frames} frames of {config.dataset}: "
             "lower --batch-size or ingest more video"
@@ -70,9 +70,8 @@ def run(config: TrainConfig) -> TrainResult:
     shard_urls, done = check_inputs(config)
     storage.write_text(storage.join(config.run, CONFIG_FILE), config.model_dump_json(indent=2))
     metrics.MetricsLog(config.run, keep_until=done or 0)  # drop rows past the checkpoint before anyone reads
-    summary = distributed.launch(
-        config, shard_urls, kmeans_worker if config.objective == "kmeans" else train_worker
-    )
+    fit = registry.fit_function(registry.get(config.objective))
+    summary = distributed.launch(config, shard_urls, fit or train_worker)
     rows = metrics.read(config.run)
     tail = rows[len(rows) // 2 :]
     return TrainResult(

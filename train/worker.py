@@ -11,9 +11,10 @@ from unitscope.train import checkpoint, metrics, plot
 from unitscope.train.config import TrainConfig
 from unitscope.train.distributed import Dist
 from unitscope.train.encoder import EncoderSpec, build_encoder
+from unitscope.train.learner import Learner, build_objective
 from unitscope.train.loop import make_optimizer, make_scheduler, train_step
 from unitscope.train.model_io import save_encoder
-from unitscope.train.objectives import Learner, build_objective
+from unitscope.train.objectives import registry
 from unitscope.train.stream import StreamSpec, make_loader
 
 from unitscope.core import memory, storage
@@ -63,25 +64,25 @@ def build_learner(config: TrainConfig, device: torch.device):
 
 
 def stream_spec(config: TrainConfig, shard_urls: list[str], rank: int, world: int, seed: int) -> StreamSpec:
+    pairs = registry.get(config.objective).needs_pairs
     return StreamSpec(
         shard_urls=tuple(shard_urls), rank=rank, world=world, batch=config.rank_batch,
-        temporal=config.objective == "temporal", input_size=config.view_size,
+        temporal=pairs, input_size=config.view_size,
         crop_scale_min=config.crop_scale_min, max_gap_s=config.pair_max_gap_s,
         shuffle_buffer=config.shuffle_buffer, seed=seed, group=config.video_group,
-        motion_crops=config.motion_crops if config.objective == "temporal" else 0.0,
+        motion_crops=config.motion_crops if pairs else 0.0,
     )  # fmt: skip
 
 
 def train_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict:
     memory.keep_freed_memory()
     spec, learner, optimizer, scheduler = build_learner(config, dist.device)
-    objective = learner.objective
     start, positions, skipped = 0, {}, 0
     seed = config.seed
     if config.resume:
         start, positions, skipped = _restore(config, spec, dist, learner, optimizer, scheduler)
         seed = config.seed if positions or start == 0 else config.seed + start
-    model = dist.wrap(learner, find_unused=not objective.pairs)
+    model = dist.wrap(learner, find_unused=not registry.get(config.objective).needs_pairs)
     stream = stream_spec(config, shard_urls, dist.rank, dist.world, seed)
     pin = dist.device.type == "cuda"
     batches = iter(

@@ -5,9 +5,13 @@ The stages install as subpackages of this one (`unitscope.pipeline`, `unitscope.
 never shadows them, even in a Ray worker that puts the user's folder first on `sys.path`.
 """
 
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("unitscope")
-except PackageNotFoundError:  # a source tree that was never installed
-    __version__ = "0+unknown"
+def __getattr__(name: str) -> str:
+    if name == "__version__":  # looked up when asked: importlib.metadata costs every command ~0.1 s
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("unitscope")
+        except PackageNotFoundError:  # a source tree that was never installed
+            return "0+unknown"
+    raise AttributeError(name)

@@ -15,6 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train an unsupervised encoder on a dataset's shards (Ray Train)",
         description="Learn an encoder without labels from DATASET's shards (streamed, split over Ray Train "
         "workers) and write RUN: config.json, metrics.jsonl, checkpoints/, loss.png, encoder.pt.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "dataset", metavar="DATASET", help="dataset directory written by `unitscope ingest` (fsspec URL)"
@@ -23,19 +24,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "run", metavar="RUN", help="run directory for checkpoints, metrics and the encoder (fsspec URL)"
     )
     p.add_argument(
-        "--objective", default=None, choices=["temporal", "sparse", "kmeans"], help="default: temporal"
+        "--objective", default=None, metavar="NAME", help="the objective, listed below (default: temporal)"
+    )
+    p.add_argument("--arch", default=None, help="encoder (default: the objective's, listed below)")
+    p.add_argument(
+        "--width", type=int, default=None, help="first-layer channels; kmeans: centroids (default below)"
     )
     p.add_argument(
-        "--arch",
-        default=None,
-        help="encoder: conv4 (default for temporal), conv5, conv6, le3 (default for sparse), le4; "
-        "kmeans goes with --objective kmeans",
-    )
-    p.add_argument(
-        "--width", type=int, default=None, help="first-layer channels; kmeans: centroids (default 32; 512)"
-    )
-    p.add_argument(
-        "--steps", type=int, default=None, help="optimisation steps; kmeans: Lloyd iterations (400; 30)"
+        "--steps", type=int, default=None, help="optimisation steps; kmeans: Lloyd iterations (default below)"
     )
     p.add_argument("--batch-size", type=int, default=None, help="global batch size (default 64)")
     p.add_argument(
@@ -47,6 +43,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_common(p)
     p.set_defaults(func=main)
+    _list_objectives_in_help(p)
+
+
+def _list_objectives_in_help(parser: argparse.ArgumentParser) -> None:
+    """The objectives and their defaults, read from the registry when help is shown: listing them when
+    the parser is built would import torch for every command."""
+    plain = parser.format_help
+
+    def format_help() -> str:
+        from unitscope.train.config import CONV_ARCHS
+        from unitscope.train.objectives import registry
+
+        rows = []
+        for o in map(registry.get, registry.names()):
+            archs = ", ".join(o.archs or CONV_ARCHS)
+            rows.append(
+                f"  {o.name:9} {o.help}\n{'':12}arch {o.arch} ({archs}), width {o.width}, steps {o.steps}"
+            )
+        parser.epilog = "objectives (train/objectives/):\n" + "\n".join(rows)
+        return plain()
+
+    parser.format_help = format_help  # type: ignore[method-assign]
 
 
 def main(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from unitscope.train.dictionary import CONTRAST_EPS
 from unitscope.train.encoder import EncoderSpec
+from unitscope.train.objectives.registry import Objective
 
 CHUNK = 8192  # patches per assignment matmul (bounded memory whatever the sample size)
 
@@ -83,3 +84,15 @@ def update(
     new = F.normalize(sums, dim=1)
     new[empty] = spare[: len(empty)] if len(spare) >= len(empty) else old[empty]
     return new, len(empty)
+
+
+OBJECTIVE = Objective(
+    name="kmeans",
+    help="a K-means dictionary of whitened patches and its temporally coherent groups; steps = Lloyd "
+    "iterations",
+    arch="kmeans",
+    width=512,
+    steps=30,
+    fit="unitscope.train.clustering:kmeans_worker",
+    archs=("kmeans",),
+)

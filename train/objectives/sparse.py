@@ -9,11 +9,10 @@ import torch.nn.functional as F
 from torch import nn
 from unitscope.train.encoder import Encoder
 from unitscope.train.layers import l2_pool
+from unitscope.train.objectives.registry import Objective
 
 
 class SparseReconstruction(nn.Module):
-    pairs = False
-
     def __init__(self, sparsity: float):
         super().__init__()
         self.sparsity = sparsity
@@ -34,3 +33,13 @@ class SparseReconstruction(nn.Module):
         with torch.no_grad():
             std = F.normalize(encoder.pool(x).float(), dim=1).std(dim=0).mean()
         return {"loss": loss, "recon": recon.detach(), "sparse": sparse.detach(), "embed_std": std}
+
+
+OBJECTIVE = Objective(
+    name="sparse",
+    help="Le et al. 2012: tied-weight reconstruction with L2-pooled sparsity, layer by layer",
+    arch="le3",
+    width=32,
+    steps=400,
+    build=lambda config, encoder: SparseReconstruction(config.sparsity),
+)

@@ -13,12 +13,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from unitscope.train.encoder import Encoder
+from unitscope.train.encoder import EncoderBase
+from unitscope.train.objectives.registry import Objective
 
 
 class TemporalContrast(nn.Module):
-    pairs = True
-
     def __init__(self, embed_dim: int, temperature: float, hidden: int = 512, out: int = 128):
         super().__init__()
         self.temperature = temperature
@@ -29,7 +28,7 @@ class TemporalContrast(nn.Module):
             nn.Linear(hidden, out),
         )
 
-    def forward(self, encoder: Encoder, views: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    def forward(self, encoder: EncoderBase, views: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         a, b = views
         n = a.shape[0]
         h = encoder.embed(torch.cat([a, b]))
@@ -43,3 +42,15 @@ class TemporalContrast(nn.Module):
             pos = (z[:n] * z[n:]).sum(dim=1).mean()
             std = F.normalize(h.float(), dim=1).std(dim=0).mean()
         return {"loss": loss, "nce": loss.detach(), "pair_acc": acc, "pos_sim": pos, "embed_std": std}
+
+
+OBJECTIVE = Objective(
+    name="temporal",
+    help="contrastive: nearby frames of one video are positives (the default)",
+    arch="conv4",
+    width=32,
+    steps=400,
+    view_fraction=0.5,
+    needs_pairs=True,
+    build=lambda config, encoder: TemporalContrast(encoder.embed_dim, config.temperature),
+)
