@@ -49,7 +49,7 @@ def test_the_packages_objectives_are_found_with_their_defaults():
         registry.get("kmeans").fit
         and registry.fit_function(registry.get("kmeans")).__name__ == "kmeans_worker"
     )
-    with pytest.raises(ValueError, match="goes with|does not go with"):
+    with pytest.raises(ValueError, match=r"does not go with objective .kmeans."):
         TrainConfig(dataset="d", run="r", objective="kmeans", arch="conv4")
 
 
@@ -73,5 +73,5 @@ def test_the_cli_lists_and_accepts_what_is_registered(toy, capsys):
     assert "a test objective" in listed
     args = parser.parse_args(["train", "d", "r", "--objective", "toy"])
     assert build_config(TrainConfig, args, dataset="d", run="r").objective == "toy"
-    with pytest.raises(ConfigError, match="unknown objective 'nope': choose one of .*toy"):
+    with pytest.raises(ConfigError, match=r"unknown objective .nope.: choose one of .*toy"):
         build_config(TrainConfig, parser.parse_args(["train", "d", "r", "--objective", "nope"]))
