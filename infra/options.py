@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +37,19 @@ def add_profile(parser: argparse.ArgumentParser, what: str) -> None:
         help=f"scale profile: gpu = {what} (train/profiles.py); auto = gpu where CUDA is present; "
         "flags and config values given win",
     )
+
+
+def epilog_when_shown(parser: argparse.ArgumentParser, make: Callable[[], str]) -> None:
+    """Give `parser` the epilog `make()` returns, made only when its help is shown: a registry's listing
+    (objectives, concept kinds) imports what every other command need not (torch, numpy)."""
+    plain = parser.format_help
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+    def format_help() -> str:
+        parser.epilog = make()
+        return plain()
+
+    parser.format_help = format_help  # type: ignore[method-assign]
 
 
 def read_config_file(path: str | None) -> dict[str, Any]:

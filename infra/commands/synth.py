@@ -5,18 +5,25 @@ from __future__ import annotations
 import argparse
 import json
 
-from unitscope.infra.options import add_common, build_config
+from unitscope.infra.options import add_common, build_config, epilog_when_shown
 
 from unitscope.core.ray_runtime import ensure_ray
+
+
+def _concepts() -> str:
+    from unitscope.pipeline.synth.concepts import CONCEPT_KINDS
+
+    return "planted concepts (pipeline/synth/concepts.py): " + ", ".join(CONCEPT_KINDS)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "synth",
         help="planted-concept corpus: clips with cluttered backgrounds, planted figures, per-frame labels",
-        description="Write N H.264 clips with planted concepts (face, wheel, cat, walker) and distractors "
-        "to OUT, each with a <name>.labels.json sidecar, plus corpus.json.",
+        description="Write N H.264 clips with planted concepts (listed below) and distractors to OUT, each "
+        "with a <name>.labels.json sidecar, plus corpus.json.",
     )
+    epilog_when_shown(p, _concepts)
     p.add_argument("out", metavar="OUT", help="output directory (local path or fsspec URL)")
     p.add_argument("--videos", type=int, default=None, help="number of clips (default 8)")
     p.add_argument("--seconds", type=float, default=None, help="seconds per clip (default 10)")

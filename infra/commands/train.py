@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from unitscope.infra.options import add_common, add_profile, build_config
+from unitscope.infra.options import add_common, add_profile, build_config, epilog_when_shown
 
 from unitscope.core.ray_runtime import ensure_ray
 
@@ -15,7 +15,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train an unsupervised encoder on a dataset's shards (Ray Train)",
         description="Learn an encoder without labels from DATASET's shards (streamed, split over Ray Train "
         "workers) and write RUN: config.json, metrics.jsonl, checkpoints/, loss.png, encoder.pt.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "dataset", metavar="DATASET", help="dataset directory written by `unitscope ingest` (fsspec URL)"
@@ -43,28 +42,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_common(p)
     p.set_defaults(func=main)
-    _list_objectives_in_help(p)
+    epilog_when_shown(p, _objectives)
 
 
-def _list_objectives_in_help(parser: argparse.ArgumentParser) -> None:
-    """The objectives and their defaults, read from the registry when help is shown: listing them when
-    the parser is built would import torch for every command."""
-    plain = parser.format_help
+def _objectives() -> str:
+    from unitscope.train.config import CONV_ARCHS
+    from unitscope.train.objectives import registry
 
-    def format_help() -> str:
-        from unitscope.train.config import CONV_ARCHS
-        from unitscope.train.objectives import registry
-
-        rows = []
-        for o in map(registry.get, registry.names()):
-            archs = ", ".join(o.archs or CONV_ARCHS)
-            rows.append(
-                f"  {o.name:9} {o.help}\n{'':12}arch {o.arch} ({archs}), width {o.width}, steps {o.steps}"
-            )
-        parser.epilog = "objectives (train/objectives/):\n" + "\n".join(rows)
-        return plain()
-
-    parser.format_help = format_help  # type: ignore[method-assign]
+    rows = []
+    for o in map(registry.get, registry.names()):
+        rows.append(f"  {o.name:9} {o.help}\n{'':12}arch {o.arch} ({', '.join(o.archs or CONV_ARCHS)}), "
+                    f"width {o.width}, steps {o.steps}")  # fmt: skip
+    return "objectives (train/objectives/):\n" + "\n".join(rows)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -1,13 +1,15 @@
 """The planted concepts: a face-like figure, a spoked wheel, a cat-like head and a walking stick figure.
 
-Each concept has `params(rng)` (per-instance shape variation and colours) and `figure(params, t)` (its
-primitives in unit space at time `t` seconds; nominal height 1). Poses (position, scale, rotation) are
-applied by the scene, not here.
+Each concept is one `ConceptKind`: `params(rng)` (per-instance shape variation and colours), `figure(params,
+t)` (its primitives in unit space at time `t` seconds; nominal height 1), the poses it may take and its
+preview colour. Poses (position, scale, rotation) are applied by the scene, not here. The config's choices,
+the tracks, the preview and `synth --help` read `CONCEPT_KINDS`, so a new kind is one entry here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from unitscope.pipeline.synth.shapes import (
@@ -141,10 +143,24 @@ def walker(p: dict, t: float) -> list[Prim]:
     ]
 
 
-# name -> (params, figure, rotation range in degrees either side of upright, spin in degrees/s)
-CONCEPT_KINDS: dict[str, tuple[Callable, Callable, float, float]] = {
-    "face": (face_params, face, 30.0, 10.0),
-    "wheel": (wheel_params, wheel, 180.0, 240.0),
-    "cat": (cat_params, cat, 30.0, 10.0),
-    "walker": (walker_params, walker, 15.0, 5.0),
+@dataclass(frozen=True)
+class ConceptKind:
+    name: str
+    params: Callable[[np.random.Generator], dict]
+    figure: Callable[[dict, float], list[Prim]]
+    rotation: float  # degrees either side of upright
+    spin: float  # degrees per second
+    colour: tuple[int, int, int]  # of its boxes in the preview sheet
+    animated: bool = False  # its shape, not just its pose, changes over time
+
+
+# In this order the corpus draws them: a new kind goes last, or every existing corpus changes.
+CONCEPT_KINDS: dict[str, ConceptKind] = {
+    k.name: k
+    for k in (
+        ConceptKind("face", face_params, face, 30.0, 10.0, (255, 230, 0)),
+        ConceptKind("wheel", wheel_params, wheel, 180.0, 240.0, (0, 230, 255)),
+        ConceptKind("cat", cat_params, cat, 30.0, 10.0, (255, 80, 200)),
+        ConceptKind("walker", walker_params, walker, 15.0, 5.0, (120, 255, 90), animated=True),
+    )
 }

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from unitscope.pipeline.synth.concepts import CONCEPT_KINDS
 
-CONCEPTS = ("face", "wheel", "cat", "walker")
 DISTRACTORS = ("dot", "dots", "oval", "arc", "ring", "triangle", "sticks", "blob")
 
 # What the corpus promises, measured over a few hundred frames (tests check these; corpus.json carries them).
@@ -12,7 +12,7 @@ DISTRACTORS = ("dot", "dots", "oval", "arc", "ring", "triangle", "sticks", "blob
 RANGES = {
     "concept_frame_fraction": (0.15, 0.35),  # per concept: fraction of frames it is labelled in
     "concept_height_fraction": (0.2, 0.8),  # a concept's nominal height / frame height (4x range)
-    "concept_rotation_degrees": {"face": 30, "cat": 30, "walker": 15, "wheel": 180},  # +- around upright
+    "concept_rotation_degrees": {k.name: round(k.rotation) for k in CONCEPT_KINDS.values()},  # +- upright
     "distractors_per_frame": (1.5, 4.5),  # mean number of distractors on screen
     "frames_with_distractor": (0.75, 1.0),  # fraction of frames with at least one distractor on screen
     "concept_in_center_square": (0.6, 1.0),  # fraction of labelled boxes whose centre is in the centre square
@@ -32,7 +32,7 @@ class SynthConfig(BaseModel):
     seed: int = Field(0, ge=0, description="corpus seed; clip i is seeded from (seed, i)")
     workers: int | None = Field(None, ge=0, description="Ray tasks at once (default: CPUs); 0 = in-process")
     preview: str | None = Field(None, description="write a contact sheet PNG of labelled frames here")
-    concepts: list[str] = Field(default_factory=lambda: list(CONCEPTS), description="planted concepts")
+    concepts: list[str] = Field(default_factory=lambda: list(CONCEPT_KINDS), description="planted concepts")
     presence: float = Field(0.3, gt=0, le=1, description="fraction of each clip a concept is on screen")
     distractor_slots: int = Field(4, ge=0, le=16, description="distractor tracks running side by side")
     noise: float = Field(
@@ -52,9 +52,9 @@ class SynthConfig(BaseModel):
     @field_validator("concepts")
     @classmethod
     def _concepts(cls, v: list[str]) -> list[str]:
-        unknown = [c for c in v if c not in CONCEPTS]
+        unknown = [c for c in v if c not in CONCEPT_KINDS]
         if unknown or not v or len(set(v)) != len(v):
-            raise ValueError(f"must be distinct names from {list(CONCEPTS)}; got {v}")
+            raise ValueError(f"must be distinct names from {list(CONCEPT_KINDS)}; got {v}")
         return v
 
     @field_validator("prefix")

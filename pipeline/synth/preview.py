@@ -13,6 +13,7 @@ import posixpath
 
 from PIL import Image, ImageDraw
 from unitscope.pipeline import schema
+from unitscope.pipeline.synth.concepts import CONCEPT_KINDS
 from unitscope.pipeline.synth.config import SynthConfig
 from unitscope.pipeline.synth.scene import Scene
 
@@ -21,7 +22,6 @@ from unitscope.core import storage
 COLUMNS = 4
 TILES = 12
 CAPTION = 14
-COLOURS = {"face": (255, 230, 0), "wheel": (0, 230, 255), "cat": (255, 80, 200), "walker": (120, 255, 90)}
 
 
 def tile_size(cfg: SynthConfig) -> tuple[int, int]:
@@ -64,7 +64,7 @@ def contact_sheet(cfg: SynthConfig, tiles: int = TILES) -> Image.Image:
         for o in observations:
             if o.concept and o.visible >= schema.VISIBLE_MIN:
                 box = [v / 2 for v in o.box]
-                colour = COLOURS.get(o.kind, (255, 255, 255))
+                colour = CONCEPT_KINDS[o.kind].colour if o.kind in CONCEPT_KINDS else (255, 255, 255)
                 tdraw.rectangle(box, outline=colour, width=2)
                 tdraw.text((box[0] + 3, box[1] + 2), f"{o.kind} {o.visible:.2f}", fill=colour)
         x, y = (j % COLUMNS) * tw, (j // COLUMNS) * (th + CAPTION)

@@ -18,7 +18,6 @@ from unitscope.pipeline.synth.config import RANGES, SynthConfig
 from unitscope.pipeline.synth.distractors import DISTRACTOR_KINDS
 
 GOLDEN = (np.sqrt(5) - 1) / 2
-ANIMATED = {"walker"}  # figures whose shape (not just pose) changes over time
 
 
 @dataclass
@@ -111,7 +110,12 @@ class Planner:
 
     def track(self, kind: str, concept: bool, span: tuple[int, int], size: float) -> Track:
         rng = self.rng
-        params_fn, figure, rot, spin = (CONCEPT_KINDS if concept else DISTRACTOR_KINDS)[kind]
+        if concept:
+            c = CONCEPT_KINDS[kind]
+            params_fn, figure, rot, spin, animated = c.params, c.figure, c.rotation, c.spin, c.animated
+        else:
+            params_fn, figure, rot, spin = DISTRACTOR_KINDS[kind]
+            animated = False
         s1 = float(np.clip(size * rng.uniform(0.8, 1.25), self.lo, self.hi)) if concept else size
         ends = [self._edge(size) if rng.random() < 0.5 else self._inside(size) for _ in range(2)]
         z = rng.uniform(0.6, 1.0) if kind == "blob" else rng.random()
@@ -128,7 +132,7 @@ class Planner:
             z=z,
             params=params_fn(rng),
             figure=figure,
-            animated=kind in ANIMATED,
+            animated=animated,
         )
 
     def plan(self) -> list[Track]:
