@@ -16,14 +16,12 @@ import pytest
 import yaml
 from unitscope.infra.cli import build_parser
 
-from tests.helpers import ROOT, SHARED
+from tests.helpers import ROOT
 from tests.infra import k8s_schema, kustomize
 
 K8S = ROOT / "k8s"
-SCHEMAS = SHARED / "k8s-schemas"
+SCHEMAS = ROOT / "tests" / "fixtures" / "k8s-schemas"
 OVERLAYS = ["base", "overlays/local", "overlays/cloud"]
-# Commands the design names; one missing from this checkout's CLI is skipped, any other is an error.
-DESIGN_COMMANDS = {"synth", "ingest", "train", "probe", "query", "serve", "demo"}
 
 RENDERED = {name: kustomize.render(K8S / name) for name in OVERLAYS}
 OBJECTS = [
@@ -37,15 +35,9 @@ def _of(overlay: str, kind: str) -> list[dict]:
     return [o for o in RENDERED[overlay] if o["kind"] == kind]
 
 
-def _schemas_for(obj: dict):
-    if obj["kind"] in k8s_schema.CRD_FILES and not SCHEMAS.is_dir():
-        pytest.skip("../shared/k8s-schemas (the KubeRay CRDs) is absent")
-    return SCHEMAS
-
-
 @pytest.mark.parametrize(("overlay", "obj"), OBJECTS)
 def test_manifest_validates(overlay, obj):
-    k8s_schema.validate(obj, _schemas_for(obj))
+    k8s_schema.validate(obj, SCHEMAS)
 
 
 def test_secret_example_validates():
@@ -89,7 +81,7 @@ def test_validator_catches_planted_mistakes(kind, path, value, named):
     obj = _of("base", kind)[0]
     bad = _mutate(obj, path, value)
     with pytest.raises(k8s_schema.InvalidManifest, match=re.escape(named)):
-        k8s_schema.validate(bad, _schemas_for(obj))
+        k8s_schema.validate(bad, SCHEMAS)
 
 
 def test_closed_schema_respects_preserve_unknown_fields():
@@ -119,8 +111,6 @@ def parse_unitscope(argv: list[str]) -> argparse.Namespace:
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     if argv[1] not in commands:
-        if argv[1] in DESIGN_COMMANDS:
-            pytest.skip(f"`unitscope {argv[1]}` is not in this checkout's CLI yet")
         pytest.fail(f"`unitscope {argv[1]}` is not a unitscope command")
     err = io.StringIO()
     try:

@@ -115,7 +115,8 @@ def test_probe_and_query_apply_one_stated_rule(fitted):
     assert [r["is_detector"] for r in rows] == [
         RULE.holds(r["auc"], r["random_auc"], r["p_value"]) for r in rows
     ]
-    assert all(np.isfinite(r["linear_auc"]) and np.isfinite(r["random_linear_auc"]) for r in rows)
+    # the bright disk is read out of all units together far above chance, as the best unit reads it
+    assert all(r["linear_auc"] >= 0.75 and 0 <= r["random_linear_auc"] <= 1 for r in rows), rows
     info = json.loads(Path(cfg.run, PROBE_JSON).read_text())
     assert DetectorRule.from_dict(info["detector_rule"]) == RULE
     assert RULE.text() in html.unescape(Path(cfg.run, REPORT_HTML).read_text())
