@@ -26,7 +26,7 @@ from unitscope.train.profiles import DEMO_CORPUS, resolve
 log = logging.getLogger(__name__)
 
 # The default budget: under 10 minutes on 2 CPU cores (tests/bench/demo_quality.py measures it). The cpu
-# profile fits a K-means dictionary (train/dictionary.py): of everything measured on 2 cores it gives the
+# profile fits a K-means dictionary (train/models/patch.py): of everything measured on 2 cores it gives the
 # largest margin over random weights, in about a minute; the temporal objective needs GPU scale
 # (train/profiles.py). Its frames are 128 px, matched over 7 pyramid levels (16-128 px) at every second
 # position (a quarter of the cost): the face's best unit rose from 0.742 (64 px) to 0.781 (96 px) and 0.793

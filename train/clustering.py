@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from unitscope.train import augment, checkpoint, metrics, plot, shards
 from unitscope.train.config import TrainConfig
-from unitscope.train.dictionary import PatchDictionary
 from unitscope.train.distributed import Dist
 from unitscope.train.encoder import EncoderSpec
 from unitscope.train.model_io import save_encoder
+from unitscope.train.models.patch import PatchDictionary
 from unitscope.train.objectives import coherence, kmeans
 
 from unitscope.core.errors import ConfigError, InputError

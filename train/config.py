@@ -6,11 +6,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from unitscope.train import profiles
-from unitscope.train.encoder import FAMILY
+from unitscope.train.models import registry as models
 from unitscope.train.objectives import registry
 
+FAMILY = models.archs()  # arch -> (block, default depth)
 ARCHS = tuple(FAMILY)
-CONV_ARCHS = tuple(a for a, (block, _) in FAMILY.items() if block != "patch")
+LOSS_ARCHS = tuple(models.archs(fitted=False))  # what a loss can train
 
 
 class TrainConfig(BaseModel):
@@ -135,7 +136,7 @@ class TrainConfig(BaseModel):
             self.arch = objective.arch
         if self.arch not in ARCHS:
             raise ValueError(f"unknown arch {self.arch!r}: choose one of {', '.join(ARCHS)}")
-        allowed = objective.archs or CONV_ARCHS
+        allowed = objective.archs or LOSS_ARCHS
         if self.arch not in allowed:
             raise ValueError(
                 f"arch {self.arch!r} does not go with objective {self.objective!r}, which trains "

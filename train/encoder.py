@@ -1,6 +1,8 @@
-"""The encoder family: a small conv net whose units are the channels of named layers `conv1..convN`, or
-a K-means patch dictionary (train/dictionary.py) whose units are the channels of `kmeans1` (and of
-`group1`, its temporally coherent groups)."""
+"""What every encoder is: its spec (saved beside its weights), the base class the probe relies on, the
+factory and the input preprocessing. The kinds themselves are modules of train/models/: a small conv net
+whose units are the channels of named layers `conv1..convN` (models/conv.py), or a K-means patch
+dictionary whose units are the channels of `kmeans1` and of `group1`, its temporally coherent groups
+(models/patch.py)."""
 
 from __future__ import annotations
 
@@ -11,20 +13,11 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict
 from torch import nn
-from unitscope.train.layers import BLOCKS
+from unitscope.train.models import registry
 
 SPEC_VERSION = 1
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.25, 0.25, 0.25)
-# arch name -> (block kind, default depth)
-FAMILY = {
-    "conv4": ("conv", 4),
-    "conv5": ("conv", 5),
-    "conv6": ("conv", 6),
-    "le3": ("le", 3),
-    "le4": ("le", 4),
-    "kmeans": ("patch", 1),
-}
 PATCH_SCALES = (0.125, 0.1875, 0.25, 0.375, 0.5, 0.75, 1.0)  # K-means pyramid, fractions of the input side
 
 
@@ -62,9 +55,10 @@ class EncoderSpec(BaseModel):
         stride: int = 1,
         group: int = 1,
     ) -> EncoderSpec:
-        if arch not in FAMILY:
-            raise ValueError(f"unknown arch {arch!r}: choose one of {', '.join(FAMILY)}")
-        block, default_depth = FAMILY[arch]
+        family = registry.archs()
+        if arch not in family:
+            raise ValueError(f"unknown arch {arch!r}: choose one of {', '.join(family)}")
+        block, default_depth = family[arch]
         if block == "patch":
             scales = sorted({max(patch, round(input_size * f)) for f in PATCH_SCALES})
             grouped = group > 1
@@ -123,54 +117,14 @@ class EncoderBase(nn.Module):
         return self.embed(x)
 
 
-class Encoder(EncoderBase):
-    """Single-device conv encoder (blocks of train/layers.py)."""
-
-    def __init__(self, spec: EncoderSpec):
-        super().__init__(spec)
-        block = BLOCKS[spec.block]
-        cins = [3, *spec.channels[:-1]]
-        self.blocks = nn.ModuleDict(
-            {
-                name: block(cin, cout, k)
-                for name, cin, cout, k in zip(spec.layers, cins, spec.channels, spec.kernels, strict=True)
-            }
-        )
-
-    def layer_parts(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """Per layer: (filter input, linear responses, output); the sparse objective's view."""
-        parts = []
-        for block in self.blocks.values():
-            p = block.parts(x)
-            parts.append(p)
-            x = p[2]
-        return parts
-
-    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        out = {}
-        for name, block in self.blocks.items():
-            x = block(x)
-            out[name] = x
-        return out
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.blocks.values():
-            x = block(x)
-        return self.pool(x)
-
-
 def build_encoder(spec: EncoderSpec | dict, seed: int = 0) -> EncoderBase:
     """The architecture of `spec` with random weights drawn from `seed` (for conv nets also the probe's
     control; a patch dictionary's control keeps its trained whitening: `EncoderBase.randomized`)."""
     spec = spec if isinstance(spec, EncoderSpec) else EncoderSpec.model_validate(spec)
-    if spec.block == "patch":
-        from unitscope.train.dictionary import PatchDictionary
-
-        return PatchDictionary(spec, seed)
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
-        return Encoder(spec)
+        return registry.kind(spec.block).build(spec, seed)
     finally:
         torch.random.set_rng_state(state)
 

@@ -6,7 +6,7 @@ import io
 import json
 
 import torch
-from unitscope.train.encoder import Encoder, EncoderSpec, build_encoder
+from unitscope.train.encoder import EncoderBase, EncoderSpec, build_encoder
 
 from unitscope.core import storage
 from unitscope.core.errors import InputError
@@ -15,7 +15,7 @@ ENCODER_WEIGHTS = "encoder.pt"
 ENCODER_SPEC = "encoder.json"
 
 
-def save_encoder(encoder: Encoder, run_url: str) -> str:
+def save_encoder(encoder: EncoderBase, run_url: str) -> str:
     """Write the weights (CPU tensors, loadable with weights_only=True), then the spec; returns the URL."""
     state = {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()}
     url = storage.join(run_url, ENCODER_WEIGHTS)
@@ -34,7 +34,7 @@ def load_spec(run_url: str) -> EncoderSpec:
     return EncoderSpec.model_validate(json.loads(storage.read_bytes(url)))
 
 
-def load_encoder(run_url: str, device: str | torch.device = "cpu") -> Encoder:
+def load_encoder(run_url: str, device: str | torch.device = "cpu") -> EncoderBase:
     """The trained encoder of a run, in eval mode on `device`."""
     spec = load_spec(run_url)
     url = storage.join(run_url, ENCODER_WEIGHTS)

@@ -46,12 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _objectives() -> str:
-    from unitscope.train.config import CONV_ARCHS
+    from unitscope.train.config import LOSS_ARCHS
     from unitscope.train.objectives import registry
 
     rows = []
     for o in map(registry.get, registry.names()):
-        rows.append(f"  {o.name:9} {o.help}\n{'':12}arch {o.arch} ({', '.join(o.archs or CONV_ARCHS)}), "
+        rows.append(f"  {o.name:9} {o.help}\n{'':12}arch {o.arch} ({', '.join(o.archs or LOSS_ARCHS)}), "
                     f"width {o.width}, steps {o.steps}")  # fmt: skip
     return "objectives (train/objectives/):\n" + "\n".join(rows)
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 from unitscope.train import augment, shards
 from unitscope.train.config import TrainConfig
+from unitscope.train.encoder import build_encoder
 from unitscope.train.model_io import load_encoder
 from unitscope.train.train import run
 
@@ -50,16 +51,22 @@ def test_run_directory_holds_the_contract(trained):
     assert result.steps == STEPS and result.start_step == 0 and result.images_per_s > 0
 
 
-def test_training_learns_without_collapsing(trained, dataset):
-    """The loss falls (an encoder that never trained fails here), and the embedding keeps its spread."""
+def test_training_moves_the_encoder_without_collapsing_it(trained, dataset):
+    """The trained embedding differs from the same encoder's at initialisation (an encoder that never
+    trained fails here), sparse reconstruction's loss more than halves (temporal's is too noisy at batch 8
+    to say), and the embedding keeps its spread."""
     cfg, _ = trained
     rows = [json.loads(line) for line in (Path(cfg.run) / "metrics.jsonl").read_text().splitlines()]
     first, last = (np.mean([r["loss"] for r in part]) for part in (rows[:5], rows[-5:]))
-    assert last < 0.95 * first, (first, last)
+    if cfg.objective == "sparse":
+        assert last < 0.5 * first, (first, last)
     enc = load_encoder(cfg.run)
+    start = build_encoder(enc.spec, seed=cfg.seed)
     frames = _frames(dataset)
     with torch.no_grad():
         emb = enc.embed(enc.preprocess(frames))
+        moved = (emb - start.embed(start.preprocess(frames))).norm() / emb.norm()
+    assert float(moved) > 0.05, float(moved)
     std = torch.nn.functional.normalize(emb, dim=1).std(dim=0)
     assert float((std > 1e-3).float().mean()) >= 0.5
     assert float(std.mean()) >= 0.02

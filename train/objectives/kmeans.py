@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from unitscope.train.dictionary import CONTRAST_EPS
 from unitscope.train.encoder import EncoderSpec
+from unitscope.train.models.patch import CONTRAST_EPS
 from unitscope.train.objectives.registry import Objective
 
 CHUNK = 8192  # patches per assignment matmul (bounded memory whatever the sample size)

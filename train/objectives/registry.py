@@ -28,7 +28,9 @@ class Objective:
     # Or a function that fits the encoder itself, `module:function` with train_worker's signature
     # (named, not imported: it may import this package back).
     fit: str | None = None
-    archs: tuple[str, ...] | None = None  # the only encoders it can train (None: the conv family)
+    archs: tuple[str, ...] | None = (
+        None  # the only encoders it can train (None: every encoder a loss can train)
+    )
 
 
 _REGISTRY: dict[str, Objective] = {}

@@ -7,8 +7,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from unitscope.train.encoder import Encoder
 from unitscope.train.layers import l2_pool
+from unitscope.train.models.conv import ConvEncoder
 from unitscope.train.objectives.registry import Objective
 
 
@@ -17,7 +17,7 @@ class SparseReconstruction(nn.Module):
         super().__init__()
         self.sparsity = sparsity
 
-    def forward(self, encoder: Encoder, views: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    def forward(self, encoder: ConvEncoder, views: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         x = views[0]
         recon = x.new_zeros(())
         sparse = x.new_zeros(())

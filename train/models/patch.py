@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from unitscope.train.encoder import EncoderBase, EncoderSpec
+from unitscope.train.models.registry import EncoderKind
 
 CONTRAST_EPS = 10.0  # added to the patch variance (grey levels^2): flat patches are not blown up
 
@@ -104,3 +105,6 @@ class PatchDictionary(EncoderBase):
         for m in maps[1:]:
             out = torch.maximum(out, m if m.shape[-1] == grid else F.adaptive_max_pool2d(m, grid))
         return out
+
+
+KINDS = [EncoderKind("patch", {"kmeans": 1}, PatchDictionary, fitted=True)]

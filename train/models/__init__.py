@@ -1,0 +1,1 @@
+"""Encoder kinds, one module each (found by name in `registry`)."""
