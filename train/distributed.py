@@ -72,7 +72,7 @@ def launch(config: TrainConfig, shard_urls: list[str], fn: WorkerFn) -> dict:
     import ray.train
     from ray.train.torch import TorchConfig, TorchTrainer
 
-    ensure_ray(config.address)  # the CLI attaches to --address first; a direct caller gets local Ray
+    ensure_ray(config.address)  # the given cluster, else local Ray, once the inputs were checked
     gpu = want_gpu(config)
     # Ray Train's storage_path holds only its bookkeeping here (a .validate_storage_marker written by this
     # driver, and its controller's snapshot of reported checkpoints, of which there are none): checkpoints,

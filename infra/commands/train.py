@@ -6,8 +6,6 @@ import argparse
 
 from unitscope.infra.options import add_common, add_profile, build_config, epilog_when_shown
 
-from unitscope.core.ray_runtime import ensure_ray
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -58,13 +56,9 @@ def _objectives() -> str:
 
 def main(args: argparse.Namespace) -> int:
     from unitscope.train.config import TrainConfig
-    from unitscope.train.train import absolute_paths, check_inputs, run
+    from unitscope.train.train import run
 
-    config = absolute_paths(build_config(TrainConfig, args))
-    check_inputs(config)  # bad input is reported before Ray starts
-    if config.workers > 0:
-        ensure_ray(config.address)
-    result = run(config)
+    result = run(build_config(TrainConfig, args))  # checks its inputs before Ray starts
     print(
         f"trained {result.steps} steps (from step {result.start_step}) in {result.seconds:.0f}s, "
         f"{result.images_per_s:.0f} images/s, final loss {result.final_loss:.4f}, "
