@@ -7,7 +7,7 @@ Local Ray, local folders, no network. Every stage's options can be overridden (`
 `train`, `probe` mappings in the config file), so the demo shrinks to a smoke test or grows to an
 experiment. A stage is reused only when it completed with the same settings and inputs (its record in
 OUT/.stages/); a training run cut short with the same settings resumes from its checkpoint, and any other
-stage output is redone from scratch (issue 14: a failed run's stage was taken as done).
+stage output is redone from scratch (a failed run's stage is never taken as done).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The dataset format: paths, keys and table schemas that ingest writes and every later stage reads.
 
-This module is the contract between stages (see DESIGN.md). Readers import names from here
+This module is the contract between stages (docs/architecture.md). Readers import names from here
 instead of spelling paths or column names themselves.
 """
 

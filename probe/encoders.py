@@ -42,8 +42,8 @@ def fingerprint(
 ) -> str:
     """Identifies what stored activations were computed from: the encoder's content (weights and spec),
     dataset and its shards (`shard_ids`, e.g. checksums), layers, pooling, seed. The encoder is hashed,
-    not its size and time stamp: a retrained encoder of the same size, copied with its times kept, gave the
-    old fingerprint and the old activations were reused (issue 14)."""
+    not its size and time stamp: a retrained encoder of the same size, copied with its times kept, would
+    give the old fingerprint and the old activations would be reused."""
     fs, root = storage.url_to_fs(run_url.rstrip("/"))
     encoder = hashlib.sha256(fs.cat_file(f"{root}/{ENCODER_WEIGHTS}"))
     encoder.update(fs.cat_file(f"{root}/{ENCODER_SPEC}"))

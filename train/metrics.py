@@ -103,7 +103,7 @@ class Progress:
 class Follower:
     """The driver's progress line under Ray Train: rank 0 writes RUN/metrics.jsonl, this thread prints its
     rows as they arrive. The workers print nothing themselves: Ray Train turns a worker's `print` into a
-    log record and echoes it too, so each line came twice, between Ray's own messages (issue 14)."""
+    log record and echoes it too, so each line would come twice, between Ray's own messages."""
 
     def __init__(self, run_url: str, total: int, start: int, log_every: int, every_s: float = 1.0):
         self.run_url, self.total, self.log_every, self.every_s = run_url, total, log_every, every_s

@@ -1,10 +1,8 @@
 """Scale profiles: one switch that sets the training settings at which concept units emerge on a machine.
 
-`cpu` is the defaults (2 cores, minutes). `gpu` is the scale measured on one H200 (shared notes,
-issue "emergence"): the temporal objective's detectors grow with width and images seen (walker's best unit
-0.69 -> 0.73 -> 0.80 held-out AUC from width 32 -> 64 -> 128 at ~2.5M images), so the profile trains
-conv4 at width 128 with a full schedule of 12,000 steps x 256 pairs (6.1M images, ~2-3 min at the
-47-69k images/s measured there with 14 loader workers), annealed to the end. Values given explicitly (flags,
+`cpu` is the defaults (2 cores, minutes). `gpu` is the scale at which the temporal objective's detectors
+grew on one GPU: they grow with width and images seen (docs/benchmarks.md), so the profile trains conv4 at
+width 128 with a full schedule of 12,000 steps x 256 pairs (6.1M images), annealed to the end. Values given explicitly (flags,
 config file) win over the profile's.
 """
 

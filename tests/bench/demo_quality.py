@@ -3,7 +3,7 @@
 Per concept: the best unit (chosen on one half of the held-out videos, scored on the other), its held-out
 AUC and accuracy, the random-weights control, the permutation p, the linear probe on all units (and on the
 random weights' units), and whether the unit is a detector under the one definition (probe/detector.py).
-The bar (issue "emergence"): at least one concept has a detector; also the wall time against its budget of
+The bar: at least one concept has a detector; also the wall time against its budget of
 600 s on 2 cores, with the machine's CPU count and load (other work on the machine slows it).
 
     python tests/bench/demo_quality.py [OUT] [--config FILE] [--profile cpu|gpu|auto]

@@ -1,6 +1,6 @@
 """Local storage keeps working when the process' working directory is gone: a Ray job's driver runs in its
 job package directory, which Ray unpacks again under it when another node on the same host (same Ray temp
-dir) joins the job; fsspec's LocalFileSystem.rm calls os.getcwd() and failed there (issue 14)."""
+dir) joins the job; fsspec's LocalFileSystem.rm calls os.getcwd(), which fails there."""
 
 from __future__ import annotations
 

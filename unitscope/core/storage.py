@@ -42,7 +42,7 @@ def absolute(url: str) -> str:
 
     Stages call it in the driver before anything reaches Ray: Ray Train runs its workers in a directory
     of Ray's session (`.../artifacts/unitscope-train-...`), where a relative `dataset/shards/...` names
-    nothing (issue 14)."""
+    nothing."""
     if url.startswith("file://"):
         return "file://" + os.path.abspath(os.path.expanduser(url[len("file://") :]))
     if "://" in url or "::" in url:
