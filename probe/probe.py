@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import BaseModel
 from unitscope.pipeline.dataset import Dataset
 from unitscope.pipeline.schema import SHARDS_DIR
-from unitscope.probe import activations, concepts, frame_index, report
+from unitscope.probe import activations, concepts, frame_index, map_scores, report
 from unitscope.probe.catalog import (
     CATALOG_SCHEMA,
     CATALOG_TABLE,
@@ -158,6 +158,7 @@ def run(cfg: ProbeConfig) -> ProbeResult:
         skipped.update(out.skipped)
         index_info[cs.source] = out.index
 
+    map_scores.localize(results, cfg.dataset, spec, units, cfg)
     top_of = {j: r["top_keys"] for j, r in enumerate(rows)}
     catalog = [row for r in results for row in catalog_rows(r, units, top_of, cfg)]
     write_parquet(f"{run_url}/{CATALOG_TABLE}", catalog, CATALOG_SCHEMA)
