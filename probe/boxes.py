@@ -32,6 +32,7 @@ class BoxedFrame:
     key: str
     image: Image.Image
     objects: list[dict]  # {"concept", "box"} in frame pixels
+    labels: list[str]  # the concepts the frame counts as showing (visible enough, as ingest decided)
 
     def boxes(self, concept: str) -> list[list[float]]:
         return [o["box"] for o in self.objects if o["concept"] == concept]
@@ -88,5 +89,6 @@ def read_frames(dataset: Dataset, keys: list[str]) -> dict[str, BoxedFrame]:
         except (ValueError, OSError, tarfile.TarError) as exc:
             raise InputError(f"frame {key}: its .json member cannot be read ({exc}); re-run ingest") from None
         objects = check_objects(key, meta.get("objects") or [], *img.size)
-        out[key] = BoxedFrame(key, img, objects)
+        labels = meta.get("labels") or []
+        out[key] = BoxedFrame(key, img, objects, [str(c) for c in labels if isinstance(c, str)])
     return out

@@ -13,7 +13,7 @@ import logging
 
 import numpy as np
 from unitscope.pipeline.dataset import Dataset
-from unitscope.probe import localization
+from unitscope.probe import localization, overlay
 from unitscope.probe.boxes import read_frames
 from unitscope.probe.encoders import default_device, open_encoder
 from unitscope.probe.evaluation import ConceptResult
@@ -66,3 +66,26 @@ def localize(results: list[ConceptResult], dataset_url: str, spec, units, cfg) -
             f"{loc['random']['pointing']:.2f} / {loc['random']['iou']:.3f}" if "random" in loc else "—",
             best["frames"],
         )  # fmt: skip
+
+
+def report_overlays(results: list[ConceptResult], dataset_url: str, spec, units, unit_rows, random_top,
+                    cfg) -> tuple[dict[tuple[str, int, str], bytes], dict[str, list[str]]]:  # fmt: skip
+    """JPEG overlays of the top frames the report shows, {(network, unit id, frame key): bytes}, each
+    unit's map drawn with the boxes of the concept it is shown for (the first concept that shows it),
+    and the labels of those frames."""
+    want: dict[tuple[str, int], tuple[str, list[str]]] = {}
+    for r in results:
+        for s in r.trained[: cfg.report_units]:
+            want.setdefault(("trained", s.unit), (r.concept, unit_rows[s.unit]["top_keys"]))
+        if r.random:
+            want.setdefault(("random", r.random[0].unit), (r.concept, random_top.get(r.random[0].unit, [])))
+    if not want:
+        return {}, {}
+    frames = read_frames(Dataset(dataset_url), sorted({k for _, keys in want.values() for k in keys}))
+    device = default_device(spec.device)
+    out = {}
+    for (network, u), (concept, keys) in want.items():
+        enc = open_encoder(spec.run, network, spec.seed, device, spec.token)
+        images = overlay.unit_overlays(enc, [frames[k] for k in keys], units[u], concept, "JPEG")
+        out.update({(network, u, k): img for k, img in zip(keys, images, strict=True)})
+    return out, {k: f.labels for k, f in frames.items()}

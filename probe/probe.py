@@ -187,7 +187,8 @@ def run(cfg: ProbeConfig) -> ProbeResult:
         "null_aucs": {f"{r.source}/{r.concept}": r.null_aucs for r in results},
     }
     write_bytes(f"{run_url}/{PROBE_JSON}", json.dumps(info, indent=1, default=float).encode())
-    html = report.render(info, results, catalog, rows, random_top, units, cfg)
+    overlays, labels = map_scores.report_overlays(results, cfg.dataset, spec, units, rows, random_top, cfg)
+    html = report.render(info, results, catalog, rows, random_top, units, cfg, overlays, labels)
     write_bytes(f"{run_url}/{REPORT_HTML}", html.encode())
     table = [row for row in catalog if row["rank"] == 1]
     return ProbeResult(
