@@ -70,25 +70,27 @@ def _meta(blob: bytes, key: str) -> dict:
     return {}
 
 
+def read_frame(dataset: Dataset, key: str, where: tuple[int, int, int]) -> BoxedFrame:
+    """Frame `key` decoded, with its checked objects and labels, from its (shard, JPEG offset, size)."""
+    shard, offset, size = where
+    start = offset + size + (-size % BLOCK)  # the JPEG's padding, then the .json member's header
+    path = storage.join(dataset.root, schema.shard_path(shard))
+    blob = dataset.fs.cat_file(path, start=offset, end=start + META_MAX)
+    img = decode(blob[:size])
+    if img is None:
+        raise InputError(f"frame {key} of {dataset.url} cannot be decoded; re-run `unitscope ingest`")
+    try:
+        meta = _meta(blob[start - offset :], key)
+    except (ValueError, OSError, tarfile.TarError) as exc:
+        raise InputError(f"frame {key}: its .json member cannot be read ({exc}); re-run ingest") from None
+    objects = check_objects(key, meta.get("objects") or [], *img.size)
+    labels = meta.get("labels") or []
+    return BoxedFrame(key, img, objects, [str(c) for c in labels if isinstance(c, str)])
+
+
 def read_frames(dataset: Dataset, keys: list[str]) -> dict[str, BoxedFrame]:
-    """Each of `keys` decoded, with its checked objects (none when the frame's `.json` has none)."""
+    """Each of a few `keys` (located by one pass over the frames table) as `read_frame` gives it."""
     where = dataset.locate(keys)
     if missing := set(keys) - where.keys():
         raise InputError(f"no frame with key {min(missing)!r} in {dataset.url}")
-    out = {}
-    for key in keys:
-        shard, offset, size = where[key]
-        start = offset + size + (-size % BLOCK)  # the JPEG's padding, then the .json member's header
-        path = storage.join(dataset.root, schema.shard_path(shard))
-        blob = dataset.fs.cat_file(path, start=offset, end=start + META_MAX)
-        img = decode(blob[:size])
-        if img is None:
-            raise InputError(f"frame {key} of {dataset.url} cannot be decoded; re-run `unitscope ingest`")
-        try:
-            meta = _meta(blob[start - offset :], key)
-        except (ValueError, OSError, tarfile.TarError) as exc:
-            raise InputError(f"frame {key}: its .json member cannot be read ({exc}); re-run ingest") from None
-        objects = check_objects(key, meta.get("objects") or [], *img.size)
-        labels = meta.get("labels") or []
-        out[key] = BoxedFrame(key, img, objects, [str(c) for c in labels if isinstance(c, str)])
-    return out
+    return {key: read_frame(dataset, key, where[key]) for key in keys}

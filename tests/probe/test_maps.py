@@ -7,7 +7,9 @@ import pytest
 import torch
 from PIL import Image
 from unitscope.probe import localization
+from unitscope.probe.boxes import BoxedFrame, check_objects
 from unitscope.probe.maps import unit_maps
+from unitscope.probe.overlay import overlay
 from unitscope.train.encoder import EncoderSpec, build_encoder
 
 from unitscope.core.errors import InputError
@@ -65,7 +67,10 @@ def test_template_map_points_at_planted_box():
     assert s["pointing"] >= 0.95 and s["frames"] == 40 and s["iou"] > 0
     # a random template does not point at the box, and neither does the centre prior as often
     assert localization.scores(maps[:, 1], [[b] for b in boxes], np.ones(40, bool))["pointing"] < 0.6
-    assert localization.centre_scores(40, FRAME, FRAME, [[b] for b in boxes], np.ones(40, bool))["pointing"] < 0.6
+    assert (
+        localization.centre_scores(40, FRAME, FRAME, [[b] for b in boxes], np.ones(40, bool))["pointing"]
+        < 0.6
+    )
 
 
 def test_group_map_is_the_mean_of_its_members():
@@ -107,3 +112,30 @@ def test_iou_and_pointing_by_hand():
     assert localization.points_inside(maps[0], [[0, 0, 1, 1]])  # max at pixel (0,0), centre (0.5,0.5)
     assert not localization.points_inside(maps[1], [[0, 0, 2, 2]])
     assert localization.top_threshold(np.arange(1000.0).reshape(10, 10, 10)) == pytest.approx(994.005)
+
+
+@pytest.mark.parametrize(
+    ("objects", "message"),
+    [
+        ([{"concept": "face", "box": [0, 0, 200, 20]}], "outside the 96x96 frame"),
+        ([{"concept": "face", "box": [30, 10, 20, 40]}], "malformed object"),
+        ([{"concept": "face", "box": "0 0 1 1"}], "malformed object"),
+        ([{"box": [0, 0, 10, 10]}], "malformed object"),
+        ("face", "is not a list"),
+    ],
+)
+def test_bad_boxes_in_a_frame_are_refused(objects, message):
+    with pytest.raises(InputError, match=message):
+        check_objects("abc-1", objects, 96, 96)
+
+
+def test_overlay_marks_label_and_draws_box():
+    images, boxes = planted(np.random.default_rng(3), 1)
+    frame = BoxedFrame("k-0", images[0], [{"concept": "ring", "box": boxes[0]}], ["ring"])
+    m = unit_maps(template_encoder(), images, [("kmeans1", 0)])[0, 0]
+    on = np.asarray(overlay(frame, m, "ring"))
+    off = np.asarray(overlay(BoxedFrame("k-0", images[0], [], []), m, "ring"))
+    assert on.shape == (FRAME, FRAME, 3)
+    assert tuple(on[1, 1]) == (40, 200, 60) and tuple(off[1, 1]) == (230, 40, 40)  # carries the label or not
+    x0, y0 = int(boxes[0][0]), int(boxes[0][1])
+    assert tuple(on[y0 + 3, x0]) == (255, 255, 255)  # the concept's box is drawn
