@@ -9,7 +9,6 @@ from typing import Any
 
 from unitscope.core.errors import InputError
 
-
 UNIT_CONCEPT_COLUMNS = ["concept", "rank", "auc", "accuracy", "chance", "random_auc", "p_value", "is_detector",
                         "pointing", "iou"]  # fmt: skip
 
@@ -64,18 +63,7 @@ def main(args: argparse.Namespace) -> int:
             f"unit {result['unit']}  mean {result['mean']:.4g}  std {result['std']:.4g}\n\nconcepts:\n"
             + table(
                 result["concepts"],
-                [
-                    "concept",
-                    "rank",
-                    "auc",
-                    "accuracy",
-                    "chance",
-                    "random_auc",
-                    "p_value",
-                    "is_detector",
-                    "pointing",
-                    "iou",
-                ],  # fmt: skip
+                UNIT_CONCEPT_COLUMNS,
             )
             + f"\n{q.catalog.rule.text()}"
             + "\n\ntop frames:\n"
