@@ -28,14 +28,14 @@ def add_overlay_routes(app: FastAPI, q: RunQueries) -> None:
         **errors(404, 422),
     }
 
-    @app.get("/units/{layer}/{channel}/overlays/{name}", response_class=Response, responses=responses)
+    @app.get("/units/{layer}/{channel}/overlays/{file}", response_class=Response, responses=responses)
     async def unit_overlay(
         layer: str = Path(min_length=1, max_length=MAX_NAME_LENGTH, description="layer name, e.g. conv3"),
         channel: int = Path(ge=0, le=MAX_CHANNEL, description="channel index within the layer"),
-        name: str = Path(
+        file: str = Path(
             pattern=OVERLAY_FILE_PATTERN, max_length=MAX_KEY_LENGTH + 4, description="frame key + .png"
         ),
     ) -> Response:
-        key = name.removesuffix(".png")
+        key = file.removesuffix(".png")
         png = await anyio.to_thread.run_sync(overlays.png, f"{layer}/{channel}", key)  # a forward pass
         return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})

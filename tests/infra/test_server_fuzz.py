@@ -94,8 +94,8 @@ def fuzz_config(run) -> str:
         "/units/{layer}/{channel}": {"path.layer": "layers", "path.channel": "channels"},
         "/units/{layer}/{channel}/frames": {"path.layer": "layers", "path.channel": "channels"},
         "/gallery/units/{layer}/{channel}": {"path.layer": "layers", "path.channel": "channels"},
-        "/units/{layer}/{channel}/overlays/{name}": {
-            "path.layer": "layers", "path.channel": "channels", "path.name": "overlays"
+        "/units/{layer}/{channel}/overlays/{file}": {
+            "path.layer": "layers", "path.channel": "channels", "path.file": "overlays"
         },
     }  # fmt: skip
     for path, params in uses.items():
@@ -137,7 +137,7 @@ def test_openapi_document_is_valid(server):
         "/gallery/units/{layer}/{channel}": {"200", "404", "422"},
         "/frames/{name}": {"200", "404", "422"},
         "/neighbors": {"200", "404", "422"},
-        "/units/{layer}/{channel}/overlays/{name}": {"200", "404", "422"},
+        "/units/{layer}/{channel}/overlays/{file}": {"200", "404", "422"},
     }.items():
         assert statuses <= set(ops[path]["get"]["responses"]), path
     assert {"200", "413", "422"} <= set(ops["/query/image"]["post"]["responses"])
