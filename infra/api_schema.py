@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 # matches other scripts' digits, which no key holds.
 FRAME_KEY_PATTERN = r"^[0-9a-f]{16}-[0-9]+$"
 FRAME_FILE_PATTERN = r"^[0-9a-f]{16}-[0-9]+\.jpg$"
+OVERLAY_FILE_PATTERN = r"^[0-9a-f]{16}-[0-9]+\.png$"  # a unit's map over a frame (infra/overlay_routes.py)
 VIDEO_ID_PATTERN = r"^[0-9a-f]{16}$"
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024  # POST /query/image's default limit (413 beyond it)
 MAX_KEY_LENGTH = 64

@@ -43,6 +43,12 @@ def frame_src(key: str) -> str:
     return f"/frames/{quote(key, safe='')}.jpg"
 
 
+def overlay_src(unit: str, key: str) -> str:
+    """The unit's map over frame `key` (infra/overlay_routes.py)."""
+    layer, _, channel = unit.rpartition("/")
+    return f"/units/{quote(layer, safe='')}/{channel}/overlays/{quote(key, safe='')}.png"
+
+
 def _num(v: Any) -> str:
     return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else escape(str(v))
 
@@ -112,9 +118,11 @@ def unit_page(unit: dict[str, Any], rule: str = "") -> str:
         for r in unit["concepts"]
     )
     frames = "".join(
-        f'<figure><img src="{frame_src(f["key"])}" alt="{escape(f["key"])}">'
+        f'<figure><a href="{frame_src(f["key"])}"><img loading="lazy" alt="{escape(f["key"])}" '
+        f'src="{escape(overlay_src(unit["unit"], f["key"]))}"></a>'
         f"<figcaption>{_num(f.get('activation'))} · {escape(str(f.get('video') or ''))} @ "
-        f"{_num(f.get('pts'))}s</figcaption></figure>"
+        f"{_num(f.get('pts'))}s · labels: {escape(', '.join(f.get('labels') or []) or 'none')}</figcaption>"
+        "</figure>"
         for f in unit["frames"]
     )
     hist = unit["histogram"]
@@ -124,6 +132,8 @@ def unit_page(unit: dict[str, Any], rule: str = "") -> str:
         "<h2>Concepts</h2><table><tr><th>concept</th><th>held-out AUC</th><th>random-weights AUC</th>"
         f"<th>accuracy</th><th>rank</th><th></th></tr>{labels}</table>"
         f"<h2>Activation histogram</h2>{_histogram_svg(hist['counts'], hist['edges'])}"
-        f'<h2>Top frames</h2><div class="frames">{frames}</div>'
+        "<h2>Top frames</h2><p>each with the unit's map overlaid and its labelled boxes drawn; corner green "
+        "when the frame carries the unit's best concept, red when not</p>"
+        f'<div class="frames">{frames}</div>'
     )
     return _page(f"unit {unit['unit']}", body, rule)

@@ -3,6 +3,7 @@ demo, probe and query tables, and every table that says "detector" states the ru
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from unitscope.probe.detector import DetectorRule
@@ -21,17 +22,31 @@ HEADERS = {
     "linear_auc": "linear probe AUC",
     "random_linear_auc": "random weights linear AUC",
     "is_detector": "detector",
+    "chance": "chance",
+    "pointing": "pointing",
+    "centre_pointing": "centre pointing",
+    "random_pointing": "random pointing",
+    "iou": "IoU",
+    "centre_iou": "centre IoU",
+    "random_iou": "random IoU",
+    "aliases": "same as",
 }
-CONCEPT_COLUMNS = ["concept", "label_source", "unit", "auc", "accuracy", "random_auc", "p_value", "linear_auc",
-                   "random_linear_auc", "is_detector"]  # fmt: skip
-RANKED_COLUMNS = ["rank", "unit", "select_auc", "auc", "accuracy", "random_auc", "p_value", "is_detector"]
+LOCALIZATION = ["pointing", "centre_pointing", "random_pointing", "iou", "centre_iou", "random_iou"]
+CONCEPT_COLUMNS = ["concept", "label_source", "unit", "auc", "accuracy", "chance", "random_auc", "p_value",
+                   "linear_auc", "random_linear_auc", "is_detector", *LOCALIZATION]  # fmt: skip
+RANKED_COLUMNS = ["rank", "unit", "select_auc", "auc", "accuracy", "chance", "random_auc", "p_value",
+                  "is_detector", "pointing", "iou", "aliases"]  # fmt: skip
 
 
 def cell(v: Any) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, float):
+        if not math.isfinite(v):
+            return "-"
         return f"{v:.4f}" if v < 0.01 else f"{v:.3f}"
+    if isinstance(v, list):
+        return ",".join(map(str, v)) or "-"
     return "-" if v is None else str(v)
 
 
@@ -44,11 +59,19 @@ def table(rows: list[dict[str, Any]], cols: list[str], headers: dict[str, str] |
     return "\n".join(lines) if rows else "(none)"
 
 
+LEGEND = (
+    "chance: held-out accuracy of always answering the majority class; pointing: share of held-out "
+    "positives whose map maximum is in a concept box; IoU: NetDissect IoU at the unit's top-0.5% quantile"
+)
+
+
 def concept_table(rows: list[dict[str, Any]], rule: DetectorRule) -> str:
     """One row per concept: its best unit (chosen on the selection half, scored on the held-out half),
-    the random-weights control, p, the linear probe on all units, and whether the unit is a detector."""
+    the random-weights control, p, the linear probe on all units, whether the unit is a detector, and
+    where it fires: pointing game and IoU against the concept's boxes beside the centre prior and the
+    random control ("-": no boxes)."""
     rows = sorted(rows, key=lambda r: (r.get("label_source") or "", r["concept"]))
-    return f"{table(rows, CONCEPT_COLUMNS, {'unit': 'best unit'})}\n{rule.text()}"
+    return f"{table(rows, CONCEPT_COLUMNS, {'unit': 'best unit'})}\n{rule.text()}\n{LEGEND}"
 
 
 def ranked_table(rows: list[dict[str, Any]], rule: DetectorRule) -> str:

@@ -4,6 +4,7 @@ output crop, where visibility is recomputed for the part of each box that surviv
 from __future__ import annotations
 
 import json
+import math
 import posixpath
 from dataclasses import dataclass, field
 
@@ -36,8 +37,10 @@ def read_sidecar(fs, video_path: str) -> Sidecar | None:
             objects = []
             for o in entry.get("objects", []):
                 box = [float(v) for v in o["box"]]
-                if len(box) != 4:
+                if len(box) != 4 or not all(math.isfinite(v) for v in box):
                     raise ValueError(f"box {o['box']!r} must be [x0, y0, x1, y1]")
+                if box[0] >= box[2] or box[1] >= box[3]:
+                    raise ValueError(f"box {o['box']!r} must have x0 < x1 and y0 < y1")
                 objects.append({"concept": str(o["concept"]), "box": box, "visible": float(o["visible"])})
             frames[int(entry["frame"])] = objects
         return Sidecar([str(c) for c in doc.get("concepts", [])], frames)
@@ -53,7 +56,13 @@ def crop_objects(objects: list[dict], geometry: Geometry) -> tuple[list[dict], l
     n = float(geometry.size)
     mapped, visible = [], set()
     for o in objects:
-        x0, y0, x1, y1 = geometry.map_box(o["box"])
+        b = o["box"]
+        if b[2] <= 0 or b[3] <= 0 or b[0] >= geometry.width or b[1] >= geometry.height:
+            raise ValueError(
+                f"label sidecar box {b} of {o['concept']!r} lies outside the {geometry.width}x"
+                f"{geometry.height} video: boxes are in source pixels; fix the sidecar"
+            )
+        x0, y0, x1, y1 = geometry.map_box(b)
         area = max(0.0, x1 - x0) * max(0.0, y1 - y0)
         cx0, cy0, cx1, cy1 = max(0.0, x0), max(0.0, y0), min(n, x1), min(n, y1)
         inside = max(0.0, cx1 - cx0) * max(0.0, cy1 - cy0)

@@ -6,7 +6,8 @@ The query stage (`unitscope query` / `serve`) reads these names; keep them stabl
   split; scores are held-out (evaluation split) unless prefixed `select_`; `random_*` is the random-
   weight control's best unit under the same protocol; `p_value` is from the permutation null;
   `linear_auc` is the concept's linear probe on all units (probe/linear.py), the same in each of its rows;
-  `is_detector` applies the rule recorded in probe.json (probe/detector.py).
+  `is_detector` applies the rule recorded in probe.json (probe/detector.py); `chance` is the majority
+  rate of the evaluation split, what `accuracy` must beat; `aliases` are units with identical responses.
 - `units.parquet`: one row per unit of the probed layers over all frames of the dataset (trained
   encoder): mean/std of the pooled response, its top frames and a histogram. `probe.json` records
   the pooling (`pool`), so the query stage pools an uploaded image's responses the same way.
@@ -46,6 +47,7 @@ CATALOG_SCHEMA = pa.schema(
         ("rank", pa.int32()),  # 1 = best unit on the selection split
         ("auc", pa.float64()),  # held-out ROC AUC
         ("accuracy", pa.float64()),  # held-out accuracy of `activation >= threshold`
+        ("chance", pa.float64()),  # held-out accuracy of always answering the majority class
         ("threshold", pa.float64()),  # chosen on the selection split (inf: never fires)
         ("select_auc", pa.float64()),
         ("n_select_pos", pa.int64()),
@@ -59,6 +61,15 @@ CATALOG_SCHEMA = pa.schema(
         ("random_linear_auc", pa.float64()),  # the same on the random-weight control's units
         ("is_detector", pa.bool_()),
         ("top_keys", pa.list_(pa.string())),  # top-activating frame keys of the unit
+        ("aliases", pa.list_(pa.string())),  # units with identical responses, folded into this one
+        # localization on held-out positives with boxes (probe/localization.py; NaN: no boxes)
+        ("pointing", pa.float64()),  # share of frames whose map maximum is inside a concept box
+        ("iou", pa.float64()),  # NetDissect IoU of the map's top-0.5% region with the boxes
+        ("random_pointing", pa.float64()),  # the same for the random-weight control's best unit
+        ("random_iou", pa.float64()),
+        ("centre_pointing", pa.float64()),  # the same for a Gaussian at the frame centre
+        ("centre_iou", pa.float64()),
+        ("loc_frames", pa.int64()),  # held-out positive frames with boxes that were scored
     ]
 )
 

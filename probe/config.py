@@ -57,6 +57,12 @@ class ProbeConfig(BaseModel):
     top_frames: int = Field(16, ge=1, description="top-activating frames kept per unit")
     histogram_bins: int = Field(30, ge=2)
     report_units: int = Field(3, ge=1, description="units per concept shown with galleries in the report")
+    localize_frames: int = Field(
+        40,
+        ge=0,
+        description="held-out positives per concept (and as many negatives) whose unit maps are "
+        "scored against the concept's boxes; 0 = no localization scores",
+    )
 
     @field_validator("layers", mode="before")
     @classmethod

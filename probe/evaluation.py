@@ -36,6 +36,8 @@ class ConceptResult:
     linear: dict[str, float] = field(default_factory=dict)  # network -> held-out AUC of the linear probe
     eval_labels: np.ndarray | None = None  # for the report: labels of the evaluation split
     eval_acts: dict[str, np.ndarray] = field(default_factory=dict)  # network -> (eval, shown units)
+    eval_items: list[str] = field(default_factory=list)  # the evaluation split's items, row order
+    localization: dict = field(default_factory=dict)  # probe/map_scores.py: unit id / "random" / "centre"
 
 
 @dataclass
@@ -80,6 +82,7 @@ def score_set(
         indexes[network] = UnitIndex(a[sel], exact_max_units=cfg.exact_max_units, seed=cfg.seed)
         index_info[network] = indexes[network].choice.as_dict()
         held_out[network] = a[~sel]
+    eval_items = [cs.items[i] for i in np.flatnonzero(~sel)]
     for concept, (y, counts) in usable.items():
         trained = select_and_evaluate(
             indexes["trained"], held_out["trained"], y[sel], y[~sel], cfg.candidates, cfg.keep
@@ -105,7 +108,7 @@ def score_set(
         shown = {"trained": [s.unit for s in trained[: cfg.report_units]], "random": [s.unit for s in random]}
         eval_acts = {n: np.asarray(held_out[n][:, cols], np.float32) for n, cols in shown.items() if cols}
         result = ConceptResult(concept, cs.source, counts, trained, random, pvals, null_aucs.tolist(), linear,
-                               y[~sel], eval_acts)  # fmt: skip
+                               y[~sel], eval_acts, eval_items)  # fmt: skip
         results.append(result)
         best, ctrl = trained[0], (random[0].auc if random else float("nan"))
         log.info(
@@ -121,6 +124,10 @@ def catalog_rows(
     """Rows of CATALOG_SCHEMA for one concept result."""
     rnd = r.random[0] if r.random else None
     random_auc = rnd.auc if rnd else float("nan")
+    n_eval = r.counts["n_eval_pos"] + r.counts["n_eval_neg"]
+    chance = max(r.counts["n_eval_pos"], r.counts["n_eval_neg"]) / max(n_eval, 1)
+    loc = r.localization
+    nan = {"pointing": float("nan"), "iou": float("nan"), "frames": 0}
     rows = []
     for s, p in zip(r.trained, r.p_values, strict=True):
         layer, ch = units[s.unit]
@@ -134,6 +141,7 @@ def catalog_rows(
                 "rank": s.rank,
                 "auc": s.auc,
                 "accuracy": s.accuracy,
+                "chance": chance,
                 "threshold": s.threshold,
                 "select_auc": s.select_auc,
                 **r.counts,
@@ -144,6 +152,14 @@ def catalog_rows(
                 "random_linear_auc": r.linear.get("random", float("nan")),
                 "is_detector": cfg.rule.holds(s.auc, random_auc, p),
                 "top_keys": top_keys.get(s.unit, [])[: cfg.top_frames],
+                "aliases": [unit_name(*units[a]) for a in s.aliases],
+                "pointing": loc.get(s.unit, nan)["pointing"],
+                "iou": loc.get(s.unit, nan)["iou"],
+                "random_pointing": loc.get("random", nan)["pointing"],
+                "random_iou": loc.get("random", nan)["iou"],
+                "centre_pointing": loc.get("centre", nan)["pointing"],
+                "centre_iou": loc.get("centre", nan)["iou"],
+                "loc_frames": loc.get("centre", nan)["frames"],
             }
         )
     return rows

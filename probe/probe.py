@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import BaseModel
 from unitscope.pipeline.dataset import Dataset
 from unitscope.pipeline.schema import SHARDS_DIR
-from unitscope.probe import activations, concepts, frame_index, report
+from unitscope.probe import activations, concepts, frame_index, map_scores, report
 from unitscope.probe.catalog import (
     CATALOG_SCHEMA,
     CATALOG_TABLE,
@@ -158,6 +158,9 @@ def run(cfg: ProbeConfig) -> ProbeResult:
         skipped.update(out.skipped)
         index_info[cs.source] = out.index
 
+    t_maps = time.perf_counter()
+    map_scores.localize(results, cfg.dataset, spec, units, cfg)
+    t_maps = time.perf_counter() - t_maps
     top_of = {j: r["top_keys"] for j, r in enumerate(rows)}
     catalog = [row for r in results for row in catalog_rows(r, units, top_of, cfg)]
     write_parquet(f"{run_url}/{CATALOG_TABLE}", catalog, CATALOG_SCHEMA)
@@ -186,7 +189,10 @@ def run(cfg: ProbeConfig) -> ProbeResult:
         "null_aucs": {f"{r.source}/{r.concept}": r.null_aucs for r in results},
     }
     write_bytes(f"{run_url}/{PROBE_JSON}", json.dumps(info, indent=1, default=float).encode())
-    html = report.render(info, results, catalog, rows, random_top, units, cfg)
+    t_over = time.perf_counter()
+    overlays, labels = map_scores.report_overlays(results, cfg.dataset, spec, units, rows, random_top, cfg)
+    log.info("unit maps: localization %.1f s, report overlays %.1f s", t_maps, time.perf_counter() - t_over)
+    html = report.render(info, results, catalog, rows, random_top, units, cfg, overlays, labels)
     write_bytes(f"{run_url}/{REPORT_HTML}", html.encode())
     table = [row for row in catalog if row["rank"] == 1]
     return ProbeResult(

@@ -2,7 +2,9 @@
 
 Per concept: the best units of the trained encoder beside the random-weight control's best unit, each
 with its held-out response histogram (frames with the concept vs without, the selection threshold
-marked) and a gallery of its top-activating frames; the permutation null with the observed AUC.
+marked) and a gallery of its top-activating frames, each overlaid with the unit's map and the frame's
+boxes, its corner green when it carries the concept's label and red when not; the permutation null with
+the observed AUC.
 """
 
 from __future__ import annotations
@@ -92,32 +94,53 @@ def _fmt(v: float) -> str:
     return "—" if v is None or not np.isfinite(v) else f"{v:.3f}"
 
 
-def _gallery(keys: list[str], jpegs: dict[str, bytes]) -> str:
+def _gallery(keys: list[str], jpegs: dict[str, bytes], concept: str = "", labels=None) -> str:
+    """Top frames (overlays where `jpegs` holds them), each titled with whether it carries `concept`."""
+    labels = labels or {}
+
+    def title(k: str) -> str:
+        if k not in labels:
+            return k
+        return f"{k} · {'carries' if concept in labels[k] else 'no'} {concept} label"
+
     imgs = [
-        f'<img title="{html.escape(k)}" src="data:image/jpeg;base64,{base64.b64encode(jpegs[k]).decode()}">'
+        f'<img title="{html.escape(title(k))}" data-label="{int(concept in labels.get(k, []))}" '
+        f'src="data:image/jpeg;base64,{base64.b64encode(jpegs[k]).decode()}">'
         for k in keys
         if k in jpegs
     ]
-    return f'<div class="cap">top-activating frames</div><div class="gal">{"".join(imgs)}</div>'
+    cap = "top-activating frames, the unit's map overlaid (corner: green = carries the label, red = not)"
+    return f'<div class="cap">{cap}</div><div class="gal">{"".join(imgs)}</div>'
 
 
-def _card(title: str, score, pos_neg, keys, jpegs, control: bool, extra: str = "") -> str:
+def _card(title: str, score, pos_neg, keys, jpegs, control: bool, extra: str = "", concept="", labels=None):
     pos, neg = pos_neg
     return (
         f'<div class="card{" control" if control else ""}"><h3>{html.escape(title)}</h3>'
         f"held-out AUC <b>{_fmt(score.auc)}</b> · accuracy {_fmt(score.accuracy)} · "
         f"selection AUC {_fmt(score.select_auc)}{extra}"
-        f"{histogram_svg(pos, neg, score.threshold)}{_gallery(keys, jpegs)}</div>"
+        f"{histogram_svg(pos, neg, score.threshold)}{_gallery(keys, jpegs, concept, labels)}</div>"
     )
 
 
+def _where(loc: dict, key) -> str:
+    s = loc.get(key)
+    return f" · pointing {_fmt(s['pointing'])} · IoU {_fmt(s['iou'])}" if s else ""
+
+
+def _pics(jpegs: dict[str, bytes], overlays: dict, network: str, unit: int, keys: list[str]) -> dict:
+    return {k: overlays.get((network, unit, k), jpegs.get(k)) for k in keys if k in jpegs}
+
+
 def render(info: dict, results: list[ConceptResult], catalog: list[dict], unit_rows: list[dict],
-           random_top: dict[int, list[str]], units: list[tuple[str, int]], cfg: ProbeConfig) -> str:  # fmt: skip
+           random_top: dict[int, list[str]], units: list[tuple[str, int]], cfg: ProbeConfig,
+           overlays: dict | None = None, labels: dict[str, list[str]] | None = None) -> str:  # fmt: skip
     shown_keys = {
         k for r in results for s in r.trained[: cfg.report_units] for k in unit_rows[s.unit]["top_keys"]
     }
     shown_keys |= {k for ks in random_top.values() for k in ks}
     jpegs = frame_jpegs(info["dataset"], shown_keys)
+    overlays = overlays or {}
     best = {(row["label_source"], row["concept"]): row for row in catalog if row["rank"] == 1}
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>unitscope probe — {html.escape(info['run'])}</title>",
@@ -127,7 +150,8 @@ def render(info: dict, results: list[ConceptResult], catalog: list[dict], unit_r
         f"<br>Units are chosen on one half of the labelled videos and scored on the other; "
         f"{html.escape(cfg.rule.text())}.</p>",
         "<table><tr><th>concept</th><th>labels</th><th>best unit</th><th>held-out AUC</th><th>accuracy</th>"
-        "<th>random weights</th><th>p</th><th>linear probe, all units (random weights)</th><th>detector</th></tr>",
+        "<th>chance</th><th>random weights</th><th>p</th><th>linear probe, all units (random weights)</th>"
+        "<th>detector</th><th>pointing (centre prior / random)</th><th>IoU (centre prior / random)</th></tr>",
     ]
     for (source, concept), row in sorted(best.items()):
         parts.append(
@@ -135,7 +159,9 @@ def render(info: dict, results: list[ConceptResult], catalog: list[dict], unit_r
             f"<td>{row['unit']}</td><td><b>{_fmt(row['auc'])}</b></td><td>{_fmt(row['accuracy'])}</td>"
             f"<td>{_fmt(row['random_auc'])} ({row['random_unit'] or '—'})</td><td>{row['p_value']:.4f}</td>"
             f"<td>{_fmt(row['linear_auc'])} ({_fmt(row['random_linear_auc'])})</td>"
-            f"<td>{'<span class=yes>yes</span>' if row['is_detector'] else '<span class=no>no</span>'}</td></tr>"
+            f"<td>{'<span class=yes>yes</span>' if row['is_detector'] else '<span class=no>no</span>'}</td>"
+            f"<td>{_fmt(row['pointing'])} ({_fmt(row['centre_pointing'])} / {_fmt(row['random_pointing'])})</td>"
+            f"<td>{_fmt(row['iou'])} ({_fmt(row['centre_iou'])} / {_fmt(row['random_iou'])})</td></tr>"
         )
     parts.append("</table>")
     if info["skipped_concepts"]:
@@ -155,17 +181,22 @@ def render(info: dict, results: list[ConceptResult], catalog: list[dict], unit_r
         for i, s in enumerate(r.trained[: cfg.report_units]):
             a = r.eval_acts["trained"][:, i]
             name = unit_name(*units[s.unit])
-            extra = f" · p {r.p_values[i]:.4f}"
+            extra = f" · p {r.p_values[i]:.4f}{_where(r.localization, s.unit)}"
+            if s.aliases:
+                extra += f" · same responses as {', '.join(unit_name(*units[a]) for a in s.aliases)}"
+            keys = unit_rows[s.unit]["top_keys"]
+            pics = _pics(jpegs, overlays, "trained", s.unit, keys)
             parts.append(
-                _card(
-                    f"#{s.rank} {name}", s, (a[y], a[~y]), unit_rows[s.unit]["top_keys"], jpegs, False, extra
-                )
+                _card(f"#{s.rank} {name}", s, (a[y], a[~y]), keys, pics, False, extra, r.concept, labels)
             )
         if r.random:
             s = r.random[0]
             a = r.eval_acts["random"][:, 0]
             title = f"random weights: best unit {unit_name(*units[s.unit])}"
-            parts.append(_card(title, s, (a[y], a[~y]), random_top.get(s.unit, []), jpegs, True))
+            keys = random_top.get(s.unit, [])
+            pics = _pics(jpegs, overlays, "random", s.unit, keys)
+            extra = _where(r.localization, "random")
+            parts.append(_card(title, s, (a[y], a[~y]), keys, pics, True, extra, r.concept, labels))
         if r.null_aucs:
             parts.append(
                 f"<div class='card control'><h3>permutation null ({len(r.null_aucs)} shuffles)</h3>"

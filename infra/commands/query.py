@@ -9,6 +9,9 @@ from typing import Any
 
 from unitscope.core.errors import InputError
 
+UNIT_CONCEPT_COLUMNS = ["concept", "rank", "auc", "accuracy", "chance", "random_auc", "p_value", "is_detector",
+                        "pointing", "iou"]  # fmt: skip
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -28,7 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     unit = kinds.add_parser("unit", parents=[common], help="a unit's concept labels and top frames")
     unit.add_argument("unit", metavar="LAYER/CHANNEL")
-    unit.add_argument("--out", default=None, metavar="DIR", help="write the top frames' JPEGs here")
+    unit.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="write the top frames' JPEGs here, each with NNN-KEY-overlay.png beside it: the unit's map "
+        "over the frame, its boxes drawn, its corner green if it carries the unit's best concept, red if not",
+    )
     image = kinds.add_parser("image", parents=[common], help="units that fire on an image + nearest frames")
     image.add_argument("path", metavar="PATH")
     p.set_defaults(func=main)
@@ -49,12 +58,12 @@ def main(args: argparse.Namespace) -> int:
     elif args.kind == "unit":
         result = q.unit(args.unit, args.top)
         if args.out:
-            _write_frames(q, result["frames"], Path(args.out))
+            _write_frames(q, result["unit"], result["frames"], Path(args.out))
         text = (
             f"unit {result['unit']}  mean {result['mean']:.4g}  std {result['std']:.4g}\n\nconcepts:\n"
             + table(
                 result["concepts"],
-                ["concept", "rank", "auc", "accuracy", "random_auc", "p_value", "is_detector"],
+                UNIT_CONCEPT_COLUMNS,
             )
             + f"\n{q.catalog.rule.text()}"
             + "\n\ntop frames:\n"
@@ -78,7 +87,11 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_frames(q, frames: list[dict[str, Any]], out: Path) -> None:
+def _write_frames(q, unit: str, frames: list[dict[str, Any]], out: Path) -> None:
+    from unitscope.probe.query.overlays import UnitOverlays
+
+    pngs = UnitOverlays(q).pngs(unit, [f["key"] for f in frames])  # fails before anything is written
     out.mkdir(parents=True, exist_ok=True)
-    for i, f in enumerate(frames):
+    for i, (f, png) in enumerate(zip(frames, pngs, strict=True)):
         (out / f"{i:03d}-{f['key']}.jpg").write_bytes(q.frame_jpeg(f["key"]))
+        (out / f"{i:03d}-{f['key']}-overlay.png").write_bytes(png)

@@ -114,6 +114,27 @@ class CatalogView:
         return self.labels_of.get(unit, [])
 
 
+# Why a score of the catalogue is null in JSON (JavaScript's JSON.parse rejects NaN and Infinity).
+WHY_NULL = {
+    "threshold": "no threshold beat answering 'no' on the selection half: the unit never calls a frame "
+    "positive (threshold +inf), and its accuracy is the share of negatives",
+    "p_value": "no permutation null was run (permutations = 0)",
+    "random_auc": "no random-weights control was run",
+    "random_linear_auc": "no random-weights control was run",
+    "linear_auc": "the linear probe could not be fitted",
+}
+LOC_WHY = "no boxes of the concept on the held-out frames scored (or localization was off)"
+
+
 def _clean(row: dict[str, Any]) -> dict[str, Any]:
-    """NaN → None, so every row is valid JSON."""
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+    """Non-finite floats (NaN, ±inf) → None, so every row is valid JSON, with `why_null` saying why."""
+    out, why = {}, {}
+    for k, v in row.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            out[k] = None
+            why[k] = WHY_NULL.get(k, LOC_WHY if "pointing" in k or "iou" in k else "not computed")
+        else:
+            out[k] = v
+    if why:
+        out["why_null"] = why
+    return out

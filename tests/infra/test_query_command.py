@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+from PIL import Image
 from unitscope.pipeline import schema
 
 from tests.helpers import ROOT, cli_env, free_port, run_cli
@@ -46,8 +48,15 @@ def test_unit_writes_its_top_frames(run, tmp_path):
     proc = run_cli("query", run.run, "unit", row["unit"], "--top", "3", "--out", out, check=True)
     assert row["unit"] in proc.stdout and row["top_keys"][0] in proc.stdout
     shard_of = {f["key"]: f["shard"] for f in run.frames()}
-    written = sorted(out.iterdir())
+    overlays = sorted(out.glob("*-overlay.png"))
+    written = sorted(out.glob("*.jpg"))
     assert [p.name.split("-", 1)[1][: -len(".jpg")] for p in written] == row["top_keys"][:3]
+    # beside each frame its overlay: a PNG of the frame's size that is not the frame itself
+    assert [p.name[: -len("-overlay.png")] for p in overlays] == [p.stem for p in written]
+    for jpg, png in zip(written, overlays, strict=True):
+        a, b = Image.open(jpg), Image.open(png)
+        assert b.format == "PNG" and a.size == b.size
+        assert np.abs(np.asarray(a.convert("RGB"), float) - np.asarray(b.convert("RGB"), float)).mean() > 5
     for p, key in zip(written, row["top_keys"], strict=False):
         with tarfile.open(run.dataset / schema.shard_path(shard_of[key])) as tf:
             assert p.read_bytes() == tf.extractfile(f"{key}.jpg").read()

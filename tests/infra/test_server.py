@@ -131,9 +131,11 @@ def test_html_pages(client, run):
     layer, channel = row["unit"].split("/")
     page = client.get(f"/gallery/units/{layer}/{channel}", params={"top": 5})
     assert page.status_code == 200 and "<svg" in page.text
-    assert page.text.count('<img src="/frames/') == 5
+    assert page.text.count('<img loading="lazy"') == 5  # each frame as the unit's map over it
     for key in row["top_keys"][:5]:
-        assert f"/frames/{key}.jpg" in page.text
+        assert (
+            f"/frames/{key}.jpg" in page.text and f"/units/{layer}/{channel}/overlays/{key}.png" in page.text
+        )
 
 
 def test_query_image_concurrent_uploads_get_their_own_answers(client, run):

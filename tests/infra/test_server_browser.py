@@ -45,9 +45,24 @@ def test_gallery_pages_render(browser, tmp_path_factory, ray_local):
         assert len(images) == 6 and all(complete and width > 0 for _, complete, width in images), images
         unit = "/".join(unit_links[0].rsplit("/", 2)[-2:])
         top_keys = next(u["top_keys"] for u in run.units() if u["unit"] == unit)
-        assert [src for src, _, _ in images] == [f"/frames/{k}.jpg" for k in top_keys[:6]]
+        layer, channel = unit.split("/")
+        # each top frame shown as the unit's map over it (computed by the overlay route, loaded lazily)
+        assert [src for src, _, _ in images] == [
+            f"/units/{layer}/{channel}/overlays/{k}.png" for k in top_keys[:6]
+        ]
         assert bars == len(next(u["hist_counts"] for u in run.units() if u["unit"] == unit))
 
         # A page for a unit that does not exist reports its error, and the browser sees it as one.
         missing = browser.visit(url + "/gallery/units/conv1/999", "document.body.innerText")
         assert "999" in missing["value"] and missing["errors"]
+
+
+@pytest.mark.slow
+def test_report_is_one_self_contained_page_with_overlays(browser, tmp_path_factory, ray_local):
+    run = small_run(tmp_path_factory)
+    report = run.run / "probe" / "report.html"
+    got = browser.visit(report.as_uri(), f"[{IMAGES}, document.querySelectorAll('[data-label]').length]")
+    assert got["errors"] == []
+    images, marked = got["value"]
+    assert images and all(src.startswith("data:") and complete and w > 0 for src, complete, w in images)
+    assert marked == len(images)  # every shown frame is an overlay marked with its label

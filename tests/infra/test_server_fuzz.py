@@ -82,7 +82,7 @@ def fuzz_config(run) -> str:
     keys = [f["key"] for f in run.frames()]
     dictionaries = {
         "concepts": concepts, "layers": layers, "channels": channels,
-        "keys": keys, "frames": [k + ".jpg" for k in keys],
+        "keys": keys, "frames": [k + ".jpg" for k in keys], "overlays": [k + ".png" for k in keys],
     }  # fmt: skip
     lines = []
     for name, values in dictionaries.items():
@@ -94,7 +94,10 @@ def fuzz_config(run) -> str:
         "/units/{layer}/{channel}": {"path.layer": "layers", "path.channel": "channels"},
         "/units/{layer}/{channel}/frames": {"path.layer": "layers", "path.channel": "channels"},
         "/gallery/units/{layer}/{channel}": {"path.layer": "layers", "path.channel": "channels"},
-    }
+        "/units/{layer}/{channel}/overlays/{file}": {
+            "path.layer": "layers", "path.channel": "channels", "path.file": "overlays"
+        },
+    }  # fmt: skip
     for path, params in uses.items():
         bound = ", ".join(f'"{p}" = {{ dictionary = "{d}", probability = 0.5 }}' for p, d in params.items())
         lines += ["[[operations]]", f'include-path = "{path}"', f"parameters = {{ {bound} }}", ""]
@@ -134,6 +137,7 @@ def test_openapi_document_is_valid(server):
         "/gallery/units/{layer}/{channel}": {"200", "404", "422"},
         "/frames/{name}": {"200", "404", "422"},
         "/neighbors": {"200", "404", "422"},
+        "/units/{layer}/{channel}/overlays/{file}": {"200", "404", "422"},
     }.items():
         assert statuses <= set(ops[path]["get"]["responses"]), path
     assert {"200", "413", "422"} <= set(ops["/query/image"]["post"]["responses"])
@@ -157,7 +161,9 @@ def _every_kind_of_answer(server: str, run) -> list[httpx.Response]:
             "/frames/0123456789abcdef-0000001.jpg", "/frames/x.png", f"/neighbors?key={key}",
             "/neighbors?key=0123456789abcdef-0000001", "/neighbors?key=../etc", "/",
             f"/gallery/units/{layer}/{channel}", "/gallery/units/nolayer/0", "/openapi.json", "/docs",
-            "/no/such/route", "/concepts?top=x",
+            "/no/such/route", "/concepts?top=x", f"/units/{layer}/{channel}/overlays/{key}.png",
+            f"/units/nolayer/0/overlays/{key}.png", f"/units/{layer}/{channel}/overlays/{key}.jpg",
+            f"/units/{layer}/{channel}/overlays/0123456789abcdef-0000001.png",
         ]  # fmt: skip
         out = [c.get(p) for p in gets]
         out += [c.request(m, "/healthz") for m in ("PUT", "DELETE", "TRACE", "OPTIONS")]

@@ -124,3 +124,11 @@ def test_probe_and_query_apply_one_stated_rule(fitted):
     assert RULE.text() in concept and "held-out AUC" in concept and "random weights AUC" in concept
     unit = run_cli("query", cfg.run, "unit", rows[0]["unit"], "--json", check=True).stdout
     assert json.loads(unit)["unit"] == rows[0]["unit"]
+    # template and group units have maps: localization scores, and overlays beside the frames
+    assert all(r["loc_frames"] > 0 and 0 <= r["pointing"] <= 1 for r in rows)
+    group = next(r["unit"] for r in rows if r["layer"] == "group1")
+    out = Path(cfg.run, "overlays")
+    run_cli("query", cfg.run, "unit", group, "--top", "2", "--out", out, check=True)
+    assert len(list(out.glob("*-overlay.png"))) == 2
+    bad = run_cli("query", cfg.run, "unit", "group1/999", "--out", out)
+    assert bad.returncode == 2 and "group1" in bad.stderr and "999" in bad.stderr

@@ -49,10 +49,20 @@ def test_outputs(probed):
     assert b["n_select_pos"] + b["n_select_neg"] + b["n_eval_pos"] + b["n_eval_neg"] == 120
     assert b["auc"] > 0.8 and 0 < b["p_value"] <= 1 and b["random_unit"]
     assert len(b["top_keys"]) == cfg.top_frames
+    # localization against the disks' boxes, beside the centre prior and the random control
+    assert 0 < b["loc_frames"] <= cfg.localize_frames
+    for k in ("pointing", "iou", "centre_pointing", "centre_iou", "random_pointing", "random_iou"):
+        assert 0 <= b[k] <= 1, k
+    assert b["chance"] == max(b["n_eval_pos"], b["n_eval_neg"]) / (b["n_eval_pos"] + b["n_eval_neg"])
+    rows = [r for r in cat.to_pylist() if r["concept"] == "disk"]
+    assert len({r["unit"] for r in rows}) == len(rows)  # one row per distinct unit
     info = json.loads(Path(cfg.run, PROBE_JSON).read_text())
     assert info["pool"] == "max" and info["index"]["dataset"]["trained"]["kind"] == "flat"
     html = Path(cfg.run, REPORT_HTML).read_text()
     assert html.count("data:image/jpeg;base64,") >= 16 and "<svg" in html and "random weights" in html
+    # every shown top frame is an overlay marked with whether it carries the concept
+    assert html.count('data-label="1"') + html.count('data-label="0"') == html.count("data:image/jpeg")
+    assert "pointing" in html and "centre prior" in html
 
 
 def test_frame_index_and_rerun_skips(probed):

@@ -17,8 +17,9 @@ from unitscope.train.encoder import EncoderSpec, build_encoder
 from unitscope.train.model_io import save_encoder
 
 
-def frame(rng: np.random.Generator, size: int, disk: bool) -> bytes:
-    """Noise and a few grey boxes; a bright disk when the concept is present."""
+def frame(rng: np.random.Generator, size: int, disk: bool, boxes: list | None = None) -> bytes:
+    """Noise and a few grey boxes; a bright disk when the concept is present (its box appended to
+    `boxes`)."""
     arr = rng.integers(40, 140, (size, size, 3), dtype=np.uint8)
     img = Image.fromarray(arr)
     d = ImageDraw.Draw(img)
@@ -29,6 +30,8 @@ def frame(rng: np.random.Generator, size: int, disk: bool) -> bytes:
         r = size // 5
         x, y = rng.integers(r, size - r, 2)
         d.ellipse([x - r, y - r, x + r, y + r], fill=(250, 250, 60))
+        if boxes is not None:
+            boxes.append([int(x - r), int(y - r), int(x + r + 1), int(y + r + 1)])
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=90)
     return buf.getvalue()
@@ -49,8 +52,12 @@ def write_dataset(root: Path, videos: int = 12, frames: int = 10, shards: int = 
         for t in range(frames):
             present = (t // 3 + v) % 2 == 0
             key = schema.frame_key(vid, t)
-            meta = {"uri": uri, "video_id": vid, "frame_idx": t, "pts": t / 2, "labels": ["disk"] * present}
-            members[shard].append((key, frame(rng, size, present), json.dumps(meta).encode()))
+            boxes: list = []
+            jpg = frame(rng, size, present, boxes)
+            objects = [{"concept": "disk", "box": b, "visible": 1.0} for b in boxes]
+            meta = {"uri": uri, "video_id": vid, "frame_idx": t, "pts": t / 2, "labels": ["disk"] * present,
+                    "objects": objects}  # fmt: skip
+            members[shard].append((key, jpg, json.dumps(meta).encode()))
             for name, val in (("key", key), ("video_id", vid), ("shard", shard), ("frame_idx", t),
                               ("pts", t / 2), ("labels", ["disk"] if present else [])):  # fmt: skip
                 rows[name].append(val)
