@@ -40,6 +40,7 @@ from unitscope.infra.api_schema import (
     ok,
 )
 from unitscope.infra.batcher import Batcher
+from unitscope.infra.dissect_routes import add_dissection_routes
 from unitscope.infra.redaction import Redaction, default_name
 from unitscope.infra.upload import read_upload
 from unitscope.probe.query import BadQuery, NotFound, RunQueries
@@ -221,5 +222,6 @@ def create_app(
     ) -> HTMLResponse:
         return HTMLResponse(gallery.unit_page(q.unit(f"{layer}/{channel}", top), rule))
 
+    add_dissection_routes(app, q)
     app.state.queries = q
     return app

@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (fsspec URL)")
     p.add_argument("--dataset", default=None, help="dataset URL, if it moved since the probe")
     p.add_argument("--frames", type=int, default=8, metavar="K", help="top frames the curves use (8)")
-    p.add_argument("--steps", type=int, default=None, metavar="N", help="gradient-ascent steps (160)")
+    p.add_argument("--steps", type=int, default=None, metavar="N", help="gradient-ascent steps (96)")
     p.add_argument("--seed", type=int, default=0, help="seed of the optimal stimulus (0)")
     p.set_defaults(func=main)
 

@@ -17,6 +17,8 @@ import torch
 from PIL import Image
 from unitscope.probe.dissect import figures, invariance
 from unitscope.probe.dissect.evidence import Evidence, Sample, gather
+from unitscope.probe.dissect.layout import JSON_FILE, PAGE
+from unitscope.probe.dissect.layout import folder as folder  # where callers write a page
 from unitscope.probe.dissect.page import render
 from unitscope.probe.dissect.response import UnitFn, check_unit, responses, unit_function
 from unitscope.probe.dissect.stimulus import StimulusConfig, optimal_stimulus
@@ -29,9 +31,6 @@ from unitscope.train.dictionary import PatchDictionary
 from unitscope.train.model_io import load_encoder
 
 from unitscope.core import storage
-
-DISSECT_DIR = "probe/dissect"
-PAGE, JSON_FILE = "index.html", "dissection.json"
 
 
 @dataclass(frozen=True)
@@ -51,19 +50,10 @@ class Dissection:
     html: str
 
 
-def folder(run_url: str, layer: str, channel: int) -> str:
-    """Where `unitscope dissect` writes a unit's page by default (report.html links there)."""
-    return f"{run_url.rstrip('/')}/{DISSECT_DIR}/{layer}-{channel}"
-
-
-def page_link(layer: str, channel: int) -> str:
-    """The page's address relative to RUN/probe/ (where report.html is)."""
-    return f"dissect/{layer}-{channel}/{PAGE}"
-
-
 def dissect(run_url: str, unit: str, cfg: DissectConfig = DissectConfig(), queries: RunQueries | None = None,
             label: str | None = None) -> Dissection:  # fmt: skip
-    """Everything known about `unit` (LAYER/CHANNEL) of a probed run; `label` names the run on the page."""
+    """Everything known about `unit` (LAYER/CHANNEL) of a probed run; `label` names the run on the page
+    (default: its folder's name, so a page the server hands out does not say where the run is kept)."""
     layer, channel = parse_unit(unit)
     spec = check_run(run_url)
     if layer not in spec["layers"]:
@@ -78,7 +68,7 @@ def dissect(run_url: str, unit: str, cfg: DissectConfig = DissectConfig(), queri
     c_fn = unit_function(control, c_layer, c_channel, ev.pool)
     side = enc.spec.input_size
     pngs: dict[str, bytes] = {}
-    summary: dict = {"unit": ev.unit, "run": label or q.run_url, "pool": ev.pool, "concepts": ev.labels,
+    summary: dict = {"unit": ev.unit, "run": label or q.run_url.rsplit("/", 1)[-1], "pool": ev.pool, "concepts": ev.labels,
                      "detector_rule": q.catalog.rule.text(), "notes": ev.notes}  # fmt: skip
     jpegs = {k: q.frame_jpeg(k) for k, _ in ev.top[: max(cfg.gallery, cfg.frames)]}
     summary["top_frames"] = [{**_frame(q, k), "activation": v} for k, v in ev.top[: cfg.gallery]]

@@ -62,7 +62,7 @@ def probe_meta(q: RunQueries) -> dict:
 def gather(q: RunQueries, layer: str, channel: int, cap: int) -> Evidence:
     """The evidence on `layer/channel` (NotFound when the probe has no such unit)."""
     row = q.catalog.unit(layer, channel)
-    labels = [{k: r.get(k) for k in LABEL_FIELDS} for r in q.catalog.unit_labels(row["unit"])]
+    labels = [{k: _finite(r.get(k)) for k in LABEL_FIELDS} for r in q.catalog.unit_labels(row["unit"])]
     best = labels[0] if labels else None
     control = (best or {}).get("random_unit") or row["unit"]
     meta = probe_meta(q)
@@ -104,6 +104,11 @@ def gather(q: RunQueries, layer: str, channel: int, cap: int) -> Evidence:
         ev.notes.append(f"no sampled frame lacks {ev.concept!r}: the reference line uses every frame")
         ev.sample.negative[:] = True
     return ev
+
+
+def _finite(v):
+    """JSON has no infinity: a threshold that never fires is written as null."""
+    return None if isinstance(v, float) and not np.isfinite(v) else v
 
 
 def negatives(q: RunQueries, keys: list[str], concept: str | None) -> np.ndarray:

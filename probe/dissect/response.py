@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from unitscope.probe.query.errors import NotFound
-from unitscope.train.dictionary import PatchDictionary
+from unitscope.train.dictionary import CONTRAST_EPS, PatchDictionary
 from unitscope.train.encoder import EncoderBase
 
 UnitFn = Callable[[torch.Tensor], torch.Tensor]
@@ -55,9 +56,42 @@ def slim_dictionary(enc: PatchDictionary, layer: str, channel: int) -> tuple[Pat
     return out.eval(), 0
 
 
+def patch_unit(enc: PatchDictionary, layer: str, channel: int) -> UnitFn:
+    """A dictionary unit's max-pooled response as convolutions: the same numbers as `PatchDictionary.match`
+    (best match over positions and scales; a group's mean of its members' best), but a patch's mean and
+    variance come from box filters instead of unfolded columns, which makes a gradient step ~10x cheaper."""
+    idx = members(enc, layer, channel)
+    f, offset = enc.filters()
+    f, offset = f[idx].detach(), offset[idx].detach().view(1, -1)
+    p, stride = enc.spec.kernels[0], enc.spec.stride
+    n = f[0].numel()
+    fsum = f.sum(dim=(1, 2, 3)).view(1, -1, 1, 1)
+
+    def response(x: torch.Tensor) -> torch.Tensor:
+        grey = enc.pixels(x)
+        best = None
+        for size in enc.spec.scales or [enc.spec.input_size]:
+            xs = grey
+            if xs.shape[-1] != size:
+                xs = F.interpolate(
+                    xs, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+                )
+            mean = F.avg_pool2d(xs, p, stride).mean(dim=1, keepdim=True)
+            var = (F.avg_pool2d(xs * xs, p, stride).mean(dim=1, keepdim=True) - mean * mean) * (n / (n - 1))
+            dot = F.conv2d(xs, f, stride=stride) - mean * fsum
+            r = (dot / (var.clamp_min(0) + CONTRAST_EPS).sqrt()).amax(dim=(2, 3)) - offset
+            best = r if best is None else torch.maximum(best, r)
+        return best.mean(dim=1)
+
+    return response
+
+
 def unit_function(enc: EncoderBase, layer: str, channel: int, pool: str = "max") -> UnitFn:
     """The pooled response of `layer/channel` to a normalised batch (gradients flow to the input)."""
     check_unit(enc, layer, channel)
+    grouped = isinstance(enc, PatchDictionary) and enc.spec.group > 1 and layer == enc.spec.layers[-1]
+    if isinstance(enc, PatchDictionary) and (pool == "max" or grouped):
+        return patch_unit(enc, layer, channel)
     if isinstance(enc, PatchDictionary):
         enc, channel = slim_dictionary(enc, layer, channel)
     enc = enc.eval()

@@ -21,13 +21,13 @@ from unitscope.probe.dissect.transforms import affine_batch
 
 @dataclass(frozen=True)
 class StimulusConfig:
-    steps: int = 160
-    lr: float = 0.08  # Adam step on the spectrum
+    steps: int = 96
+    lr: float = 0.12  # Adam step on the spectrum
     rms: float = 1.0  # norm bound as a root-mean-square per value, in normalised units (1.0 = 64 grey levels)
-    batch: int = 4  # randomly transformed copies scored per step
+    batch: int = 2  # randomly transformed copies scored per step
     jitter: float = 0.0625  # largest shift, a fraction of the side
-    zoom: float = 0.1  # zoom drawn from [1 - zoom, 1 + zoom]
-    degrees: float = 8.0  # rotation drawn from [-degrees, degrees]
+    zoom: float = 0.05  # zoom drawn from [1 - zoom, 1 + zoom]
+    degrees: float = 4.0  # rotation drawn from [-degrees, degrees]
     decay: float = 1.0  # spectrum scaled by 1 / frequency^decay (0: plain pixels)
     seed: int = 0
     threads: int = 1  # torch threads: small per-step work; more threads only wait on each other

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from unitscope.probe.dissect.response import slim_dictionary, unit_function
+from unitscope.probe.dissect.response import patch_unit, slim_dictionary, unit_function
 from unitscope.probe.dissect.stimulus import StimulusConfig, optimal_stimulus
 from unitscope.probe.dissect.template import unit_templates
 from unitscope.train.dictionary import PatchDictionary
@@ -74,6 +74,19 @@ def test_slim_dictionary_gives_the_full_dictionary_s_responses():
             slim, ch = slim_dictionary(enc, layer, 7)
             want = full[layer][:, 7].amax(dim=(1, 2))
             assert torch.allclose(slim.features(x)[layer][:, ch].amax(dim=(1, 2)), want, atol=1e-4)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_patch_unit_matches_the_dictionary(stride):
+    spec = EncoderSpec.create("kmeans", 10, None, 48, patch=6, stride=stride, group=3)
+    enc = build_encoder(spec, 5).eval()
+    x = torch.randn(3, 3, 48, 48)
+    with torch.no_grad():
+        full = enc.features(x)
+        for layer in spec.layers:
+            want = full[layer][:, 7].amax(dim=(1, 2))
+            got = patch_unit(enc, layer, 7)(x)
+            assert torch.allclose(got, want, rtol=1e-3, atol=1e-3), (layer, got, want)
 
 
 def planted_frames(pattern: np.ndarray, n: int, side: int, copies: int, seed: int) -> torch.Tensor:
