@@ -151,3 +151,19 @@ def image_upload_body(limit: int) -> dict[str, Any]:
             },
         }
     }
+
+
+class UnitDissection(BaseModel):
+    """What `unitscope dissect` found about a unit (its dissection.json): scores, top frames, optimal
+    stimuli and invariance curves of the unit and of its random-weights control."""
+
+    unit: str = Field(description="LAYER/CHANNEL")
+    run: str = Field(description="the run's name")
+    concepts: list[dict[str, Any]] = Field(description="the unit's catalogue rows, best AUC first")
+    top_frames: list[dict[str, Any]] = Field(description="its top frames: key, activation, labels")
+    trained: dict[str, Any] = Field(description="optimal stimulus, templates, reference line, curves")
+    control: dict[str, Any] = Field(description="the same for the random-weights control unit")
+    translation_x_range: list[float] | None = Field(description="[first, last] shift above the line")
+    translation_y_range: list[float] | None
+    scale_range: list[float] | None
+    rotation_range: list[float] | None

@@ -80,6 +80,7 @@ class DemoResult(BaseModel):
     table: list[dict]
     rule: dict  # the detector definition the table applied (probe/detector.py)
     seconds: dict[str, float]  # per stage
+    dissections: list[dict] = []  # per concept: its best unit's page and invariance ranges (demo_dissect.py)
 
 
 def _exists(url: str) -> bool:
@@ -126,6 +127,7 @@ def _cut_short(config) -> bool:
 
 
 def run(cfg: DemoConfig) -> DemoResult:
+    from unitscope.infra.demo_dissect import dissect_best_units
     from unitscope.pipeline.config import IngestConfig
     from unitscope.pipeline.ingest import run as ingest
     from unitscope.pipeline.synth import SynthConfig
@@ -197,6 +199,8 @@ def run(cfg: DemoConfig) -> DemoResult:
     probe_cfg = ProbeConfig(**opts)
     result = probe(probe_cfg)
     seconds["probe"] = round(time.perf_counter() - t0, 1)
-    return DemoResult(
-        out=out, report=result.report, table=result.table, rule=probe_cfg.rule.as_dict(), seconds=seconds
-    )
+    t0 = time.perf_counter()
+    dissections = dissect_best_units(run_dir, result.table)
+    seconds["dissect"] = round(time.perf_counter() - t0, 1)
+    return DemoResult(out=out, report=result.report, table=result.table, rule=probe_cfg.rule.as_dict(),
+                      seconds=seconds, dissections=dissections)  # fmt: skip

@@ -41,6 +41,7 @@ from unitscope.infra.api_schema import (
 )
 from unitscope.infra.batcher import Batcher
 from unitscope.infra.overlay_routes import add_overlay_routes
+from unitscope.infra.dissect_routes import add_dissection_routes
 from unitscope.infra.redaction import Redaction, default_name
 from unitscope.infra.upload import read_upload
 from unitscope.probe.query import BadQuery, NotFound, RunQueries
@@ -223,5 +224,6 @@ def create_app(
         return HTMLResponse(gallery.unit_page(q.unit(f"{layer}/{channel}", top), rule))
 
     add_overlay_routes(app, q)
+    add_dissection_routes(app, q)
     app.state.queries = q
     return app

@@ -17,6 +17,7 @@ import numpy as np
 from unitscope.pipeline.dataset import Dataset
 from unitscope.probe.catalog import unit_name
 from unitscope.probe.config import ProbeConfig
+from unitscope.probe.dissect.layout import page_link
 from unitscope.probe.evaluation import ConceptResult
 
 POS, NEG, ACCENT = "#d9480f", "#868e96", "#1c7ed6"
@@ -156,7 +157,8 @@ def render(info: dict, results: list[ConceptResult], catalog: list[dict], unit_r
     for (source, concept), row in sorted(best.items()):
         parts.append(
             f"<tr><td><a href='#{source}-{html.escape(concept)}'>{html.escape(concept)}</a></td><td>{source}</td>"
-            f"<td>{row['unit']}</td><td><b>{_fmt(row['auc'])}</b></td><td>{_fmt(row['accuracy'])}</td>"
+            f"<td><a href='{page_link(row['layer'], row['channel'])}' title='dissection: `unitscope dissect`'>"
+            f"{row['unit']}</a></td><td><b>{_fmt(row['auc'])}</b></td><td>{_fmt(row['accuracy'])}</td>"
             f"<td>{_fmt(row['random_auc'])} ({row['random_unit'] or '—'})</td><td>{row['p_value']:.4f}</td>"
             f"<td>{_fmt(row['linear_auc'])} ({_fmt(row['random_linear_auc'])})</td>"
             f"<td>{'<span class=yes>yes</span>' if row['is_detector'] else '<span class=no>no</span>'}</td>"

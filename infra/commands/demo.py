@@ -35,4 +35,8 @@ def main(args: argparse.Namespace) -> int:
     print(concept_table(result.table, DetectorRule.from_dict(result.rule)))
     print("stage seconds:", ", ".join(f"{k} {v:.0f}" for k, v in result.seconds.items()))
     print(f"report: {result.report}")
+    from unitscope.infra.demo_dissect import ranges_text
+
+    for entry in result.dissections:
+        print(ranges_text(entry))
     return 0

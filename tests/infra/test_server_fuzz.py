@@ -47,7 +47,14 @@ def hidden_paths(run) -> list[str]:
 
 @pytest.fixture(scope="module")
 def server(run, tmp_path_factory):
-    """`unitscope serve RUN` in its own process on a free loopback port; yields its base URL."""
+    """`unitscope serve RUN` in its own process on a free loopback port; yields its base URL. One unit
+    is dissected first, so the dissection routes answer 200s as well as 404s."""
+    from unitscope.probe.dissect.dissection import DissectConfig, dissect, folder, write
+    from unitscope.probe.dissect.stimulus import StimulusConfig
+
+    unit = run.catalog()[0]["unit"]
+    d = dissect(str(run.run), unit, DissectConfig(frames=3, stimulus=StimulusConfig(steps=8)))
+    write(d, folder(str(run.run), *unit.split("/")))
     config = tmp_path_factory.mktemp("serve-fuzz") / "serve.json"
     config.write_text(json.dumps({"max_upload_bytes": LIMIT}))
     port = free_port()
@@ -97,6 +104,8 @@ def fuzz_config(run) -> str:
         "/units/{layer}/{channel}/overlays/{file}": {
             "path.layer": "layers", "path.channel": "channels", "path.file": "overlays"
         },
+        "/units/{layer}/{channel}/dissection": {"path.layer": "layers", "path.channel": "channels"},
+        "/units/{layer}/{channel}/dissection.json": {"path.layer": "layers", "path.channel": "channels"},
     }  # fmt: skip
     for path, params in uses.items():
         bound = ", ".join(f'"{p}" = {{ dictionary = "{d}", probability = 0.5 }}' for p, d in params.items())
@@ -135,6 +144,8 @@ def test_openapi_document_is_valid(server):
         "/units/{layer}/{channel}": {"200", "404", "422"},
         "/units/{layer}/{channel}/frames": {"200", "404", "422"},
         "/gallery/units/{layer}/{channel}": {"200", "404", "422"},
+        "/units/{layer}/{channel}/dissection": {"200", "404", "422"},
+        "/units/{layer}/{channel}/dissection.json": {"200", "404", "422"},
         "/frames/{name}": {"200", "404", "422"},
         "/neighbors": {"200", "404", "422"},
         "/units/{layer}/{channel}/overlays/{file}": {"200", "404", "422"},
@@ -153,6 +164,7 @@ def _every_kind_of_answer(server: str, run) -> list[httpx.Response]:
     unit = run.units()[2]
     layer, channel = unit["layer"], unit["channel"]
     concept = run.catalog()[0]["concept"]
+    dissected = run.catalog()[0]["unit"]  # the unit the server fixture dissected
     with httpx.Client(base_url=server, timeout=60) as c:
         gets = [
             "/healthz", "/concepts", f"/concepts/{concept}/units", "/concepts/zebra/units",
@@ -164,6 +176,9 @@ def _every_kind_of_answer(server: str, run) -> list[httpx.Response]:
             "/no/such/route", "/concepts?top=x", f"/units/{layer}/{channel}/overlays/{key}.png",
             f"/units/nolayer/0/overlays/{key}.png", f"/units/{layer}/{channel}/overlays/{key}.jpg",
             f"/units/{layer}/{channel}/overlays/0123456789abcdef-0000001.png",
+            f"/units/{dissected}/dissection",
+            f"/units/{dissected}/dissection.json", f"/units/{layer}/{channel}/dissection.json",
+            "/units/nolayer/0/dissection",
         ]  # fmt: skip
         out = [c.get(p) for p in gets]
         out += [c.request(m, "/healthz") for m in ("PUT", "DELETE", "TRACE", "OPTIONS")]
