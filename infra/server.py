@@ -40,8 +40,8 @@ from unitscope.infra.api_schema import (
     ok,
 )
 from unitscope.infra.batcher import Batcher
-from unitscope.infra.overlay_routes import add_overlay_routes
 from unitscope.infra.dissect_routes import add_dissection_routes
+from unitscope.infra.overlay_routes import add_overlay_routes
 from unitscope.infra.redaction import Redaction, default_name
 from unitscope.infra.upload import read_upload
 from unitscope.probe.query import BadQuery, NotFound, RunQueries
