@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from unitscope.probe.query.errors import NotFound
-from unitscope.train.dictionary import CONTRAST_EPS, PatchDictionary
+from unitscope.train.models.patch import CONTRAST_EPS, PatchDictionary
 from unitscope.train.encoder import EncoderBase
 
 UnitFn = Callable[[torch.Tensor], torch.Tensor]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from unitscope.probe.dissect.response import members
-from unitscope.train.dictionary import PatchDictionary
+from unitscope.train.models.patch import PatchDictionary
 
 
 def dewhitened(enc: PatchDictionary, units: list[int]) -> np.ndarray:
