@@ -25,7 +25,7 @@ DATASET_JSON = "dataset.json"
 # Per-shard manifest parts, written beside the shard before it is committed; the run merges them.
 PARTS_DIR = "manifest/parts"
 
-# Label sidecar next to a video `x.mp4`: `x.labels.json`.
+# Label sidecar next to a video `x.mp4`: `x.mp4.labels.json` (or `x.labels.json` when the stem is unique).
 LABELS_SUFFIX = ".labels.json"
 LABELS_VERSION = 1
 # A concept counts as visible in a frame (or in the crop ingest keeps of it) when at least this fraction

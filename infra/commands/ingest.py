@@ -79,6 +79,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="decoder threads per Ray task, each reserving that many CPUs (default 1; in-process: all CPUs)",
     )
+    p.add_argument(
+        "--labels",
+        default=None,
+        metavar="FILE",
+        help="CSV of clip-level tags with a header `video,tags` (video: path relative to SRC, file name or "
+        "URI; tags split by ';'); every frame of a tagged video carries them (docs/outputs.md)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     add_common(p)
     p.set_defaults(func=main)

@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "synth",
         help="planted-concept corpus: clips with cluttered backgrounds, planted figures, per-frame labels",
         description="Write N H.264 clips with planted concepts (face, wheel, cat, walker) and distractors "
-        "to OUT, each with a <name>.labels.json sidecar, plus corpus.json.",
+        "to OUT, each with a <name>.mp4.labels.json sidecar, plus corpus.json.",
     )
     p.add_argument("out", metavar="OUT", help="output directory (local path or fsspec URL)")
     p.add_argument("--videos", type=int, default=None, help="number of clips (default 8)")
