@@ -15,6 +15,8 @@ from unitscope.pipeline.frame_lookup import FrameLookup
 from unitscope.core import storage
 from unitscope.core.errors import InputError
 
+# Files only a training run holds (train/metrics.py, train/model_io.py): a folder with one of them is a RUN.
+RUN_MARKERS = ("metrics.jsonl", "encoder.json", "checkpoints")
 LOCATION = ["shard", "jpg_offset", "jpg_size"]  # where a frame's JPEG is: its shard and byte range
 
 
@@ -30,10 +32,33 @@ class Dataset:
                     f"{url!r} is a folder of videos, not a unitscope dataset (no {schema.DATASET_JSON}); "
                     f"ingest it first with `unitscope ingest {url} OUT` and pass OUT instead"
                 )
+            if self._holds_run():
+                raise InputError(
+                    f"{url!r} is a run directory written by `unitscope train`, not a dataset: pass the "
+                    f"dataset it was trained from (its config.json says which), e.g. "
+                    f"`unitscope probe {url} DATASET`"
+                )
+            if self._is_empty():
+                raise InputError(
+                    f"{url!r} is not a unitscope dataset (no {schema.DATASET_JSON}); run "
+                    f"`unitscope ingest SRC {url}` first, or let an interrupted ingest finish by running it again"
+                )
             raise InputError(
-                f"{url!r} is not a unitscope dataset (no {schema.DATASET_JSON}); run "
-                f"`unitscope ingest SRC {url}` first, or let an interrupted ingest finish by running it again"
+                f"{url!r} is not a unitscope dataset (no {schema.DATASET_JSON}); ingest your videos into a "
+                "new folder with `unitscope ingest SRC OUT` and pass OUT, or let an interrupted ingest "
+                "finish by running it again"
             )
+
+    def _holds_run(self) -> bool:
+        """Whether the folder is a training run (what `train` writes: RUN_MARKERS), not a dataset."""
+        return any(self.fs.exists(storage.join(self.root, name)) for name in RUN_MARKERS)
+
+    def _is_empty(self) -> bool:
+        """Whether ingest could write here: the folder is missing or empty."""
+        try:
+            return not self.fs.isdir(self.root) or not self.fs.ls(self.root, detail=False)
+        except OSError:
+            return True
 
     def _holds_videos(self) -> bool:
         """Whether the folder holds video files (in it or two levels down): what `ingest` reads, not writes."""

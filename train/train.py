@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from pydantic import BaseModel
-from unitscope.train import checkpoint, distributed, metrics
+from unitscope.train import checkpoint, distributed, metrics, profiles
 from unitscope.train.clustering import kmeans_worker
 from unitscope.train.config import TrainConfig
 from unitscope.train.model_io import ENCODER_WEIGHTS
@@ -40,6 +40,7 @@ def absolute_paths(config: TrainConfig) -> TrainConfig:
 def check_inputs(config: TrainConfig) -> tuple[list[str], int | None]:
     """The dataset's shard URLs and the run's last checkpoint step; a clear error (before Ray starts or
     anything is written) when the dataset, the batch size or --resume do not fit."""
+    profiles.check_available(config.profile, config.address)
     shard_urls = list_shards(config.dataset)
     frames = count_frames(config.dataset)
     if frames < config.batch_size and config.objective != "kmeans":  # kmeans takes no batches
