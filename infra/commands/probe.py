@@ -48,8 +48,8 @@ def main(args: argparse.Namespace) -> int:
         ensure_ray(cfg.address)
     result = run(cfg)
     print(concept_table(result.table, cfg.rule))
-    if result.skipped_concepts:
-        print(f"not scored: {', '.join(result.skipped_concepts)} (see probe.json)")
+    for why in result.skipped_concepts.values():
+        print(f"not scored: {why}")
     if result.failed_shards:
         print(f"{len(result.failed_shards)} shard(s) failed (see probe.json)")
     if result.unreadable_images:
