@@ -38,6 +38,11 @@ def add_profile(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def default(model: type[BaseModel], name: str) -> Any:
+    """The default of `model`'s field `name`: what --help shows, so it has one source."""
+    return model.model_fields[name].default
+
+
 def read_config_file(path: str | None) -> dict[str, Any]:
     """The mapping in a YAML/JSON config file, or {} without one."""
     if not path:
