@@ -28,7 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layers", default=None, metavar="L1,L2", help="layers to probe (default: all)")
     p.add_argument("--pool", default=None, choices=["max", "mean"], help="spatial pooling (default: max)")
     p.add_argument(
-        "--permutations", type=int, default=None, metavar="N", help="shuffles of the permutation null (default 199)"
+        "--permutations",
+        type=int,
+        default=None,
+        metavar="N",
+        help="shuffles of the permutation null (default 199)",
     )
     p.add_argument(
         "--workers", type=int, default=None, help="Ray tasks in flight (default: CPUs); 0 = no Ray"
