@@ -1,4 +1,5 @@
-"""Reading a dataset written by ingest: its tables, its committed shards, and single frames by key."""
+"""Reading a dataset written by ingest: its tables, its committed shards, and single frames by key; and
+`shard_urls` / `sample_keys` for reading the shards with other tools (docs/using-the-shards.md)."""
 
 from __future__ import annotations
 
@@ -149,3 +150,15 @@ class Dataset:
         if missing := want - where.keys():
             raise InputError(f"no frame with key {min(missing)!r} in {self.url} ({len(missing)} missing)")
         return {k: self._read_range(*where[k]) for k in sorted(want)}
+
+
+def shard_urls(url: str) -> list[str]:
+    """The URLs of a dataset's committed shards that hold frames, in order: what `webdataset.WebDataset`
+    and `ray.data.read_webdataset` take (docs/using-the-shards.md)."""
+    return Dataset(url).shard_urls()
+
+
+def sample_keys() -> dict[str, tuple[str, ...]]:
+    """What each shard sample holds (`sample`: its key and members) and the fields of its `json` member
+    (`json`), as written by ingest."""
+    return {"sample": schema.SAMPLE_KEYS, "json": schema.FRAME_JSON_FIELDS}

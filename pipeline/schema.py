@@ -1,6 +1,6 @@
 """The dataset format: paths, keys and table schemas that ingest writes and every later stage reads.
 
-This module is the contract between stages (see DESIGN.md). Readers import names from here
+This module is the contract between stages, documented for users in docs/outputs.md. Readers import names from here
 instead of spelling paths or column names themselves.
 """
 
@@ -115,5 +115,7 @@ SHARDS_SCHEMA = pa.schema(
     ]
 )
 
+# What each WebDataset sample holds: its key and two members, the frame's JPEG and its metadata.
+SAMPLE_KEYS = ("__key__", "jpg", "json")
 # Fields of each sample's `.json` member.
 FRAME_JSON_FIELDS = ("uri", "video_id", "frame_idx", "pts", "width", "height", "labels", "objects")
