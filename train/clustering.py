@@ -119,7 +119,9 @@ def kmeans_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dic
     lead = dist.rank == 0
     log.info("kmeans: %d patches from %d frames on rank %d (%.1f s)", len(points), len(pixels), dist.rank,
              time.perf_counter() - t0)  # fmt: skip
-    log_rows = metrics.MetricsLog(config.run, keep_until=start) if lead else None
+    log_rows = (
+        metrics.MetricsLog(config.run, keep_until=start, tensorboard=config.tensorboard) if lead else None
+    )
     progress = metrics.Progress(config.steps, start)
     row: dict = {}
     for step in range(start + 1, config.steps + 1):
@@ -146,6 +148,7 @@ def kmeans_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dic
     if lead:
         save_encoder(enc.cpu(), config.run)
         log_rows.flush()
+        log_rows.tb.close()
         plot.loss_curve(log_rows.rows, config.run, f"kmeans / {config.width} units (1 - mean cosine)")
     return {"step": config.steps, "start_step": start, "loss": row.get("loss"), "skipped": skipped}
 

@@ -33,7 +33,11 @@ def absolute_paths(config: TrainConfig) -> TrainConfig:
     """`config` with local paths made absolute here, in the driver: Ray Train runs its workers in a
     folder of Ray's session, where a relative path names nothing."""
     return config.model_copy(
-        update={"dataset": storage.absolute(config.dataset), "run": storage.absolute(config.run)}
+        update={
+            "dataset": storage.absolute(config.dataset),
+            "run": storage.absolute(config.run),
+            "tensorboard": config.tensorboard and storage.absolute(config.tensorboard),
+        }
     )
 
 
