@@ -20,10 +20,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run", metavar="RUN", help="run directory written by `unitscope train`")
     p.add_argument("dataset", metavar="DATASET", help="dataset directory written by `unitscope ingest`")
     p.add_argument(
-        "--concepts", default=None, metavar="DIR", help="labelled images: DIR/<concept>/*, DIR/none/*"
+        "--concepts",
+        default=None,
+        metavar="DIR",
+        help="labelled images: DIR/<concept>/*, DIR/none/* (docs/outputs.md)",
     )
     p.add_argument(
-        "--exemplars", default=None, metavar="DIR", help="a few images per concept, expanded by k-NN"
+        "--exemplars",
+        default=None,
+        metavar="DIR",
+        help="a few images per concept, DIR/<concept>/*, each expanded to its nearest frames (docs/outputs.md)",
     )
     p.add_argument("--layers", default=None, metavar="L1,L2", help="layers to probe (default: all)")
     p.add_argument("--pool", default=None, choices=["max", "mean"], help="spatial pooling (default: max)")

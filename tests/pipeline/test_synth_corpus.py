@@ -182,7 +182,7 @@ def test_cli_rejects_bad_flags(tmp_path, flags, message):
 
 
 def crop_labels(objects: list[dict], width: int, height: int) -> list[str]:
-    """Concepts that stay visible in ingest's centre square crop, by the rule of DESIGN.md (visible x the
+    """Concepts that stay visible in ingest's centre square crop, by the rule of docs/outputs.md (visible x the
     share of the box inside the crop), computed here in source pixels."""
     side = min(width, height)
     cx0, cy0 = (width - side) / 2, (height - side) / 2
