@@ -44,7 +44,7 @@ def absolute_paths(config: TrainConfig) -> TrainConfig:
 def check_inputs(config: TrainConfig) -> tuple[list[str], int | None]:
     """The dataset's shard URLs and the run's last checkpoint step; a clear error (before Ray starts or
     anything is written) when the dataset, the batch size or --resume do not fit."""
-    profiles.check_available(config.profile, config.address)
+    profiles.check_available(config.profile, config.address, config.use_gpu)
     shard_urls = list_shards(config.dataset)
     frames = count_frames(config.dataset)
     if frames < config.batch_size and config.objective != "kmeans":  # kmeans takes no batches
