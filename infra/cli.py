@@ -16,6 +16,17 @@ from unitscope.core.errors import UnitscopeError
 
 # The order subcommands are listed in; any other module in infra/commands is appended.
 ORDER = ["demo", "synth", "ingest", "train", "probe", "query", "serve", "submit", "jobs"]
+# What Ctrl-C leaves behind can be picked up: how, per command (the others just stop).
+RESUME = {
+    "demo": "run the same command again to resume (finished stages are kept)",
+    "synth": "run the same command again to resume (finished clips are kept)",
+    "ingest": "run the same command again to resume (committed shards are kept)",
+    "train": "run the same command with --resume to continue from the last checkpoint",
+    "probe": "run the same command again to resume (activations already computed are reused)",
+}
+# Loggers that speak at INFO about their own loading (FAISS: which CPU build it picked, and a
+# ModuleNotFoundError for the one it did not find): heard only with -v.
+LOADER_LOGGERS = ("faiss", "faiss.loader")
 
 
 class Parser(argparse.ArgumentParser):
@@ -78,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    if not args.verbose:
+        for name in LOADER_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
     try:
         if args.command not in ("submit", "jobs"):  # those talk HTTP to the dashboard, with their own token
             ray_runtime.prepare_cluster_auth(getattr(args, "address", None))
@@ -86,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unitscope {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"unitscope {args.command}: interrupted", file=sys.stderr)
+        hint = RESUME.get(args.command)
+        print(f"unitscope {args.command}: interrupted" + (f"; {hint}" if hint else ""), file=sys.stderr)
         return 130
 
 

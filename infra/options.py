@@ -52,6 +52,11 @@ def epilog_when_shown(parser: argparse.ArgumentParser, make: Callable[[], str]) 
     parser.format_help = format_help  # type: ignore[method-assign]
 
 
+def default(model: type[BaseModel], name: str) -> Any:
+    """The default of `model`'s field `name`: what --help shows, so it has one source."""
+    return model.model_fields[name].default
+
+
 def read_config_file(path: str | None) -> dict[str, Any]:
     """The mapping in a YAML/JSON config file, or {} without one."""
     if not path:

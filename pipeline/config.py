@@ -25,6 +25,11 @@ class IngestConfig(BaseModel):
     threads: int = Field(
         0, ge=0, description="decoder threads (and CPUs reserved) per Ray task; 0 = 1, in-process all CPUs"
     )
+    labels: str | None = Field(
+        None,
+        description="CSV of clip-level tags, columns video,tags (tags split by ';'); every frame of a "
+        "tagged video carries its tags",
+    )
     max_retries: int = Field(2, ge=0, description="retries of a shard task whose worker died")
     address: str | None = Field(None, description="Ray cluster address (default: $RAY_ADDRESS or local Ray)")
     progress: bool = Field(True, description="print progress to stderr while running")
@@ -38,7 +43,8 @@ class IngestConfig(BaseModel):
 
     def decode_settings(self) -> dict:
         """The settings that decide which frames and bytes a shard holds (a resumed job must match them)."""
-        return {
+        tags = {"labels": self.labels} if self.labels else {}  # absent without: older plans still match
+        return tags | {
             "fps": self.fps,
             "size": self.size,
             "max_frames": self.max_frames,

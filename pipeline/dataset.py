@@ -1,4 +1,5 @@
-"""Reading a dataset written by ingest: its tables, its committed shards, and single frames by key."""
+"""Reading a dataset written by ingest: its tables, its committed shards, and single frames by key; and
+`shard_urls` / `sample_keys` for reading the shards with other tools (docs/using-the-shards.md)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from unitscope.pipeline.frame_lookup import FrameLookup
 from unitscope.core import storage
 from unitscope.core.errors import InputError
 
+# Files only a training run holds (train/metrics.py, train/model_io.py): a folder with one of them is a RUN.
+RUN_MARKERS = ("metrics.jsonl", "encoder.json", "checkpoints")
 LOCATION = ["shard", "jpg_offset", "jpg_size"]  # where a frame's JPEG is: its shard and byte range
 
 
@@ -30,10 +33,33 @@ class Dataset:
                     f"{url!r} is a folder of videos, not a unitscope dataset (no {schema.DATASET_JSON}); "
                     f"ingest it first with `unitscope ingest {url} OUT` and pass OUT instead"
                 )
+            if self._holds_run():
+                raise InputError(
+                    f"{url!r} is a run directory written by `unitscope train`, not a dataset: pass the "
+                    f"dataset it was trained from (its config.json says which), e.g. "
+                    f"`unitscope probe {url} DATASET`"
+                )
+            if self._is_empty():
+                raise InputError(
+                    f"{url!r} is not a unitscope dataset (no {schema.DATASET_JSON}); run "
+                    f"`unitscope ingest SRC {url}` first, or let an interrupted ingest finish by running it again"
+                )
             raise InputError(
-                f"{url!r} is not a unitscope dataset (no {schema.DATASET_JSON}); run "
-                f"`unitscope ingest SRC {url}` first, or let an interrupted ingest finish by running it again"
+                f"{url!r} is not a unitscope dataset (no {schema.DATASET_JSON}); ingest your videos into a "
+                "new folder with `unitscope ingest SRC OUT` and pass OUT, or let an interrupted ingest "
+                "finish by running it again"
             )
+
+    def _holds_run(self) -> bool:
+        """Whether the folder is a training run (what `train` writes: RUN_MARKERS), not a dataset."""
+        return any(self.fs.exists(storage.join(self.root, name)) for name in RUN_MARKERS)
+
+    def _is_empty(self) -> bool:
+        """Whether ingest could write here: the folder is missing or empty."""
+        try:
+            return not self.fs.isdir(self.root) or not self.fs.ls(self.root, detail=False)
+        except OSError:
+            return True
 
     def _holds_videos(self) -> bool:
         """Whether the folder holds video files (in it or two levels down): what `ingest` reads, not writes."""
@@ -124,3 +150,15 @@ class Dataset:
         if missing := want - where.keys():
             raise InputError(f"no frame with key {min(missing)!r} in {self.url} ({len(missing)} missing)")
         return {k: self._read_range(*where[k]) for k in sorted(want)}
+
+
+def shard_urls(url: str) -> list[str]:
+    """The URLs of a dataset's committed shards that hold frames, in order: what `webdataset.WebDataset`
+    and `ray.data.read_webdataset` take (docs/using-the-shards.md)."""
+    return Dataset(url).shard_urls()
+
+
+def sample_keys() -> dict[str, tuple[str, ...]]:
+    """What each shard sample holds (`sample`: its key and members) and the fields of its `json` member
+    (`json`), as written by ingest."""
+    return {"sample": schema.SAMPLE_KEYS, "json": schema.FRAME_JSON_FIELDS}

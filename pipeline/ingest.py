@@ -88,7 +88,13 @@ def _threads(cfg: IngestConfig) -> int:
 def run(cfg: IngestConfig) -> IngestResult:
     """Ingest SRC into OUT; resumes a killed run, and does nothing when OUT already holds the finished job."""
     t0 = time.monotonic()
-    cfg = cfg.model_copy(update={"src": storage.absolute(cfg.src), "out": storage.absolute(cfg.out)})
+    cfg = cfg.model_copy(
+        update={
+            "src": storage.absolute(cfg.src),
+            "out": storage.absolute(cfg.out),
+            "labels": cfg.labels and storage.absolute(cfg.labels),
+        }
+    )
     fs, root = _open_out(cfg)
     the_plan = plan.load_plan(fs, root, cfg)
     if the_plan is None:

@@ -4,18 +4,21 @@ estimated frame counts from a container probe), stored in the dataset so a resum
 from __future__ import annotations
 
 import json
+import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
 
 import av
 from pydantic import BaseModel, ConfigDict
-from unitscope.pipeline import schema
+from unitscope.pipeline import schema, tags
 from unitscope.pipeline.config import IngestConfig
 from unitscope.pipeline.decode import DecodeSettings
 from unitscope.pipeline.sources import Source
 
 from unitscope.core import storage
-from unitscope.core.errors import ConfigError
+from unitscope.core.errors import ConfigError, InputError
+
+log = logging.getLogger(__name__)
 
 PLAN_FILE = "manifest/plan.json"
 PROBE_BLOCK = 2**20  # bytes read ahead when probing a remote file's header
@@ -26,6 +29,7 @@ class VideoRef(BaseModel):
     uri: str
     rel: str
     est_frames: int = 1
+    tags: tuple[str, ...] | None = None  # clip-level tags from --labels (None: not tagged), on every frame
 
     @property
     def video_id(self) -> str:
@@ -103,11 +107,35 @@ def pack(videos: list[VideoRef], cfg: IngestConfig) -> list[list[VideoRef]]:
     return shards
 
 
+def _check_tags(url: str, table: dict, videos: list[tuple[str, str]]) -> None:
+    """InputError when the tags CSV names none of SRC's videos; a warning naming the first rows that
+    name no video (a CSV may cover more videos than one ingest reads)."""
+    missing = tags.unmatched(table, videos)
+    if len(missing) == len(table):
+        raise InputError(
+            f"--labels {url}: none of its {len(table)} videos is in SRC (first: {missing[0]!r}); name each "
+            "video by its path relative to SRC, its file name or its full URI"
+        )
+    if missing:
+        log.warning(
+            "--labels %s: %d row(s) name no video in SRC (first: %s)",
+            url,
+            len(missing),
+            ", ".join(missing[:3]),
+        )
+
+
 def make_plan(sources: list[Source], cfg: IngestConfig) -> Plan:
     videos = [s for s in sources if s.skip_reason is None]
     with ThreadPoolExecutor(max_workers=8) as pool:
         ests = list(pool.map(lambda s: estimate_frames(s.uri, cfg), videos))
-    refs = [VideoRef(uri=s.uri, rel=s.rel, est_frames=e) for s, e in zip(videos, ests, strict=True)]
+    table = tags.read_tags(cfg.labels) if cfg.labels else {}
+    refs = [
+        VideoRef(uri=s.uri, rel=s.rel, est_frames=e, tags=tags.match_tags(table, s.uri, s.rel))
+        for s, e in zip(videos, ests, strict=True)
+    ]
+    if table:
+        _check_tags(cfg.labels, table, [(s.uri, s.rel) for s in sources])
     skipped = [Skipped(uri=s.uri, rel=s.rel, reason=s.skip_reason) for s in sources if s.skip_reason]
     return Plan(src=cfg.src, settings=cfg.decode_settings(), shards=pack(refs, cfg), skipped=skipped)
 

@@ -1,7 +1,7 @@
 """The dataset format: paths, keys and table schemas that ingest writes and every later stage reads.
 
-This module is the contract between stages (docs/architecture.md). Readers import names from here
-instead of spelling paths or column names themselves.
+This module is the contract between stages, documented for users in docs/outputs.md. Readers import
+names from here instead of spelling paths or column names themselves.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ DATASET_JSON = "dataset.json"
 # Per-shard manifest parts, written beside the shard before it is committed; the run merges them.
 PARTS_DIR = "manifest/parts"
 
-# Label sidecar next to a video `x.mp4`: `x.labels.json`.
+# Label sidecar next to a video `x.mp4`: `x.mp4.labels.json` (or `x.labels.json` when the stem is unique).
 LABELS_SUFFIX = ".labels.json"
 LABELS_VERSION = 1
 # A concept counts as visible in a frame (or in the crop ingest keeps of it) when at least this fraction
@@ -115,5 +115,7 @@ SHARDS_SCHEMA = pa.schema(
     ]
 )
 
+# What each WebDataset sample holds: its key and two members, the frame's JPEG and its metadata.
+SAMPLE_KEYS = ("__key__", "jpg", "json")
 # Fields of each sample's `.json` member.
 FRAME_JSON_FIELDS = ("uri", "video_id", "frame_idx", "pts", "width", "height", "labels", "objects")

@@ -78,9 +78,10 @@ def _ingest_video(
         fs, path = storage.url_to_fs(v.uri)
         row["size_bytes"] = fs.size(path)
         sidecar = labels.read_sidecar(fs, path)
-        row["has_labels"] = sidecar is not None
+        row["has_labels"] = sidecar is not None or v.tags is not None
         if sidecar:
             concepts.update(sidecar.concepts)
+        concepts.update(v.tags or ())
         source = (
             path
             if storage.is_local(fs)
@@ -92,10 +93,14 @@ def _ingest_video(
             for s in reader.samples():
                 key = schema.frame_key(vid, s.frame_idx)
                 objects, names = (
-                    labels.crop_objects(sidecar.frames.get(s.frame_idx, []), reader.geometry)
+                    labels.crop_objects(
+                        labels.frame_objects(sidecar, s.frame_idx, reader.geometry), reader.geometry
+                    )
                     if sidecar
                     else ([], [])
                 )
+                if v.tags:
+                    names = sorted(set(names) | set(v.tags))
                 meta = {
                     "uri": v.uri,
                     "video_id": vid,

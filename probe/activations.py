@@ -21,7 +21,7 @@ from unitscope.pipeline import tar_reader
 from unitscope.probe.encoders import default_device, encode_batch, open_encoder
 from unitscope.probe.store import ActivationStore
 
-from unitscope.core import storage
+from unitscope.core import heartbeat, storage
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +137,10 @@ def compute(
 ) -> list[ActivationResult]:
     """Run `activate_shard` over `specs`: Ray tasks (at most `workers` in flight) or in this process."""
     if not use_ray:
-        t0 = time.perf_counter()
-        done = [activate_shard(s) for s in specs]
+        t0, beat, done = time.perf_counter(), heartbeat.Heartbeat("probe"), []
+        for s in specs:
+            beat.tick(lambda: f"activations: {len(done)} of {len(specs)} shards")
+            done.append(activate_shard(s))
         log.info("activations: %s", summary(done, len(specs), time.perf_counter() - t0))
         return done
     import ray
@@ -156,7 +158,10 @@ def compute(
         while queue and len(pending) < limit:
             spec = queue.pop(0)
             pending[task.remote(spec)] = spec.shard
-        ready, _ = ray.wait(list(pending), num_returns=1)
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=heartbeat.EVERY_S)
+        if not ready:  # a shard can take minutes on a slow CPU: say the stage is alive
+            log.info("activations: %d of %d shards done, %d running (%.0f s)", len(done), len(specs),
+                     len(pending), time.perf_counter() - t0)  # fmt: skip
         for ref in ready:
             shard = pending.pop(ref)
             try:

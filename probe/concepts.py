@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from PIL import Image
 from unitscope.pipeline.dataset import Dataset
-from unitscope.pipeline.schema import FRAMES_TABLE, parse_frame_key
+from unitscope.pipeline.schema import FRAMES_TABLE, VISIBLE_MIN, parse_frame_key
 from unitscope.probe.activations import decode
 from unitscope.probe.store import ActivationStore
 
@@ -161,18 +161,9 @@ def frame_like(img: Image.Image, size: int) -> Image.Image:
     return img.crop((left, top, left + size, top + size))
 
 
-def folder_labels(url: str, size: int, min_examples: int) -> ConceptSet:
-    """A concept set of labelled images; InputError when a concept has too few readable images."""
+def folder_labels(url: str, size: int) -> ConceptSet:
+    """A concept set of labelled images (a concept with too few is skipped when scored, as any source's)."""
     folders, unreadable = read_folder(url, size)
-    need = 2 * min_examples  # min_examples in each of the two splits
-    for name, images in folders.items():
-        if name != NEGATIVES and len(images) < need:
-            raise InputError(
-                f"concept {name!r} has {len(images)} readable image(s) in {url}/{name}; at least {need} "
-                f"are needed ({min_examples} for each of the selection and evaluation splits). Add "
-                f"images or lower min_examples"
-                + (f" ({len(unreadable)} unreadable image(s) were skipped)" if unreadable else "")
-            )
     items, images, owner = [], [], []
     for name, entries in folders.items():
         for path, img in entries:
@@ -184,14 +175,20 @@ def folder_labels(url: str, size: int, min_examples: int) -> ConceptSet:
     return ConceptSet("folder", items, list(items), labels, unreadable, images, owner)
 
 
-def exemplar_labels(exemplar_hits: dict[str, set[str]], frames: ConceptSet, min_examples: int) -> ConceptSet:
+def exemplar_labels(exemplar_hits: dict[str, set[str]], frames: ConceptSet) -> ConceptSet:
     """Pseudo-labels over the frames of `frames`: a frame is positive for c when it is among the
     nearest neighbours of one of c's exemplars (`exemplar_hits[c]`)."""
     labels = {c: np.array([k in hits for k in frames.items], dtype=bool) for c, hits in exemplar_hits.items()}
-    for c, y in labels.items():
-        if y.sum() < 2 * min_examples:
-            raise InputError(
-                f"exemplars of {c!r} expanded to {int(y.sum())} labelled frame(s), fewer than "
-                f"{2 * min_examples}; add exemplars or raise exemplar_k"
-            )
     return ConceptSet("exemplars", frames.items, frames.groups, labels)
+
+
+def unseen_concepts(dataset_url: str, frames: ConceptSet) -> dict[str, str]:
+    """{concept: why} for the concepts the dataset's labels name (dataset.json) that no probed frame
+    carries: named among the unscored, never left out without a word."""
+    listed = Dataset(dataset_url).info().get("concepts", [])
+    return {
+        c: f"concept {c!r} is named by the dataset's labels but no probed frame carries it: check that its "
+        f"boxes lie inside the frames and that its visible fraction reaches {VISIBLE_MIN} (docs/outputs.md)"
+        for c in listed
+        if c not in frames.labels
+    }

@@ -18,6 +18,8 @@ from unitscope.probe.scores import roc_auc
 from unitscope.probe.search import UnitIndex
 from unitscope.probe.selection import rank_candidates
 
+from unitscope.core.heartbeat import Heartbeat
+
 PERMUTATION_BATCH = 64  # shuffled label vectors searched in one FAISS call
 
 
@@ -36,12 +38,16 @@ def permutation_null(
     candidates: int,
     permutations: int,
     seed: int,
+    beat: Heartbeat | None = None,
 ) -> NullResult:
-    """p-value of `observed_auc` (the best unit's held-out AUC) under shuffled selection labels."""
+    """p-value of `observed_auc` (the best unit's held-out AUC) under shuffled selection labels; `beat`
+    says how far the shuffles are every few seconds."""
     rng = np.random.default_rng(seed)
     y_sel = np.asarray(y_sel, dtype=bool)
     null = np.empty(permutations, dtype=np.float64)
     for start in range(0, permutations, PERMUTATION_BATCH):
+        if beat:
+            beat.tick(lambda start=start: f"permutation null: {start} of {permutations} shuffles")
         n = min(PERMUTATION_BATCH, permutations - start)
         shuffled = np.stack([rng.permutation(y_sel) for _ in range(n)], axis=1)
         best = [int(ids[0]) for ids, _ in rank_candidates(index, shuffled, candidates)]

@@ -13,6 +13,7 @@ import json
 
 import numpy as np
 import torch
+from unitscope.pipeline.schema import DATASET_JSON
 from unitscope.train.model_io import ENCODER_SPEC, ENCODER_WEIGHTS, load_encoder
 
 from unitscope.core import storage
@@ -28,6 +29,11 @@ def check_run(run_url: str) -> dict:
     run_url = run_url.rstrip("/")
     fs, root = storage.url_to_fs(run_url)
     missing = [name for name in (ENCODER_WEIGHTS, ENCODER_SPEC) if not fs.exists(f"{root}/{name}")]
+    if missing and fs.exists(f"{root}/{DATASET_JSON}"):
+        raise InputError(
+            f"{run_url} is a dataset written by `unitscope ingest`, not a run: the order is "
+            f"`unitscope probe RUN DATASET`; train a run on it first with `unitscope train {run_url} RUN`"
+        )
     if missing:
         raise InputError(
             f"{run_url} has no trained encoder ({', '.join(missing)} missing); train one first with "

@@ -20,6 +20,7 @@ from unitscope.probe.selection import UnitScore, select_and_evaluate
 from unitscope.probe.splits import split_mask
 
 from unitscope.core.errors import InputError
+from unitscope.core.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,40 @@ class SetResult:
     index: dict[str, dict]  # network -> the FAISS index choice
 
 
+# How to get more examples, per label source.
+MORE = {
+    "dataset": "label the concept in more videos",
+    "folder": "add images to the concept's subfolder",
+    "exemplars": "add exemplar images or raise exemplar_k",
+}
+SPLIT = {
+    "dataset": "the split is by video, so a concept seen in one video only is never scored",
+    "folder": "the split is by image, within each subfolder",
+    "exemplars": "the split is by video, so a concept found in one video only is never scored",
+}
+
+
+def too_few(concept: str, source: str, low: dict[str, int], min_examples: int) -> str:
+    """The one message for a concept with too few examples, whatever its label source: the counts, the
+    `--config` key that sets the minimum, and why a split can be empty."""
+    return (
+        f"too few examples of concept {concept!r} ({source} labels): "
+        + ", ".join(f"{k}={v}" for k, v in low.items())
+        + f", need min_examples={min_examples} positives and negatives in each of the selection and "
+        f"evaluation halves ({SPLIT.get(source, SPLIT['dataset'])}); {MORE.get(source, MORE['dataset'])}, "
+        f"or set a lower `min_examples: N` in a --config FILE"
+    )
+
+
+def require_scored(results: list, skipped: dict[str, str]) -> None:
+    """InputError (exit 2) when no concept at all could be scored; some skipped is a result, reported."""
+    if results:
+        return
+    reasons = list(skipped.values())
+    more = f" (and {len(reasons) - 2} more concepts; see --help)" if len(reasons) > 2 else ""
+    raise InputError("no concept could be scored: " + "; ".join(reasons[:2]) + more)
+
+
 def score_set(
     cs: ConceptSet, acts: dict[str, np.ndarray], units: list[tuple[str, int]], cfg: ProbeConfig
 ) -> SetResult:
@@ -63,13 +98,7 @@ def score_set(
         }
         low = {k: v for k, v in counts.items() if v < cfg.min_examples}
         if low:
-            why = (
-                f"too few examples for concept {concept!r} ({cs.source}): "
-                + ", ".join(f"{k}={v}" for k, v in low.items())
-                + f" (min_examples={cfg.min_examples}); label more frames or lower min_examples"
-            )
-            if cs.source != "dataset":  # a set the user made for this probe: an error, not a skip
-                raise InputError(why)
+            why = too_few(concept, cs.source, low, cfg.min_examples)
             log.warning(why)
             skipped[concept] = why
             continue
@@ -83,7 +112,13 @@ def score_set(
         index_info[network] = indexes[network].choice.as_dict()
         held_out[network] = a[~sel]
     eval_items = [cs.items[i] for i in np.flatnonzero(~sel)]
-    for concept, (y, counts) in usable.items():
+    beat = Heartbeat("probe")
+    for i, (concept, (y, counts)) in enumerate(usable.items()):
+        beat.tick(
+            lambda i=i, concept=concept: (
+                f"scoring concept {concept!r} ({i + 1} of {len(usable)}, {cs.source})"
+            )
+        )
         trained = select_and_evaluate(
             indexes["trained"], held_out["trained"], y[sel], y[~sel], cfg.candidates, cfg.keep
         )
@@ -95,7 +130,7 @@ def score_set(
         if cfg.permutations:
             null = permutation_null(
                 indexes["trained"], held_out["trained"], y[sel], y[~sel], trained[0].auc,
-                cfg.candidates, cfg.permutations, cfg.seed,
+                cfg.candidates, cfg.permutations, cfg.seed, beat,
             )  # fmt: skip
             null_aucs = null.null_aucs
             pvals = [p_value(null_aucs, s.auc) for s in trained]

@@ -27,7 +27,7 @@ from unitscope.probe.catalog import write_table as write_parquet
 from unitscope.probe.concepts import ConceptSet
 from unitscope.probe.config import ProbeConfig
 from unitscope.probe.encoders import check_run, fingerprint
-from unitscope.probe.evaluation import ConceptResult, catalog_rows, score_set
+from unitscope.probe.evaluation import ConceptResult, catalog_rows, require_scored, score_set
 from unitscope.probe.store import EMBEDDINGS, ActivationStore, StoreMeta, write_bytes
 from unitscope.probe.units import column_top, unit_rows
 
@@ -132,7 +132,7 @@ def run(cfg: ProbeConfig) -> ProbeResult:
     if frames.labels:
         sets.append(frames)
     if cfg.concepts:
-        sets.append(concepts.folder_labels(cfg.concepts, enc_spec["input_size"], cfg.min_examples))
+        sets.append(concepts.folder_labels(cfg.concepts, enc_spec["input_size"]))
     if cfg.exemplars:
         ex = concepts.read_folder(cfg.exemplars, enc_spec["input_size"])[0]
         pool_set = (
@@ -142,7 +142,7 @@ def run(cfg: ProbeConfig) -> ProbeResult:
         for name, imgs in ex.items():
             emb = activations.encode_images(spec, [im for _, im in imgs])[0]["embeddings"]
             hits[name] = {k for near in frame_index.nearest(run_url, emb, cfg.exemplar_k) for k in near}
-        sets.append(concepts.exemplar_labels(hits, pool_set, cfg.min_examples))
+        sets.append(concepts.exemplar_labels(hits, pool_set))
     if not sets:
         raise InputError(
             f"no concepts to probe: {cfg.dataset} has no labelled frames (no label sidecars); "
@@ -158,6 +158,8 @@ def run(cfg: ProbeConfig) -> ProbeResult:
         skipped.update(out.skipped)
         index_info[cs.source] = out.index
 
+    skipped.update(concepts.unseen_concepts(cfg.dataset, frames))
+    require_scored(results, skipped)
     t_maps = time.perf_counter()
     map_scores.localize(results, cfg.dataset, spec, units, cfg)
     t_maps = time.perf_counter() - t_maps

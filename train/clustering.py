@@ -23,6 +23,7 @@ from unitscope.train.models.patch import PatchDictionary
 from unitscope.train.objectives import coherence, kmeans
 
 from unitscope.core.errors import ConfigError, InputError
+from unitscope.core.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 BATCH = 64  # frames cut into patches at once (bounds the unfolded pyramid's memory)
@@ -43,8 +44,10 @@ def sample_frames(
     mine = shards.parts_for_slot(parts, 0, config.seed, dist.rank, dist.world)
     size, frames, stamps, bad = config.input_size, [], [], 0
     counters: dict[str, int] = {}
+    beat = Heartbeat("train")
     for part in mine:
         for frame in shards.read_part(part, 0, counters):
+            beat.tick(lambda: f"kmeans: read {len(frames)} of {want} sample frames")
             try:
                 im = augment.decode(frame.jpg, size)
             except augment.BadImage:
@@ -85,8 +88,12 @@ def kmeans_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dic
             "higher --fps, raise pair_max_gap_s, or train with kmeans_group 1"
         )
     gen = torch.Generator().manual_seed(config.seed * 1000 + dist.rank)
-    patches = torch.cat([kmeans.normalised_patches(pixels[i : i + BATCH], spec, config.patches_per_scale, gen)
-                         for i in range(0, len(pixels), BATCH)])  # fmt: skip
+    beat, cut = Heartbeat("train"), []
+    for i in range(0, len(pixels), BATCH):
+        beat.tick(lambda i=i: f"kmeans: cut patches from {i} of {len(pixels)} frames")
+        cut.append(kmeans.normalised_patches(pixels[i : i + BATCH], spec, config.patches_per_scale, gen))
+    patches = torch.cat(cut)
+    del cut
     count, total, outer = map(sum, zip(*dist.gather(kmeans.moment_sums(patches)), strict=True))
     whiten, mean = kmeans.zca(count, total, outer, config.whiten_eps)
     points = kmeans.whitened(patches, whiten, mean).to(dist.device)
@@ -112,7 +119,9 @@ def kmeans_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dic
     lead = dist.rank == 0
     log.info("kmeans: %d patches from %d frames on rank %d (%.1f s)", len(points), len(pixels), dist.rank,
              time.perf_counter() - t0)  # fmt: skip
-    log_rows = metrics.MetricsLog(config.run, keep_until=start) if lead else None
+    log_rows = (
+        metrics.MetricsLog(config.run, keep_until=start, tensorboard=config.tensorboard) if lead else None
+    )
     progress = metrics.Progress(config.steps, start)
     row: dict = {}
     for step in range(start + 1, config.steps + 1):
@@ -139,6 +148,7 @@ def kmeans_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dic
     if lead:
         save_encoder(enc.cpu(), config.run)
         log_rows.flush()
+        log_rows.tb.close()
         plot.loss_curve(log_rows.rows, config.run, f"kmeans / {config.width} units (1 - mean cosine)")
     return {"step": config.steps, "start_step": start, "loss": row.get("loss"), "skipped": skipped}
 
@@ -150,8 +160,11 @@ def coherent_partners(
     """The `group1` partners of every unit from this rank's frame pairs and every other rank's."""
     t0 = time.perf_counter()
     frames = pairs.flatten().unique()
-    best = torch.cat([enc.match(pixels[frames[i : i + BATCH]].to(dist.device)).amax(dim=(2, 3)).cpu()
-                      for i in range(0, len(frames), BATCH)])  # fmt: skip
+    beat, matched = Heartbeat("train"), []
+    for i in range(0, len(frames), BATCH):
+        beat.tick(lambda i=i: f"group1: matched {i} of {len(frames)} paired frames")
+        matched.append(enc.match(pixels[frames[i : i + BATCH]].to(dist.device)).amax(dim=(2, 3)).cpu())
+    best = torch.cat(matched)
     at = torch.searchsorted(frames, pairs)
     parts = dist.gather(coherence.lagged_sums(best[at[:, 0]], best[at[:, 1]]))
     out = coherence.partners(*(sum(p[i] for p in parts) for i in range(4)), group)

@@ -107,6 +107,7 @@ class TrainConfig(BaseModel):
     log_every: int = Field(10, ge=1)
     resume: bool = False
     seed: int = 0
+    tensorboard: str | None = Field(None, description="folder for TensorBoard events (local; default RUN/tb)")
     record_keys: bool = Field(False, description="write the sample keys each rank trained on to RUN/keys/")
     address: str | None = None
     profile: Literal["cpu", "gpu", "auto"] | None = Field(

@@ -8,6 +8,8 @@ import sys
 import threading
 import time
 
+from unitscope.train.tensorboard import TensorBoardLog, events_dir
+
 from unitscope.core import storage
 
 FILE = "metrics.jsonl"
@@ -33,8 +35,9 @@ class MetricsLog:
     """Rows in memory, flushed to RUN/metrics.jsonl: appended on local disks, rewritten whole on object
     stores (which cannot append). On resume, rows after the checkpoint's step are dropped."""
 
-    def __init__(self, run_url: str, keep_until: int | None = None):
+    def __init__(self, run_url: str, keep_until: int | None = None, tensorboard: str | None = None):
         self.url = storage.join(run_url, FILE)
+        self.tb = TensorBoardLog(events_dir(run_url, tensorboard), keep_until or 0)
         self.local = storage.is_local(storage.url_to_fs(run_url)[0])
         self.rows: list[dict] = []
         if keep_until is not None and storage.exists(self.url):
@@ -59,6 +62,7 @@ class MetricsLog:
     def flush(self) -> None:
         if self.flushed == len(self.rows):
             return
+        self.tb.write(self.rows[self.flushed :])
         if self.local:
             fs, path = storage.url_to_fs(self.url)
             with fs.open(path, "a") as f:

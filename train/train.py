@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from pydantic import BaseModel
-from unitscope.train import checkpoint, distributed, metrics
+from unitscope.train import checkpoint, distributed, metrics, profiles
 from unitscope.train.config import TrainConfig
 from unitscope.train.model_io import ENCODER_WEIGHTS
 from unitscope.train.objectives import registry
@@ -33,13 +33,18 @@ def absolute_paths(config: TrainConfig) -> TrainConfig:
     """`config` with local paths made absolute here, in the driver: Ray Train runs its workers in a
     folder of Ray's session, where a relative path names nothing."""
     return config.model_copy(
-        update={"dataset": storage.absolute(config.dataset), "run": storage.absolute(config.run)}
+        update={
+            "dataset": storage.absolute(config.dataset),
+            "run": storage.absolute(config.run),
+            "tensorboard": config.tensorboard and storage.absolute(config.tensorboard),
+        }
     )
 
 
 def check_inputs(config: TrainConfig) -> tuple[list[str], int | None]:
     """The dataset's shard URLs and the run's last checkpoint step; a clear error (before Ray starts or
     anything is written) when the dataset, the batch size or --resume do not fit."""
+    profiles.check_available(config.profile, config.address, config.use_gpu)
     shard_urls = list_shards(config.dataset)
     frames = count_frames(config.dataset)
     if frames < config.batch_size and registry.get(config.objective).fit is None:  # a fit takes no batches

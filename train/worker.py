@@ -89,7 +89,9 @@ def train_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict
         make_loader(stream, config.loader_workers, skip=positions, pin=pin, nice=config.loader_nice)
     )
     lead = dist.rank == 0
-    log_rows = metrics.MetricsLog(config.run, keep_until=start) if lead else None
+    log_rows = (
+        metrics.MetricsLog(config.run, keep_until=start, tensorboard=config.tensorboard) if lead else None
+    )
     progress = metrics.Progress(config.steps, start)
     keys: list[str] = []
     row: dict = {}
@@ -121,6 +123,7 @@ def train_worker(config: TrainConfig, shard_urls: list[str], dist: Dist) -> dict
     if lead:
         save_encoder(learner.encoder, config.run)
         log_rows.flush()
+        log_rows.tb.close()
         plot.loss_curve(log_rows.rows, config.run, f"{config.objective} / {config.arch}")
     return {"step": config.steps, "start_step": start, "loss": row.get("loss"), "skipped": total_skipped}
 

@@ -28,8 +28,10 @@ def main(args: argparse.Namespace) -> int:
     from unitscope.infra.demo import DemoConfig, run
     from unitscope.infra.tables import concept_table
     from unitscope.probe.detector import DetectorRule
+    from unitscope.train.profiles import check_available
 
     cfg = build_config(DemoConfig, args)
+    check_available(cfg.profile, cfg.address)
     ensure_ray(cfg.address)
     result = run(cfg)
     print(concept_table(result.table, DetectorRule.from_dict(result.rule)))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import functools
 
-from unitscope.infra.options import add_common, build_config
+from unitscope.infra.options import add_common, build_config, default
+from unitscope.pipeline.config import IngestConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    d = functools.partial(default, IngestConfig)
     p = sub.add_parser(
         "ingest",
         help="decode videos into WebDataset shards + a Parquet manifest",
@@ -18,13 +21,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("out", metavar="OUT", help="dataset directory to write (rerun the same command to resume)")
     p.add_argument(
-        "--fps", type=float, default=None, help="frames kept per second of video; 0 = every frame (default 1)"
+        "--fps",
+        type=float,
+        default=None,
+        help=f"frames kept per second of video; 0 = every frame (default {d('fps'):g})",
     )
     p.add_argument(
         "--size",
         type=int,
         default=None,
-        help="output frames are PX x PX, short side + center crop (default 128)",
+        help=f"output frames are PX x PX, short side + center crop (default {d('size')})",
     )
     p.add_argument(
         "--shard-frames",
@@ -32,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="frames per shard (default 1000)",
+        help=f"frames per shard (default {d('shard_frames')})",
     )
     p.add_argument(
         "--shard-bytes",
@@ -40,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="bytes per shard (default 256 MiB)",
+        help=f"bytes per shard (default {d('shard_bytes') // 2**20} MiB)",
     )
     p.add_argument(
         "--max-frames",
@@ -63,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         metavar="Q",
-        help="JPEG qscale 2 (best) .. 31 (default 3)",
+        help=f"JPEG qscale 2 (best) .. 31 (default {d('jpeg_quality')})",
     )
     p.add_argument(
         "--workers",
@@ -77,7 +83,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="decoder threads per Ray task, each reserving that many CPUs (default 1; in-process: all CPUs)",
+        help=f"decoder threads per Ray task, each reserving that many CPUs (default {d('threads')}: 1 per Ray "
+        "task, in-process all CPUs)",
+    )
+    p.add_argument(
+        "--labels",
+        default=None,
+        metavar="FILE",
+        help="CSV of clip-level tags with a header `video,tags` (video: path relative to SRC, file name or "
+        "URI; tags split by ';'); every frame of a tagged video carries them (docs/outputs.md)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     add_common(p)
@@ -85,7 +99,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from unitscope.pipeline.config import IngestConfig
     from unitscope.pipeline.ingest import run
 
     cfg = build_config(IngestConfig, args, src=args.src, out=args.out, progress=False if args.quiet else None)

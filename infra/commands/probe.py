@@ -20,15 +20,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run", metavar="RUN", help="run directory written by `unitscope train`")
     p.add_argument("dataset", metavar="DATASET", help="dataset directory written by `unitscope ingest`")
     p.add_argument(
-        "--concepts", default=None, metavar="DIR", help="labelled images: DIR/<concept>/*, DIR/none/*"
+        "--concepts",
+        default=None,
+        metavar="DIR",
+        help="labelled images: DIR/<concept>/*, DIR/none/* (docs/outputs.md)",
     )
     p.add_argument(
-        "--exemplars", default=None, metavar="DIR", help="a few images per concept, expanded by k-NN"
+        "--exemplars",
+        default=None,
+        metavar="DIR",
+        help="a few images per concept, DIR/<concept>/*, each expanded to its nearest frames (docs/outputs.md)",
     )
     p.add_argument("--layers", default=None, metavar="L1,L2", help="layers to probe (default: all)")
     p.add_argument("--pool", default=None, choices=["max", "mean"], help="spatial pooling (default: max)")
     p.add_argument(
-        "--permutations", type=int, default=None, metavar="N", help="shuffles of the permutation null (199)"
+        "--permutations",
+        type=int,
+        default=None,
+        metavar="N",
+        help="shuffles of the permutation null (default 199)",
     )
     p.add_argument(
         "--workers", type=int, default=None, help="Ray tasks in flight (default: CPUs); 0 = no Ray"
@@ -48,8 +58,8 @@ def main(args: argparse.Namespace) -> int:
         ensure_ray(cfg.address)
     result = run(cfg)
     print(concept_table(result.table, cfg.rule))
-    if result.skipped_concepts:
-        print(f"not scored: {', '.join(result.skipped_concepts)} (see probe.json)")
+    for why in result.skipped_concepts.values():
+        print(f"not scored: {why}")
     if result.failed_shards:
         print(f"{len(result.failed_shards)} shard(s) failed (see probe.json)")
     if result.unreadable_images:

@@ -21,10 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "units fire on an image and which frames are nearest to it. Reads RUN directly, without Ray.",
     )
     p.add_argument("run", metavar="RUN", help="run directory (fsspec URL) that `unitscope probe` wrote into")
+    # The shared options are taken before the kind (`query RUN --json concept X`) and after it; given
+    # after, the kind's parser holds no default of its own (SUPPRESS), so one given before is kept.
+    _common_options(p, suppress=False)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--top", type=int, default=10, help="how many results (default 10)")
-    common.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    common.add_argument("--dataset", default=None, help="dataset URL, if it moved since the probe")
+    _common_options(common, suppress=True)
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
     kinds.add_parser("concept", parents=[common], help="units that detect a concept").add_argument(
         "name", metavar="NAME"
@@ -41,6 +42,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     image = kinds.add_parser("image", parents=[common], help="units that fire on an image + nearest frames")
     image.add_argument("path", metavar="PATH")
     p.set_defaults(func=main)
+
+
+def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """--top, --json, --dataset: with their defaults on the query's parser, without (SUPPRESS) on the kinds'."""
+
+    def default(value):
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument("--top", type=int, default=default(10), help="how many results (default 10)")
+    parser.add_argument("--json", action="store_true", default=default(False), help="print JSON, not a table")
+    parser.add_argument("--dataset", default=default(None), help="dataset URL, if it moved since the probe")
 
 
 def main(args: argparse.Namespace) -> int:

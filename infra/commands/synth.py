@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "synth",
         help="planted-concept corpus: clips with cluttered backgrounds, planted figures, per-frame labels",
         description="Write N H.264 clips with planted concepts (listed below) and distractors to OUT, each "
-        "with a <name>.labels.json sidecar, plus corpus.json.",
+        "with a <name>.mp4.labels.json sidecar, plus corpus.json.",
     )
     epilog_when_shown(p, _concepts)
     p.add_argument("out", metavar="OUT", help="output directory (local path or fsspec URL)")

@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train",
         help="train an unsupervised encoder on a dataset's shards (Ray Train)",
         description="Learn an encoder without labels from DATASET's shards (streamed, split over Ray Train "
-        "workers) and write RUN: config.json, metrics.jsonl, checkpoints/, loss.png, encoder.pt.",
+        "workers) and write RUN: config.json, metrics.jsonl, tb/ (TensorBoard), checkpoints/, loss.png, encoder.pt.",
     )
     p.add_argument(
         "dataset", metavar="DATASET", help="dataset directory written by `unitscope ingest` (fsspec URL)"
@@ -35,6 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=None, help="Ray Train workers; 0 = in this process (default 1)"
     )
     add_profile(p, "temporal conv4 width 128, batch 256, 12k steps, 14 loader workers")
+    p.add_argument(
+        "--tensorboard",
+        default=None,
+        metavar="DIR",
+        help="where TensorBoard events go (default RUN/tb): loss, lr, images/s, loader share",
+    )
     p.add_argument(
         "--resume", action="store_true", default=None, help="continue RUN from its last checkpoint"
     )

@@ -48,6 +48,5 @@ def sidecar_bytes(concepts: Sequence[str], frames: list[dict]) -> bytes:
 
 
 def sidecar_name(video_name: str) -> str:
-    """`clip-0000.mp4` -> `clip-0000.labels.json`."""
-    stem = video_name.rsplit(".", 1)[0]
-    return stem + schema.LABELS_SUFFIX
+    """`clip-0000.mp4` -> `clip-0000.mp4.labels.json` (named after the whole file name, as ingest reads it)."""
+    return video_name + schema.LABELS_SUFFIX

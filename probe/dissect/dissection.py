@@ -27,8 +27,8 @@ from unitscope.probe.encoders import check_run
 from unitscope.probe.query.catalog_view import parse_unit
 from unitscope.probe.query.errors import NotFound
 from unitscope.probe.query.service import RunQueries
-from unitscope.train.models.patch import PatchDictionary
 from unitscope.train.model_io import load_encoder
+from unitscope.train.models.patch import PatchDictionary
 
 from unitscope.core import storage
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from unitscope.probe.query.errors import NotFound
-from unitscope.train.models.patch import CONTRAST_EPS, PatchDictionary
 from unitscope.train.encoder import EncoderBase
+from unitscope.train.models.patch import CONTRAST_EPS, PatchDictionary
 
 UnitFn = Callable[[torch.Tensor], torch.Tensor]
 

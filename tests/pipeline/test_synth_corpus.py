@@ -39,7 +39,7 @@ def decoded(path) -> list[np.ndarray]:
 def test_files_and_corpus_json(synth_corpus):
     cfg, result, out = synth_corpus
     names = sorted(p.name for p in out.iterdir())
-    expected = [f"clip-{i:04d}{ext}" for i in range(4) for ext in (schema.LABELS_SUFFIX, ".mp4")]
+    expected = [f"clip-{i:04d}{ext}" for i in range(4) for ext in (".mp4" + schema.LABELS_SUFFIX, ".mp4")]
     assert names == sorted([*expected, "corpus.json"])  # no temporary files left behind
     doc = json.loads((out / "corpus.json").read_text())
     assert doc["concepts"] == ["face", "wheel", "cat", "walker"]
@@ -52,7 +52,7 @@ def test_files_and_corpus_json(synth_corpus):
 def test_sidecars_follow_the_contract(synth_corpus):
     cfg, _, out = synth_corpus
     for i in range(cfg.videos):
-        doc = json.loads((out / f"clip-{i:04d}{schema.LABELS_SUFFIX}").read_text())
+        doc = json.loads((out / f"clip-{i:04d}.mp4{schema.LABELS_SUFFIX}").read_text())
         assert doc["version"] == schema.LABELS_VERSION and doc["concepts"] == cfg.concepts
         assert [f["frame"] for f in doc["frames"]] == list(range(cfg.frames))
         for f in doc["frames"]:
@@ -92,7 +92,7 @@ def test_documented_ranges_hold(synth_corpus):
     # recount from the sidecars: what ingest will see
     counts = dict.fromkeys(cfg.concepts, 0)
     for i in range(cfg.videos):
-        doc = json.loads((out / f"clip-{i:04d}{schema.LABELS_SUFFIX}").read_text())
+        doc = json.loads((out / f"clip-{i:04d}.mp4{schema.LABELS_SUFFIX}").read_text())
         for f in doc["frames"]:
             for c in {o["concept"] for o in f["objects"]}:
                 counts[c] += 1
@@ -119,8 +119,8 @@ def test_same_seed_same_corpus_on_ray_and_s3(synth_corpus, ray_local, s3_server,
     for i in range(2):
         name = f"clip-{i:04d}"
         assert (
-            fs.cat(f"synth-bucket/corpus/{name}{schema.LABELS_SUFFIX}")
-            == (out / f"{name}{schema.LABELS_SUFFIX}").read_bytes()
+            fs.cat(f"synth-bucket/corpus/{name}.mp4{schema.LABELS_SUFFIX}")
+            == (out / f"{name}.mp4{schema.LABELS_SUFFIX}").read_bytes()
         )
         fs.get(f"synth-bucket/corpus/{name}.mp4", str(tmp_path / f"{name}.mp4"))
         a, b = decoded(tmp_path / f"{name}.mp4"), decoded(out / f"{name}.mp4")
@@ -132,8 +132,8 @@ def test_different_seed_differs(synth_corpus, tmp_path):
     _, _, out = synth_corpus
     cfg = SynthConfig(out=str(tmp_path), workers=0, **{**BASE, "videos": 1, "seed": 22})
     run(cfg)
-    assert (tmp_path / f"clip-0000{schema.LABELS_SUFFIX}").read_bytes() != (
-        out / f"clip-0000{schema.LABELS_SUFFIX}"
+    assert (tmp_path / f"clip-0000.mp4{schema.LABELS_SUFFIX}").read_bytes() != (
+        out / f"clip-0000.mp4{schema.LABELS_SUFFIX}"
     ).read_bytes()
     a, b = decoded(tmp_path / "clip-0000.mp4"), decoded(out / "clip-0000.mp4")
     assert np.abs(a[0].astype(int) - b[0].astype(int)).mean() > 10
@@ -182,7 +182,7 @@ def test_cli_rejects_bad_flags(tmp_path, flags, message):
 
 
 def crop_labels(objects: list[dict], width: int, height: int) -> list[str]:
-    """Concepts that stay visible in ingest's centre square crop, by the sidecar rule (visible x the
+    """Concepts that stay visible in ingest's centre square crop, by docs/outputs.md's rule (visible x the
     share of the box inside the crop), computed here in source pixels."""
     side = min(width, height)
     cx0, cy0 = (width - side) / 2, (height - side) / 2
@@ -212,7 +212,7 @@ def test_ingest_carries_the_labels_into_the_dataset(synth_corpus, tmp_path):
     sidecars = {
         name: {
             f["frame"]: f["objects"]
-            for f in json.loads((out / f"{name}{schema.LABELS_SUFFIX}").read_text())["frames"]
+            for f in json.loads((out / f"{name}.mp4{schema.LABELS_SUFFIX}").read_text())["frames"]
         }
         for name in clip_of.values()
     }

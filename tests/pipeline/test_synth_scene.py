@@ -73,7 +73,7 @@ def test_frame_entry_lists_only_concepts_visible_by_the_rule():
     assert entry == {"frame": 7, "objects": [{"concept": "face", "box": [1, 2, 30, 40], "visible": 0.5}]}
     doc = json.loads(labels.sidecar_bytes(["face", "cat"], [entry]))
     assert doc["version"] == schema.LABELS_VERSION and doc["concepts"] == ["face", "cat"]
-    assert labels.sidecar_name("clip-0003.mp4") == "clip-0003" + schema.LABELS_SUFFIX
+    assert labels.sidecar_name("clip-0003.mp4") == "clip-0003.mp4" + schema.LABELS_SUFFIX
 
 
 def changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from unitscope.probe.dissect.response import patch_unit, slim_dictionary, unit_function
 from unitscope.probe.dissect.stimulus import StimulusConfig, optimal_stimulus
 from unitscope.probe.dissect.template import unit_templates
-from unitscope.train.models.patch import PatchDictionary
 from unitscope.train.encoder import EncoderSpec, build_encoder
+from unitscope.train.models.patch import PatchDictionary
 from unitscope.train.objectives import kmeans
 
 
