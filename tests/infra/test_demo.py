@@ -34,6 +34,11 @@ def test_demo_smoke(tmp_path):
     assert scored and scored <= {"face", "wheel", "cat", "walker"}
     for concept in scored:
         assert concept in proc.stdout
+    best = {r["unit"] for r in catalog if r["rank"] == 1}  # each dissected, its page printed with its ranges
+    for unit in best:
+        page = out / "run" / "probe" / "dissect" / unit.replace("/", "-") / "index.html"
+        assert page.is_file() and str(page) in proc.stdout
+    assert proc.stdout.count("invariance ranges: translation_x") == len(scored)
 
 
 def _last_step(run_dir) -> int:

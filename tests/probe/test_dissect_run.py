@@ -65,6 +65,8 @@ def test_dissection_page_json_and_pngs(runs, kind, tmp_path):
     assert (
         len(s["top_frames"]) == 12 and s["top_frames"][0]["activation"] >= s["top_frames"][-1]["activation"]
     )
+    report = (run / "probe" / "report.html").read_text()  # the report links the best unit's page
+    assert f"href='dissect/{unit.replace('/', '-')}/index.html'" in report
     page = Path(paths["index.html"]).read_text()
     assert page.count("<svg") == 8 and "id='top-frames'" in page and page.count("data:image/jpeg") == 12
     assert "data:image/png" in page and "src='http" not in page  # self-contained
