@@ -9,6 +9,8 @@ import pytest
 
 from unitscope.core.memory import _trim
 
+pytestmark = pytest.mark.slow  # Ray, a subprocess or a server in every test
+
 # 200,000 buffers of 1 KB (glibc's heap, not Python's small-object arenas); every 100th is kept, which pins
 # the heap's top so that freeing the rest gives nothing back by itself.
 FRAGMENT = """

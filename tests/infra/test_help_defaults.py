@@ -12,12 +12,10 @@ from unitscope.infra.demo import DemoConfig
 from unitscope.pipeline.config import IngestConfig
 from unitscope.pipeline.synth.config import SynthConfig
 from unitscope.probe.config import ProbeConfig
-from unitscope.train.config import DEFAULT_STEPS, DEFAULT_WIDTH, TrainConfig
+from unitscope.train.config import TrainConfig
 
 MODELS = {"ingest": IngestConfig, "train": TrainConfig, "probe": ProbeConfig, "synth": SynthConfig,
           "demo": DemoConfig}  # fmt: skip
-# Fields whose default depends on the objective: shown as "temporal; kmeans".
-PER_OBJECTIVE = {"width": DEFAULT_WIDTH, "steps": DEFAULT_STEPS}
 
 
 def _subparser(name: str) -> argparse.ArgumentParser:
@@ -41,12 +39,6 @@ def _flags(command: str):
 def test_help_defaults_are_the_models(command):
     checked = 0
     for model, action in _flags(command):
-        if action.dest in PER_OBJECTIVE and command == "train":
-            got = re.search(r"\(default (\d+); (\d+)\)", action.help).groups()
-            table = PER_OBJECTIVE[action.dest]
-            assert got == (str(table["temporal"]), str(table["kmeans"])), action.dest
-            checked += 1
-            continue
         for m in re.finditer(r"\bdefault:? (-?\d[\d.]*|[a-z][\w-]*)\b", action.help):
             token, want = m.group(1), model.model_fields[action.dest].default
             if want is None or (token[0].isalpha() and token not in (action.choices or ())):

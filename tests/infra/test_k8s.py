@@ -46,6 +46,7 @@ def test_secret_example_validates():
         assert all(v.startswith("REPLACE_WITH_") for v in obj["stringData"].values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_renderer_matches_kubectl_kustomize(overlay):
     if not shutil.which("kubectl"):
@@ -163,6 +164,7 @@ def test_raycluster_autoscales(overlay):
         assert group["minReplicas"] < group["maxReplicas"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_serve_runs_the_query_server_with_health_probes(overlay):
     (deployment,) = [d for d in _of(overlay, "Deployment") if d["metadata"]["name"] == "unitscope-serve"]

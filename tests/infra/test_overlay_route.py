@@ -13,6 +13,8 @@ from unitscope.infra.server import create_app
 from tests.infra.live_server import live_server
 from tests.probe.query_run import small_run
 
+pytestmark = pytest.mark.slow  # Ray, a subprocess or a server in every test
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, ray_local):

@@ -18,6 +18,8 @@ from unitscope.pipeline import schema
 from tests.helpers import ROOT, cli_env, free_port, run_cli
 from tests.probe.query_run import small_run
 
+pytestmark = pytest.mark.slow  # Ray, a subprocess or a server in every test
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, ray_local):

@@ -135,6 +135,7 @@ def test_every_subcommand_says_what_it_does_in_its_help():
     assert not missing, f"`unitscope COMMAND --help` has no description for {missing}"
 
 
+@pytest.mark.slow
 def test_the_help_and_the_readme_give_the_demo_the_same_time():
     helptext = run_cli("--help", check=True).stdout
     readme = (ROOT / "README.md").read_text()

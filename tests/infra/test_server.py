@@ -17,6 +17,8 @@ from unitscope.probe.query import RunQueries
 from tests.infra.live_server import live_server
 from tests.probe.query_run import small_run
 
+pytestmark = pytest.mark.slow  # Ray, a subprocess or a server in every test
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, ray_local):

@@ -26,6 +26,8 @@ from tests.helpers import ROOT, cli_env, free_port
 from tests.probe.query_run import small_run
 from tests.probe.test_query import _png
 
+pytestmark = pytest.mark.slow  # Ray, a subprocess or a server in every test
+
 SEED = 20261130
 MAX_EXAMPLES = 30  # per operation and phase: ~900 requests, ~10 s on two shared cores
 LIMIT = 64 * 1024

@@ -14,6 +14,8 @@ from tests.infra.live_server import live_server
 from tests.probe.query_run import small_run
 from tests.probe.test_query import _png
 
+pytestmark = pytest.mark.slow  # Ray, a subprocess or a server in every test
+
 LIMIT = 64 * 1024
 
 

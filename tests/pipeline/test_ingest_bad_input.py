@@ -13,6 +13,8 @@ from unitscope.pipeline.dataset import Dataset
 from tests.helpers import run_cli
 from tests.pipeline import media
 
+pytestmark = pytest.mark.slow  # Ray, a subprocess or a server in every test
+
 BAD = {
     "truncated.mp4": "Invalid data",
     "truncated_faststart.mp4": "frames before the error were kept",

@@ -8,6 +8,7 @@ import re
 import threading
 from collections import deque
 
+import pytest
 from unitscope.pipeline import schema
 from unitscope.pipeline.config import IngestConfig
 from unitscope.pipeline.decode import DecodeSettings
@@ -78,6 +79,7 @@ def test_a_shard_that_fails_in_the_driver_goes_back_to_the_queue(corpus, tmp_pat
     assert [s.index for s in queue] == [0, 1]
 
 
+@pytest.mark.slow
 def test_cli_builds_shards_while_local_ray_starts(corpus, tmp_path):
     """A real CLI run that starts its own local Ray: some shards come from the driver, the rest from Ray
     tasks, and the keys and JPEG bytes equal those of an in-process run."""
@@ -108,6 +110,7 @@ def test_cli_builds_shards_while_local_ray_starts(corpus, tmp_path):
         ).read_bytes()
 
 
+@pytest.mark.slow
 def test_ray_tasks_stream_progress_and_a_failing_shard_becomes_a_failed_row(corpus, tmp_path, ray_local):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the dataset directory should be")

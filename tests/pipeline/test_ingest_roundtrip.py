@@ -33,6 +33,7 @@ def ingested(corpus, tmp_path_factory, ray_local):
     return out, result
 
 
+@pytest.mark.slow
 def test_ray_and_in_process_give_identical_shards(ingested, corpus, tmp_path):
     out, result = ingested
     local = run(
@@ -53,6 +54,7 @@ def test_ray_and_in_process_give_identical_shards(ingested, corpus, tmp_path):
         ).read_bytes()
 
 
+@pytest.mark.slow
 def test_counts_agree_everywhere(ingested):
     out, result = ingested
     ds = Dataset(str(out))
@@ -75,6 +77,7 @@ def test_counts_agree_everywhere(ingested):
     assert all(schema.parse_frame_key(k) for k in keys)
 
 
+@pytest.mark.slow
 def test_webdataset_reads_every_sample_at_size(ingested):
     out, _ = ingested
     ds = Dataset(str(out))
@@ -93,6 +96,7 @@ def test_webdataset_reads_every_sample_at_size(ingested):
         assert ds.read_jpeg(key) == seen[key]
 
 
+@pytest.mark.slow
 def test_ray_data_reads_the_shards(ingested):
     import ray
 
@@ -102,6 +106,7 @@ def test_ray_data_reads_the_shards(ingested):
     assert {r["__key__"] for r in rows} == set(Dataset(str(out)).frames().column("key").to_pylist())
 
 
+@pytest.mark.slow
 def test_frame_index_and_sampling(ingested, corpus):
     out, _ = ingested
     frames = Dataset(str(out)).frames().to_pylist()
@@ -125,6 +130,7 @@ def test_reader_rejects_a_non_dataset(tmp_path):
         Dataset(str(tmp_path))
 
 
+@pytest.mark.slow
 def test_jpeg_member_offsets_are_tar_data_offsets(ingested):
     out, _ = ingested
     ds = Dataset(str(out))
@@ -136,6 +142,7 @@ def test_jpeg_member_offsets_are_tar_data_offsets(ingested):
                 assert (row["jpg_offset"], row["jpg_size"]) == (m.offset_data, m.size)
 
 
+@pytest.mark.slow
 def test_labels_are_mapped_into_the_crop(ingested):
     out, result = ingested
     ds = Dataset(str(out))

@@ -72,6 +72,7 @@ def test_clips_decode_with_pyav(synth_corpus):
             assert sum(1 for _ in c.decode(video=0)) == cfg.frames
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg CLI not installed")
 def test_clips_decode_with_ffmpeg_cli(synth_corpus):
     _, _, out = synth_corpus
@@ -139,6 +140,7 @@ def test_different_seed_differs(synth_corpus, tmp_path):
     assert np.abs(a[0].astype(int) - b[0].astype(int)).mean() > 10
 
 
+@pytest.mark.slow
 def test_cli_writes_corpus_and_preview(tmp_path):
     conf = tmp_path / "synth.yaml"
     conf.write_text("workers: 0\nseconds: 2\n")
@@ -174,6 +176,7 @@ def test_cli_writes_corpus_and_preview(tmp_path):
     assert np.asarray(img).std() > 20  # a picture, not a blank canvas
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("flags", "message"), [(["--size", "145"], "even"), (["--videos", "0"], "videos")])
 def test_cli_rejects_bad_flags(tmp_path, flags, message):
     proc = run_cli("synth", tmp_path / "out", *flags, timeout=120)

@@ -69,6 +69,7 @@ def test_nothing_scored_is_exit_2_naming_the_reasons():
         require_scored([], {"dog": "too few examples of concept 'dog' (dataset labels): n_eval_pos=0"})
 
 
+@pytest.mark.slow
 def test_run_without_encoder_is_a_clear_error(tmp_path):
     (tmp_path / "run").mkdir()
     with pytest.raises(

@@ -104,6 +104,7 @@ def test_random_control_keeps_the_whitening_and_redraws_the_centroids(fitted):
     assert torch.equal(control.centroids, open_encoder(cfg.run, "random", 0, "cpu", "again").centroids)
 
 
+@pytest.mark.slow
 def test_probe_and_query_apply_one_stated_rule(fitted):
     ds, cfg, _ = fitted
     pcfg = ProbeConfig(run=cfg.run, dataset=str(ds), workers=0, permutations=19, min_examples=3,

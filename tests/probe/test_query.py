@@ -27,6 +27,7 @@ def q(run):
     return RunQueries(str(run.run))
 
 
+@pytest.mark.slow
 def test_concept_units_ranked_as_the_catalogue(run, q):
     rows = run.catalog()
     for concept in {r["concept"] for r in rows}:
@@ -48,6 +49,7 @@ def test_unknown_concept_names_the_known_ones(q):
         q.concept_units("zebra", 5)
 
 
+@pytest.mark.slow
 def test_unit_labels_and_top_frames(run, q):
     frames = {f["key"]: f for f in run.frames()}
     uris = {v["video_id"]: v["uri"] for v in run.videos()}
@@ -79,6 +81,7 @@ def test_bad_units(q, unit, error):
         q.unit(unit)
 
 
+@pytest.mark.slow
 def test_frame_bytes_are_the_tar_member(run, q):
     rows = run.frames()
     for row in rows[:: max(1, len(rows) // 7)]:
@@ -88,6 +91,7 @@ def test_frame_bytes_are_the_tar_member(run, q):
         assert Image.open(io.BytesIO(expect)).size[0] > 0
 
 
+@pytest.mark.slow
 def test_frames_from_object_storage(run, s3_server):
     """The same ranged reads against a real S3-compatible server."""
     from unitscope.core import storage
@@ -114,6 +118,7 @@ def test_absent_key_is_not_found(q):
         q.frame_jpeg("0123456789abcdef-0000001")
 
 
+@pytest.mark.slow
 def test_neighbors_exclude_the_frame_and_are_sorted(run, q):
     key = run.frames()[10]["key"]
     got = q.neighbors(key, 5)
@@ -174,6 +179,7 @@ def _expected_z(run, images) -> tuple[list[str], np.ndarray]:
     return names, np.stack(cols, axis=1)
 
 
+@pytest.mark.slow
 def test_frames_find_themselves_and_their_units(run, q):
     rows = run.frames()[::9][:4]
     blobs = [q.frame_jpeg(r["key"]) for r in rows]
@@ -192,6 +198,7 @@ def test_frames_find_themselves_and_their_units(run, q):
             }
 
 
+@pytest.mark.slow
 def test_one_pass_gives_the_units_and_the_encoders_own_embedding(run, q):
     """The single forward pass the probe and the query share (`encode_batch`) gives the encoder's own
     embedding, over a batch that spans several forward chunks (in order: each row is its own image's)."""

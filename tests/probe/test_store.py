@@ -55,6 +55,7 @@ def test_unit_rows_match_numpy(store, tmp_path):
     assert read_table(url).schema == UNITS_SCHEMA and read_table(url).num_rows == 6
 
 
+@pytest.mark.slow
 def test_round_trip_on_s3(s3_server):
     from unitscope.core import storage
 

@@ -58,6 +58,7 @@ torch.save({k: v for k, v in enc.features(x).items()}, sys.argv[3])
 """
 
 
+@pytest.mark.slow
 def test_saved_encoder_loads_in_a_fresh_process_with_identical_activations(tmp_path):
     spec = EncoderSpec.create("conv4", 8, None, 32)
     enc = build_encoder(spec, 5)
@@ -86,6 +87,7 @@ def test_load_encoder_from_a_run_without_one_is_a_clear_error(tmp_path):
         load_encoder(str(tmp_path))
 
 
+@pytest.mark.slow
 def test_encoder_round_trips_through_s3(s3_server):
     import fsspec
 

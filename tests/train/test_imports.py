@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.train.conftest import TINY
+
+pytestmark = pytest.mark.slow  # Ray, a subprocess or a server in every test
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -23,6 +23,7 @@ def test_gpu_profile_fills_what_is_not_given():
     assert again == mine
 
 
+@pytest.mark.slow
 def test_profiles_are_validated():
     with pytest.raises(ValueError, match="profile"):
         TrainConfig(dataset="d", run="r", profile="tpu")
@@ -34,6 +35,7 @@ def test_profiles_are_validated():
     assert DemoConfig(profile="cpu", train_videos=5).train_videos == 5
 
 
+@pytest.mark.slow
 def test_gpu_profile_smoke_run_on_cpu(dataset, tmp_path):
     cfg = TrainConfig(dataset=str(dataset), run=str(tmp_path / "run"), profile="gpu", workers=0, steps=3,
                       width=8, batch_size=8, input_size=32, loader_workers=1, shuffle_buffer=16, use_gpu=False)  # fmt: skip
@@ -43,6 +45,7 @@ def test_gpu_profile_smoke_run_on_cpu(dataset, tmp_path):
     assert Path(cfg.run, "encoder.pt").is_file()
 
 
+@pytest.mark.slow
 def test_cli_names_a_bad_profile(tmp_path):
     from tests.helpers import run_cli
 
