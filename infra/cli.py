@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except UnitscopeError as exc:
         print(f"unitscope {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:
         print(f"unitscope {args.command}: interrupted", file=sys.stderr)
         return 130

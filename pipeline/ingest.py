@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 
 from pydantic import BaseModel
-from unitscope.pipeline import executor, manifest, plan, schema, sources
+from unitscope.pipeline import executor, manifest, plan, repair, schema, sources
 from unitscope.pipeline.config import IngestConfig
 from unitscope.pipeline.decode import DecodeSettings
 from unitscope.pipeline.progress import Progress
 
 from unitscope.core import storage
 from unitscope.core.errors import InputError
+
+log = logging.getLogger(__name__)
 
 
 class IngestResult(BaseModel):
@@ -27,11 +30,14 @@ class IngestResult(BaseModel):
     shards_failed: int
     shards_run: int  # shards built by this run (0 when an earlier run had finished the job)
     shards_startup: int = 0  # of those, built by the driver while local Ray started
+    shards_rebuilt: dict[int, str] = {}  # committed shards found damaged and built again: shard -> why
     wall_s: float
     concepts: list[str]
 
     def summary(self) -> str:
         startup = f", {self.shards_startup} of them while Ray started" if self.shards_startup else ""
+        if self.shards_rebuilt:
+            startup += f", {len(self.shards_rebuilt)} rebuilt: {repair.reasons(self.shards_rebuilt)}"
         return (
             f"ingest: done in {self.wall_s:.1f}s: {self.videos_ok} ok, {self.videos_failed} failed, "
             f"{self.videos_skipped} skipped videos; {self.frames} frames in {self.shards} shards "
@@ -107,12 +113,18 @@ def run(cfg: IngestConfig) -> IngestResult:
         threads=_threads(cfg),
     )
     statuses: dict[int, manifest.ShardStatus] = {}
-    committed = set(fs.glob(storage.join(root, schema.SHARDS_DIR, schema.SHARD_GLOB)))
+    committed = fs.glob(storage.join(root, schema.SHARDS_DIR, schema.SHARD_GLOB), detail=True)
+    sizes = {path: info.get("size") for path, info in committed.items()}
     for i in range(len(the_plan.shards)):
-        if storage.join(root, schema.shard_path(i)) in committed:
+        if storage.join(root, schema.shard_path(i)) in sizes:
             st = manifest.read_status(fs, root, i)
             if st is not None:
                 statuses[i] = st.model_copy(update={"reused": True})
+    rebuild = repair.damaged(fs, root, statuses, sizes, cfg.verify)
+    for i, why in rebuild.items():
+        log.warning("shard %d: its %s differs from the manifest: building it again", i, why)
+        del statuses[i]
+        manifest.drop_status(fs, root, i)
     pending = [
         plan.shard_spec(the_plan, i, cfg.out, settings)
         for i in range(len(the_plan.shards))
@@ -135,7 +147,7 @@ def run(cfg: IngestConfig) -> IngestResult:
     if pending or not finished:
         info = {
             "src": cfg.src,
-            "config": cfg.model_dump(exclude={"address", "progress", "workers", "threads"}),
+            "config": cfg.model_dump(exclude={"address", "progress", "workers", "threads", "verify"}),
         }
         doc = manifest.merge(fs, root, [statuses[i] for i in sorted(statuses)], the_plan, info)
         storage.clear_staging(fs, root)
@@ -153,6 +165,7 @@ def run(cfg: IngestConfig) -> IngestResult:
         shards_failed=c["shards_failed"],
         shards_run=sum(not s.reused for s in statuses.values()),
         shards_startup=sum(s.built_by == "driver" for s in statuses.values()),
+        shards_rebuilt=rebuild,
         wall_s=time.monotonic() - t0,
         concepts=doc["concepts"],
     )

@@ -84,6 +84,13 @@ def read_status(fs, root: str, index: int) -> ShardStatus | None:
     return ShardStatus.model_validate_json(fs.cat_file(path))
 
 
+def drop_status(fs, root: str, index: int) -> None:
+    """Forget that shard `index` is complete, so the next build makes it again (its tar stays until then)."""
+    path = _part(root, index, "status.json")
+    if fs.exists(path):
+        fs.rm(path)
+
+
 def _stream_parts(
     fs, root: str, indices: list[int], kind: str, sch: pa.Schema, extra: pa.Table | None, dest: str
 ) -> None:

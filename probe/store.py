@@ -96,14 +96,27 @@ class ActivationStore:
 
     # -- chunks --------------------------------------------------------------------------------------
     def has_chunk(self, shard: int) -> bool:
-        return self.fs.exists(f"{self.root}/keys/{chunk_name(shard)}.parquet")
+        """Whether a complete chunk is committed (one read from a damaged shard is computed again)."""
+        return self.fs.exists(f"{self.root}/keys/{chunk_name(shard)}.parquet") and not self.fs.exists(
+            self._partial(shard)
+        )
 
-    def write_chunk(self, shard: int, keys: list[str], arrays: dict[str, np.ndarray]) -> None:
+    def _partial(self, shard: int) -> str:
+        return f"{self.root}/partial/{chunk_name(shard)}"
+
+    def write_chunk(
+        self, shard: int, keys: list[str], arrays: dict[str, np.ndarray], complete: bool = True
+    ) -> None:
+        """Commit a chunk; `complete=False` marks it as computed from a damaged shard (not reused)."""
+        if not complete:  # marked first, so a chunk is never taken as complete while it is rewritten
+            write_bytes(f"{self.url}/partial/{chunk_name(shard)}", b"")
         for kind, arr in arrays.items():
             write_bytes(self.path(kind, shard), npy_bytes(arr))
         buf = io.BytesIO()
         pq.write_table(pa.table({"key": pa.array(keys, pa.string())}), buf)
         write_bytes(self.path("keys", shard), buf.getvalue())
+        if complete and self.fs.exists(self._partial(shard)):
+            self.fs.rm(self._partial(shard))
 
     def shards(self) -> list[int]:
         """Committed chunks, in shard order."""
