@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from unitscope.pipeline.damage import DEFAULT_MAX_BAD
 from unitscope.train import profiles
 from unitscope.train.encoder import FAMILY
-from unitscope.pipeline.damage import DEFAULT_MAX_BAD
 
 ARCHS = ("conv4", "conv5", "conv6", "le3", "le4", "kmeans")
 OBJECTIVES = ("temporal", "sparse", "kmeans")

@@ -16,10 +16,10 @@ from unitscope.probe.catalog import PROBE_JSON
 from unitscope.probe.config import ProbeConfig
 from unitscope.probe.probe import run as probe
 
-from unitscope.core.errors import DamageError
 from tests.helpers import run_cli
 from tests.pipeline import media
 from tests.probe.tiny_dataset import write_run
+from unitscope.core.errors import DamageError
 
 DAMAGED = 1  # the shard that is damaged
 KEPT = 16  # frames of it before the zeroed bytes
