@@ -19,7 +19,7 @@ from unitscope.probe.probe import run as probe
 from tests.helpers import run_cli
 from tests.pipeline import media
 from tests.probe.tiny_dataset import write_run
-from unitscope.core.errors import DamageError
+from unitscope.core.errors import DamageError, InputError
 
 DAMAGED = 1  # the shard that is damaged
 KEPT = 16  # frames of it before the zeroed bytes
@@ -119,3 +119,22 @@ def test_probe_command_exits_1_with_one_line(damaged):
     assert proc.returncode == 1, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if "unitscope probe" in line]
     assert len(lines) == 1 and "14 of 120 frames unreadable" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_frame_route_names_a_damaged_shard(tmp_path):
+    from unitscope.probe.query.frames import FrameStore
+
+    from tests.probe.tiny_dataset import write_dataset
+
+    root = write_dataset(tmp_path / "ds", videos=4, frames=10, shards=2)
+    rows = pq.read_table(root / schema.FRAMES_TABLE).to_pylist()
+    store = FrameStore(str(root))
+    first = next(r for r in rows if r["shard"] == 0)
+    assert store.read_jpeg(first["key"])[:2] == b"\xff\xd8"
+    path = root / schema.shard_path(0)
+    path.write_bytes(path.read_bytes()[:-1024])
+    fresh = FrameStore(str(root))
+    with pytest.raises(InputError, match=r"frames-000000.tar .* is damaged \(size .* manifest says"):
+        fresh.read_jpeg(first["key"])
+    other = next(r for r in rows if r["shard"] == 1)
+    assert fresh.read_jpeg(other["key"])[:2] == b"\xff\xd8"  # the intact shard is still served
