@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    if not args.verbose:  # which SIMD build FAISS found: a dozen lines that say nothing to a user
+        logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     try:
         if args.command not in ("submit", "jobs"):  # those talk HTTP to the dashboard, with their own token
             ray_runtime.prepare_cluster_auth(getattr(args, "address", None))

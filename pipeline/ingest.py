@@ -131,6 +131,9 @@ def run(cfg: IngestConfig) -> IngestResult:
         if i not in statuses
     ]
     finished = fs.exists(storage.join(root, schema.DATASET_JSON))
+    if finished and (damaged := repair.manifest_problem(fs, root)):
+        log.warning("%s is damaged: writing the manifest again from its per-shard parts", damaged)
+        finished = False
     progress = Progress(
         total_videos=sum(len(s.videos) for s in pending),
         est_frames=sum(the_plan.est_frames(s.index) for s in pending),

@@ -5,6 +5,7 @@ shard once). Only those shards are rebuilt from their videos; nothing else is to
 from __future__ import annotations
 
 import hashlib
+import json
 
 from unitscope.pipeline import schema
 from unitscope.pipeline.manifest import ShardStatus
@@ -39,6 +40,21 @@ def damaged(
             except OSError:
                 out[i] = "unreadable"
     return out
+
+
+def manifest_problem(fs, root: str) -> str | None:
+    """The first manifest file of a finished dataset that does not read whole (checksums verified), or
+    None: a rerun of ingest then merges the manifest again from the per-shard parts."""
+    for rel in (schema.DATASET_JSON, schema.VIDEOS_TABLE, schema.FRAMES_TABLE, schema.SHARDS_TABLE):
+        path = storage.join(root, rel)
+        try:
+            if rel == schema.DATASET_JSON:
+                json.loads(fs.cat_file(path))["counts"]
+            else:
+                storage.read_parquet(fs, path)
+        except Exception as exc:  # missing, cut short, bytes changed: JSON, Parquet and Arrow errors
+            return f"{rel} ({type(exc).__name__})"
+    return None
 
 
 def reasons(why: dict[int, str]) -> str:

@@ -113,7 +113,7 @@ class ActivationStore:
         for kind, arr in arrays.items():
             write_bytes(self.path(kind, shard), npy_bytes(arr))
         buf = io.BytesIO()
-        pq.write_table(pa.table({"key": pa.array(keys, pa.string())}), buf)
+        pq.write_table(pa.table({"key": pa.array(keys, pa.string())}), buf, **storage.PARQUET_CHECKSUMS)
         write_bytes(self.path("keys", shard), buf.getvalue())
         if complete and self.fs.exists(self._partial(shard)):
             self.fs.rm(self._partial(shard))
