@@ -106,7 +106,7 @@ def activate_shard(spec: ActivationTask) -> ActivationResult:
     """Compute and commit the activation chunk of one shard (skipped when already committed)."""
     t0 = time.perf_counter()
     store = ActivationStore(spec.encode.run)
-    if store.has_chunk(spec.shard):  # committed by an earlier probe of the same fingerprint
+    if store.has_chunk(spec.shard) and store.intact(spec.shard):  # committed by an earlier probe
         return ActivationResult(spec.shard, "skipped", len(store.keys(spec.shard)))
     record = spec.record or ShardRecord(spec.url, spec.shard)
     try:

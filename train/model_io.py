@@ -6,22 +6,40 @@ import io
 import json
 
 import torch
+from pydantic import ValidationError
 from unitscope.train.encoder import Encoder, EncoderSpec, build_encoder
 
 from unitscope.core import storage
-from unitscope.core.errors import InputError
+from unitscope.core.errors import DamageError, InputError
 
 ENCODER_WEIGHTS = "encoder.pt"
 ENCODER_SPEC = "encoder.json"
+WEIGHTS_SHA256 = "weights_sha256"  # encoder.json's record of encoder.pt's digest (written after it)
 
 
 def save_encoder(encoder: Encoder, run_url: str) -> str:
     """Write the weights (CPU tensors, loadable with weights_only=True), then the spec; returns the URL."""
     state = {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()}
     url = storage.join(run_url, ENCODER_WEIGHTS)
-    storage.write_bytes(url, storage.torch_bytes(state))
-    storage.write_text(storage.join(run_url, ENCODER_SPEC), encoder.spec.model_dump_json(indent=2))
+    data = storage.torch_bytes(state)
+    storage.write_bytes(url, data)
+    doc = {**encoder.spec.model_dump(mode="json"), WEIGHTS_SHA256: storage.sha256_hex(data)}
+    storage.write_text(storage.join(run_url, ENCODER_SPEC), json.dumps(doc, indent=2))
     return url
+
+
+def _spec_doc(run_url: str) -> dict:
+    url = storage.join(run_url, ENCODER_SPEC)
+    try:
+        return json.loads(storage.read_bytes(url))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DamageError(f"{url} is damaged ({exc}); {retrain(run_url)}") from exc
+
+
+def retrain(run_url: str) -> str:
+    return (
+        f"train the encoder again (`unitscope train DATASET NEW_RUN`; the run {run_url} cannot be repaired)"
+    )
 
 
 def load_spec(run_url: str) -> EncoderSpec:
@@ -31,7 +49,12 @@ def load_spec(run_url: str) -> EncoderSpec:
             f"{run_url} has no encoder ({ENCODER_SPEC} is missing): train one first with "
             f"`unitscope train DATASET {run_url}`, or let an interrupted run finish with --resume"
         )
-    return EncoderSpec.model_validate(json.loads(storage.read_bytes(url)))
+    doc = _spec_doc(run_url)
+    doc.pop(WEIGHTS_SHA256, None)
+    try:
+        return EncoderSpec.model_validate(doc)
+    except ValidationError as exc:
+        raise DamageError(f"{url} is damaged ({str(exc).splitlines()[0]}); {retrain(run_url)}") from exc
 
 
 def load_encoder(run_url: str, device: str | torch.device = "cpu") -> Encoder:
@@ -40,7 +63,18 @@ def load_encoder(run_url: str, device: str | torch.device = "cpu") -> Encoder:
     url = storage.join(run_url, ENCODER_WEIGHTS)
     if not storage.exists(url):
         raise InputError(f"{run_url} has {ENCODER_SPEC} but no {ENCODER_WEIGHTS}: the run did not finish")
-    state = torch.load(io.BytesIO(storage.read_bytes(url)), map_location="cpu", weights_only=True)
+    data = storage.check_digest(
+        url, storage.read_bytes(url), _spec_doc(run_url).get(WEIGHTS_SHA256), retrain(run_url)
+    )
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # a file cut short or not torch's: zip, pickle and EOF errors
+        raise DamageError(f"{url} is damaged ({type(exc).__name__}); {retrain(run_url)}") from exc
     encoder = build_encoder(spec, seed=0)
-    encoder.load_state_dict(state)
+    try:
+        encoder.load_state_dict(state)
+    except (RuntimeError, TypeError) as exc:  # names or shapes that are not the spec's
+        raise DamageError(
+            f"{url} does not fit {ENCODER_SPEC} ({str(exc).splitlines()[0]}); {retrain(run_url)}"
+        ) from exc
     return encoder.to(device).eval()

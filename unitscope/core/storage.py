@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import shutil
@@ -132,6 +133,22 @@ def torch_bytes(obj: object) -> bytes:
     buf = io.BytesIO()
     torch.save(obj, buf)
     return buf.getvalue()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_digest(url: str, data: bytes, expected: str | None, fix: str) -> bytes:
+    """`data` read from `url`, when its SHA-256 is the `expected` one that was recorded beside it when it
+    was written (None: nothing recorded, an older file); DamageError naming the file and `fix` otherwise."""
+    if expected and sha256_hex(data) != expected:
+        from unitscope.core.errors import DamageError
+
+        raise DamageError(
+            f"{url} is damaged: its sha256 differs from the one recorded when it was written; {fix}"
+        )
+    return data
 
 
 def exists(url: str) -> bool:
