@@ -7,14 +7,17 @@ import logging
 import os
 import time
 
+import pyarrow.compute as pc
 from pydantic import BaseModel
 from unitscope.pipeline import executor, manifest, plan, repair, schema, sources
 from unitscope.pipeline.config import IngestConfig
+from unitscope.pipeline.dataset import Dataset
 from unitscope.pipeline.decode import DecodeSettings
 from unitscope.pipeline.progress import Progress
 
 from unitscope.core import storage
 from unitscope.core.errors import InputError
+from unitscope.core.failure_log import FailureLog
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,8 @@ class IngestResult(BaseModel):
     shards_run: int  # shards built by this run (0 when an earlier run had finished the job)
     shards_startup: int = 0  # of those, built by the driver while local Ray started
     shards_rebuilt: dict[int, str] = {}  # committed shards found damaged and built again: shard -> why
+    failure_log: str | None = None  # where the tracebacks of failed shards are
+    video_problems: list[str] = []  # the first failed or skipped videos with their reasons, then a count
     wall_s: float
     concepts: list[str]
 
@@ -38,10 +43,14 @@ class IngestResult(BaseModel):
         startup = f", {self.shards_startup} of them while Ray started" if self.shards_startup else ""
         if self.shards_rebuilt:
             startup += f", {len(self.shards_rebuilt)} rebuilt: {repair.reasons(self.shards_rebuilt)}"
-        return (
-            f"ingest: done in {self.wall_s:.1f}s: {self.videos_ok} ok, {self.videos_failed} failed, "
-            f"{self.videos_skipped} skipped videos; {self.frames} frames in {self.shards} shards "
-            f"({self.shards_run} built now{startup}, {self.shards_failed} failed) -> {self.out}"
+        logs = f"; tracebacks in {self.failure_log}" if self.failure_log else ""
+        return "\n".join(
+            [
+                f"ingest: done in {self.wall_s:.1f}s: {self.videos_ok} ok, {self.videos_failed} failed, "
+                f"{self.videos_skipped} skipped videos; {self.frames} frames in {self.shards} shards "
+                f"({self.shards_run} built now{startup}, {self.shards_failed} failed{logs}) -> {self.out}",
+                *self.video_problems,
+            ]
         )
 
 
@@ -81,6 +90,24 @@ def _prepare_out(cfg: IngestConfig, fs, root: str) -> None:
         raise InputError(
             f"cannot write OUT {cfg.out!r}: {exc}; check the path, permissions or credentials"
         ) from exc
+
+
+def video_problems(out: str, first: int = 3) -> list[str]:
+    """One line per failed or skipped video (the first `first`), then how many more and where they are."""
+    try:
+        rows = Dataset(out).videos()
+    except Exception:  # a manifest that could not be written: the summary says so elsewhere
+        return []
+    bad = (
+        rows.filter(pc.not_equal(rows.column("status"), "ok")).select(["uri", "status", "error"]).to_pylist()
+    )
+    lines = [
+        f"  {r['status']}: {r['uri']}: {(r['error'] or '').splitlines()[0] if r['error'] else ''}"
+        for r in bad[:first]
+    ]
+    if len(bad) > first:
+        lines.append(f"  ... and {len(bad) - first} more: see {schema.VIDEOS_TABLE} (status, error)")
+    return lines
 
 
 def _threads(cfg: IngestConfig) -> int:
@@ -139,11 +166,12 @@ def run(cfg: IngestConfig) -> IngestResult:
         est_frames=sum(the_plan.est_frames(s.index) for s in pending),
         enabled=cfg.progress,
     )
+    failures = FailureLog("ingest")
     if pending:
         runner = (
-            executor.run_in_process(pending, progress)
+            executor.run_in_process(pending, progress, failures)
             if cfg.workers == 0
-            else executor.run_ray(pending, cfg.workers, cfg.max_retries, progress, cfg.address)
+            else executor.run_ray(pending, cfg.workers, cfg.max_retries, progress, cfg.address, failures)
         )
         for st in runner:
             statuses[st.index] = st
@@ -169,6 +197,8 @@ def run(cfg: IngestConfig) -> IngestResult:
         shards_run=sum(not s.reused for s in statuses.values()),
         shards_startup=sum(s.built_by == "driver" for s in statuses.values()),
         shards_rebuilt=rebuild,
+        failure_log=failures.path if failures.count else None,
+        video_problems=video_problems(cfg.out),
         wall_s=time.monotonic() - t0,
         concepts=doc["concepts"],
     )
