@@ -13,6 +13,7 @@ import unitscope.infra.commands
 
 from unitscope.core import ray_runtime
 from unitscope.core.errors import UnitscopeError
+from unitscope.core.failure_log import FailureLog
 
 # The order subcommands are listed in; any other module in infra/commands is appended.
 ORDER = ["demo", "synth", "ingest", "train", "probe", "query", "serve", "submit", "jobs"]
@@ -90,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"unitscope {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, or damage no reader foresaw: one line here, the traceback in a log
+        line = FailureLog(args.command).add(f"unitscope {args.command}: error", exc)
+        print(line, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

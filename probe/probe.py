@@ -20,6 +20,7 @@ from unitscope.probe import activations, concepts, frame_index, report
 from unitscope.probe.catalog import (
     CATALOG_SCHEMA,
     CATALOG_TABLE,
+    FRAME_INDEX,
     PROBE_JSON,
     REPORT_HTML,
     UNITS_SCHEMA,
@@ -35,7 +36,7 @@ from unitscope.probe.units import column_top, unit_rows
 
 from unitscope.core.errors import ConfigError, InputError
 from unitscope.core.ray_runtime import ensure_ray
-from unitscope.core.storage import absolute
+from unitscope.core.storage import absolute, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ def run(cfg: ProbeConfig) -> ProbeResult:
     rows = unit_rows(store, units, cfg.top_frames, cfg.histogram_bins)
     write_parquet(f"{run_url}/{UNITS_TABLE}", rows, UNITS_SCHEMA)
     n_frames = frame_index.write(run_url, store.iter_chunks(EMBEDDINGS))
+    index_sha = file_sha256(f"{run_url}/{FRAME_INDEX}")  # recorded in probe.json; `verify` compares
 
     sets: list[ConceptSet] = []
     frames = concepts.dataset_labels(cfg.dataset, store, cfg.max_labelled_frames, cfg.seed)
@@ -197,6 +199,7 @@ def run(cfg: ProbeConfig) -> ProbeResult:
         "skipped_concepts": skipped,
         "failed_shards": failed,
         "bad_frames": sum(s.bad_frames for s in statuses),
+        "frame_index_sha256": index_sha,
         "unreadable_images": unreadable,
         "null_aucs": {f"{r.source}/{r.concept}": r.null_aucs for r in results},
     }

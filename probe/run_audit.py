@@ -62,7 +62,12 @@ class _RunAudit:
             self.bad(ENCODER_WEIGHTS, f"does not load ({_first_line(exc)})", train)
 
     def checkpoints(self) -> None:
-        fix = "delete it (with --resume, training continues from the checkpoint before)"
+        cfg = self._json("config.json") or {}
+        fix = (
+            f"delete it and point {checkpoint.DIR}/{checkpoint.LATEST} at the step before, then "
+            f"`unitscope train {cfg.get('dataset', 'DATASET')} {self.url} --resume`"
+        )
+        latest = self._json(f"{checkpoint.DIR}/{checkpoint.LATEST}") or {}
         names = sorted(
             p.rsplit("/", 1)[-1] for p in self.fs.glob(storage.join(self.root, checkpoint.DIR, "step-*.pt"))
         )
@@ -70,8 +75,10 @@ class _RunAudit:
             self.count("checkpoints")
             rel = f"{checkpoint.DIR}/{name}"
             try:
-                torch.load(io.BytesIO(self.fs.cat_file(storage.join(self.root, rel))), map_location="cpu",
-                           weights_only=True)  # fmt: skip
+                data = self.fs.cat_file(storage.join(self.root, rel))
+                if name == latest.get("file"):  # its digest is recorded
+                    storage.check_digest(rel, data, latest.get("sha256"), fix)
+                torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
             except Exception as exc:
                 self.bad(rel, f"does not load ({_first_line(exc)})", fix)
         latest = f"{checkpoint.DIR}/{checkpoint.LATEST}"
@@ -105,7 +112,14 @@ class _RunAudit:
 
     def frame_index(self, fix: str) -> None:
         self.count("probe files")
+        want_sha = (self._json(PROBE_JSON) or {}).get("frame_index_sha256")
         try:
+            if (
+                want_sha
+                and storage.sha256_hex(self.fs.cat_file(storage.join(self.root, FRAME_INDEX))) != want_sha
+            ):
+                self.bad(FRAME_INDEX, "its sha256 differs from the one probe.json records", fix)
+                return
             index = frame_index.FlatFile(self.url)
             size = self.fs.size(storage.join(self.root, FRAME_INDEX))
             want = frame_index.HEADER.size + 4 * index.d * index.ntotal

@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from unitscope.infra.options import add_common
-
 from unitscope.core import storage
 from unitscope.core.errors import InputError
 
@@ -25,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--workers", type=int, default=None, help="check the shards as Ray tasks, N at once (default: here)"
     )
-    add_common(p)
+    p.add_argument(
+        "--address", default=None, help="Ray cluster for the shard checks ($RAY_ADDRESS otherwise)"
+    )
     p.set_defaults(func=main)
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import av
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from unitscope.pipeline import schema
@@ -17,7 +19,6 @@ from unitscope.probe.config import ProbeConfig
 from unitscope.probe.probe import run as probe
 
 from tests.helpers import run_cli
-from tests.pipeline import media
 from tests.probe.tiny_dataset import write_run
 from unitscope.core.errors import DamageError, InputError
 
@@ -25,17 +26,33 @@ DAMAGED = 1  # the shard that is damaged
 KEPT = 16  # frames of it before the zeroed bytes
 
 
+def _clip(path: Path, seed: int, marked: list[bool]) -> None:
+    """A 64x48 clip at 10 fps: noise, and a bright square on the frames marked (what probe looks for)."""
+    rng = np.random.default_rng(seed)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for mark in marked:
+            img = rng.integers(30, 120, (48, 64, 3), dtype=np.uint8)
+            if mark:
+                y, x = rng.integers(4, 20, 2)
+                img[y : y + 18, 12 + x : 30 + x] = 250
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        out.mux(stream.encode())
+
+
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("clips")
     for i in range(4):
-        media.make_video(d / f"clip-{i}.mp4", width=64, height=48, frames=30, rate=10)
-        marked = [  # a concept in runs of frames, so probe has labels to score
+        marked = [(t // 3 + i) % 2 == 0 for t in range(30)]  # the concept in runs of frames
+        _clip(d / f"clip-{i}.mp4", i, marked)
+        frames = [
             {"frame": t, "objects": [{"concept": "mark", "box": [8, 0, 56, 48], "visible": 1.0}]}
             for t in range(30)
-            if (t // 3 + i) % 2 == 0
+            if marked[t]
         ]
-        doc = {"version": schema.LABELS_VERSION, "concepts": ["mark"], "frames": marked}
+        doc = {"version": schema.LABELS_VERSION, "concepts": ["mark"], "frames": frames}
         (d / f"clip-{i}{schema.LABELS_SUFFIX}").write_text(json.dumps(doc))
     return d
 

@@ -139,6 +139,16 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def file_sha256(url: str) -> str:
+    """SHA-256 of a file, read a MiB at a time."""
+    fs, path = url_to_fs(url)
+    sha = hashlib.sha256()
+    with fs.open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
 def check_digest(url: str, data: bytes, expected: str | None, fix: str) -> bytes:
     """`data` read from `url`, when its SHA-256 is the `expected` one that was recorded beside it when it
     was written (None: nothing recorded, an older file); DamageError naming the file and `fix` otherwise."""
@@ -193,7 +203,21 @@ def read_parquet(fs: fsspec.AbstractFileSystem, path: str) -> pa.Table:
     """
     sink = pa.BufferOutputStream()
     sink.write(fs.cat_file(path))
-    return pq.read_table(pa.BufferReader(sink.getvalue()), page_checksum_verification=True)
+    try:
+        return pq.read_table(pa.BufferReader(sink.getvalue()), page_checksum_verification=True)
+    except (OSError, pa.ArrowException) as exc:  # a page CRC, a cut-off footer, bytes that are not Parquet
+        raise damaged(path, exc) from exc
+
+
+def damaged(path: str, exc: BaseException) -> Exception:
+    """The DamageError of a file that does not parse: its path, the parser's first line, the repair."""
+    from unitscope.core.errors import DamageError
+
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+    return DamageError(
+        f"{path} is damaged ({first}); run the command that wrote it again: for a dataset's manifest "
+        "`unitscope ingest` with the same SRC and OUT, for a run's probe files `unitscope probe`"
+    )
 
 
 @contextlib.contextmanager
