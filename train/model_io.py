@@ -14,7 +14,7 @@ from unitscope.core.errors import DamageError, InputError
 
 ENCODER_WEIGHTS = "encoder.pt"
 ENCODER_SPEC = "encoder.json"
-WEIGHTS_SHA256 = "weights_sha256"  # encoder.json's record of encoder.pt's digest (written after it)
+WEIGHTS_SHA256 = "encoder.sha256"  # encoder.pt's digest, written after it and before encoder.json
 
 
 def save_encoder(encoder: Encoder, run_url: str) -> str:
@@ -23,9 +23,14 @@ def save_encoder(encoder: Encoder, run_url: str) -> str:
     url = storage.join(run_url, ENCODER_WEIGHTS)
     data = storage.torch_bytes(state)
     storage.write_bytes(url, data)
-    doc = {**encoder.spec.model_dump(mode="json"), WEIGHTS_SHA256: storage.sha256_hex(data)}
-    storage.write_text(storage.join(run_url, ENCODER_SPEC), json.dumps(doc, indent=2))
+    storage.write_text(storage.join(run_url, WEIGHTS_SHA256), storage.sha256_hex(data))
+    storage.write_text(storage.join(run_url, ENCODER_SPEC), encoder.spec.model_dump_json(indent=2))
     return url
+
+
+def _recorded_digest(run_url: str) -> str | None:
+    url = storage.join(run_url, WEIGHTS_SHA256)
+    return storage.read_bytes(url).decode(errors="replace").strip() if storage.exists(url) else None
 
 
 def _spec_doc(run_url: str) -> dict:
@@ -50,7 +55,6 @@ def load_spec(run_url: str) -> EncoderSpec:
             f"`unitscope train DATASET {run_url}`, or let an interrupted run finish with --resume"
         )
     doc = _spec_doc(run_url)
-    doc.pop(WEIGHTS_SHA256, None)
     try:
         return EncoderSpec.model_validate(doc)
     except ValidationError as exc:
@@ -63,9 +67,7 @@ def load_encoder(run_url: str, device: str | torch.device = "cpu") -> Encoder:
     url = storage.join(run_url, ENCODER_WEIGHTS)
     if not storage.exists(url):
         raise InputError(f"{run_url} has {ENCODER_SPEC} but no {ENCODER_WEIGHTS}: the run did not finish")
-    data = storage.check_digest(
-        url, storage.read_bytes(url), _spec_doc(run_url).get(WEIGHTS_SHA256), retrain(run_url)
-    )
+    data = storage.check_digest(url, storage.read_bytes(url), _recorded_digest(run_url), retrain(run_url))
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # a file cut short or not torch's: zip, pickle and EOF errors
