@@ -200,6 +200,7 @@ def run(cfg: ProbeConfig) -> ProbeResult:
         "failed_shards": failed,
         "bad_frames": sum(s.bad_frames for s in statuses),
         "frame_index_sha256": index_sha,
+        "sha256": {rel: file_sha256(f"{run_url}/{rel}") for rel in (CATALOG_TABLE, UNITS_TABLE)},
         "unreadable_images": unreadable,
         "null_aucs": {f"{r.source}/{r.concept}": r.null_aucs for r in results},
     }

@@ -153,3 +153,13 @@ def test_damage_is_reported_or_harmless(kind, seed, pristine, baseline, clips, t
             else:
                 assert len([line for line in err.splitlines() if "error:" in line]) == 1, context
         json.dumps(context)  # the context stays printable for the assertion messages
+
+
+@pytest.mark.slow
+def test_verify_checks_the_shards_on_ray(pristine, tmp_path, capsys):
+    root = tmp_path / "copy"
+    shutil.copytree(pristine, root)
+    _damage(root / "ds" / "shards" / "frames-000002.tar", 0)
+    code, out, err = _run(["verify", str(root / "ds"), "--workers", "2"], capsys)
+    assert code == 1 and "4 shards, " in out and "1 problem(s)" in out, out + err
+    assert "frames-000002.tar: " in err and "unitscope ingest" in err

@@ -230,7 +230,13 @@ def parquet_file(fs: fsspec.AbstractFileSystem, path: str) -> Iterator[pq.Parque
     Without pre-buffering: with it, reading batch after batch held ~24 kB more per row group read ahead
     (7 MB at 300 row groups, a manifest of 600,000 frames)."""
     if is_local(fs):
-        with pq.ParquetFile(path, pre_buffer=False, page_checksum_verification=True) as f:
+        try:
+            f = pq.ParquetFile(path, pre_buffer=False, page_checksum_verification=True)
+        except (OSError, pa.ArrowException) as exc:
+            if isinstance(exc, FileNotFoundError):
+                raise
+            raise damaged(path, exc) from exc
+        with f:
             yield f
         return
     with tempfile.NamedTemporaryFile(prefix="unitscope-", suffix=".parquet") as tmp:
@@ -246,4 +252,7 @@ def iter_parquet(
 ) -> Iterator[pa.RecordBatch]:
     """`columns` of a Parquet file, `batch_rows` rows at a time, in file order."""
     with parquet_file(fs, path) as f:
-        yield from f.iter_batches(batch_size=batch_rows, columns=columns, use_threads=False)
+        try:
+            yield from f.iter_batches(batch_size=batch_rows, columns=columns, use_threads=False)
+        except (OSError, pa.ArrowException) as exc:  # a page whose CRC or encoding is damaged
+            raise damaged(path, exc) from exc
