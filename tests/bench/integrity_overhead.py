@@ -70,7 +70,8 @@ else:
     run_dir = os.path.join(work, "run-" + str(os.getpid()))
     shutil.copytree(os.path.join(work, "run"), run_dir)
     listed, _ = probe.list_shards(Dataset(ds))
-    spec = activations.EncodeSpec(run_dir, ("conv1", "conv2", "conv3", "conv4"), "max", 0, True, 64, "cpu")
+    layers = tuple(json.load(open(os.path.join(run_dir, "encoder.json")))["layers"])
+    spec = activations.EncodeSpec(run_dir, layers, "max", 0, True, 64, "cpu")
     tasks = [activations.ActivationTask(spec, r.index, r.url, r) if hasattr(r, "url")
              else activations.ActivationTask(spec, r[0], r[1]) for r in listed]
     n = sum(activations.activate_shard(t).frames for t in tasks)
