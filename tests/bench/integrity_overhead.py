@@ -48,16 +48,18 @@ class Tree(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, Tree())
 from PIL import Image
+from unitscope.pipeline.config import IngestConfig
+from unitscope.pipeline.ingest import run
+from unitscope.pipeline.dataset import Dataset
+from unitscope.probe import activations, probe
+from unitscope.train import shards
 src, ds = os.path.join(work, "clips"), os.path.join(work, "ds")
-t0 = time.perf_counter()
+t0 = time.perf_counter()  # after the imports: their time is not the stages' throughput
 if what == "ingest":
-    from unitscope.pipeline.config import IngestConfig
-    from unitscope.pipeline.ingest import run
     out = os.path.join(work, "ingest-" + str(os.getpid()))
     n = run(IngestConfig(src=src, out=out, fps=0, size=64, shard_frames=400, workers=0, progress=False)).frames
     shutil.rmtree(out)
 elif what == "loader":
-    from unitscope.train import shards
     found = shards.list_records(ds) if hasattr(shards, "list_records") else shards.list_shards(ds)
     n = 0
     for part in shards.plan_parts(found, 1):
@@ -65,8 +67,6 @@ elif what == "loader":
             Image.open(io.BytesIO(f.jpg)).convert("RGB")
             n += 1
 else:
-    from unitscope.pipeline.dataset import Dataset
-    from unitscope.probe import activations, probe
     run_dir = os.path.join(work, "run-" + str(os.getpid()))
     shutil.copytree(os.path.join(work, "run"), run_dir)
     listed, _ = probe.list_shards(Dataset(ds))
