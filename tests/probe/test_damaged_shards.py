@@ -92,6 +92,7 @@ def _probe(run: Path, ds: Path, **kw):
     return probe(cfg.model_copy(update=kw))
 
 
+@pytest.mark.slow
 def test_probe_counts_names_and_fails_then_ingest_repairs(damaged, clips):
     out, run = damaged
     with pytest.raises(DamageError) as err:  # 14 of 120 is far above the default 0.1%
@@ -114,6 +115,7 @@ def test_probe_counts_names_and_fails_then_ingest_repairs(damaged, clips):
     assert (healed.frames, healed.bad_frames, healed.failed_shards) == (120, 0, [])
 
 
+@pytest.mark.slow
 def test_ingest_verify_rebuilds_a_flipped_byte_only(clips, tmp_path):
     out = tmp_path / "ds"
     _ingest(clips, out)
