@@ -13,6 +13,7 @@ import unitscope.infra.commands
 
 from unitscope.core import ray_runtime
 from unitscope.core.errors import UnitscopeError
+from unitscope.core.failure_log import FailureLog
 
 # The order subcommands are listed in; any other module in infra/commands is appended.
 ORDER = ["demo", "synth", "ingest", "train", "probe", "query", "serve", "submit", "jobs"]
@@ -98,11 +99,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except UnitscopeError as exc:
         print(f"unitscope {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:
         hint = RESUME.get(args.command)
         print(f"unitscope {args.command}: interrupted" + (f"; {hint}" if hint else ""), file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, or damage no reader foresaw: one line here, the traceback in a log
+        line = FailureLog(args.command).add(f"unitscope {args.command}: error", exc)
+        print(line, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

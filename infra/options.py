@@ -28,6 +28,18 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_max_bad_frames(parser: argparse.ArgumentParser) -> None:
+    """`--max-bad-frames F`: the share of frames a stage may find unreadable and go on (with a warning)."""
+    parser.add_argument(
+        "--max-bad-frames",
+        type=float,
+        default=None,
+        metavar="F",
+        help="share of frames that damaged shards may cost with a warning (default 0.001 = 0.1%%); "
+        "above it the stage exits 1 naming the shards and the repair",
+    )
+
+
 def add_profile(parser: argparse.ArgumentParser, what: str) -> None:
     """`--profile cpu|gpu|auto` (train/profiles.py); `what` says what the gpu profile sets."""
     parser.add_argument(

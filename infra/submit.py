@@ -121,20 +121,36 @@ def entrypoint(argv: list[str]) -> str:
     return "python -m unitscope " + shlex.join(argv)
 
 
-def submit(client: JobSubmissionClient, argv: list[str], env: dict, entrypoint_cpus: float = 0) -> str:
+def new_job_id(argv: list[str]) -> str:
+    return f"unitscope-{argv[0]}-{uuid.uuid4().hex[:8]}"
+
+
+def submit(
+    client: JobSubmissionClient,
+    argv: list[str],
+    env: dict,
+    entrypoint_cpus: float = 0,
+    job_id: str | None = None,
+) -> str:
     """Submit `unitscope ARGV...` and return its submission id (`unitscope-COMMAND-XXXXXXXX`).
 
     `entrypoint_cpus` reserves CPUs for the command's own process; Ray then may run it on any node
-    with them free (without a reservation it runs on the head node).
+    with them free (without a reservation it runs on the head node). Submitting the same `job_id` again
+    (a retry whose first answer was lost) returns it: the job exists once.
     """
-    job_id = f"unitscope-{argv[0]}-{uuid.uuid4().hex[:8]}"
-    return client.submit_job(
-        entrypoint=entrypoint(argv),
-        submission_id=job_id,
-        runtime_env=env,
-        metadata={"unitscope_command": argv[0]},
-        entrypoint_num_cpus=entrypoint_cpus or None,
-    )
+    job_id = job_id or new_job_id(argv)
+    try:
+        return client.submit_job(
+            entrypoint=entrypoint(argv),
+            submission_id=job_id,
+            runtime_env=env,
+            metadata={"unitscope_command": argv[0]},
+            entrypoint_num_cpus=entrypoint_cpus or None,
+        )
+    except RuntimeError as exc:
+        if "already exists" in str(exc):
+            return job_id
+        raise
 
 
 def details(client: JobSubmissionClient, job_id: str) -> JobDetails:

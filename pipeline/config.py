@@ -33,6 +33,9 @@ class IngestConfig(BaseModel):
     max_retries: int = Field(2, ge=0, description="retries of a shard task whose worker died")
     address: str | None = Field(None, description="Ray cluster address (default: $RAY_ADDRESS or local Ray)")
     progress: bool = Field(True, description="print progress to stderr while running")
+    verify: bool = Field(
+        False, description="also compare each committed shard's SHA-256 with the manifest (reads them all)"
+    )
 
     @field_validator("src", "out")
     @classmethod

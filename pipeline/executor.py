@@ -19,15 +19,27 @@ from unitscope.pipeline.plan import ShardSpec
 from unitscope.pipeline.progress import Progress
 from unitscope.pipeline.worker import process_shard
 
+from unitscope.core.failure_log import FailureLog, one_line
 from unitscope.core.ray_runtime import cluster_address, ensure_ray
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 0.5
 
 
-def run_in_process(specs: list[ShardSpec], progress: Progress) -> Iterator[ShardStatus]:
+def run_in_process(
+    specs: list[ShardSpec], progress: Progress, failures: FailureLog | None = None
+) -> Iterator[ShardStatus]:
+    """Build each shard here; one that raises is a `failed` status (one log line, its traceback in
+    `failures`' file), and the job goes on, as on Ray."""
+    failures = failures or FailureLog("ingest")
     for spec in specs:
-        yield process_shard(spec, progress.add)
+        try:
+            yield process_shard(spec, progress.add)
+        except Exception as exc:
+            log.warning("%s", failures.add(f"shard {spec.index} failed", exc))
+            yield ShardStatus(
+                index=spec.index, status="failed", videos=len(spec.videos), error=_failure(exc, 0)
+            )
 
 
 class StartupShards:
@@ -56,7 +68,9 @@ class StartupShards:
             try:
                 status = process_shard(spec, self.progress.add)
             except Exception as exc:  # a storage error: leave the shard to Ray's retrying tasks
-                log.warning("shard %d failed in the driver (%s); handing it to Ray", spec.index, exc)
+                log.warning(
+                    "shard %d failed in the driver (%s); handing it to Ray", spec.index, one_line(exc)
+                )
                 with self.lock:
                     self.todo.appendleft(spec)
                 return
@@ -135,6 +149,7 @@ def run_ray(
     max_retries: int,
     progress: Progress,
     address: str | None = None,
+    failures: FailureLog | None = None,
 ) -> Iterator[ShardStatus]:
     """Yield each shard's status as its task finishes; a task that still fails after its retries gives a
     `failed` status naming the error (the job goes on). Each task reserves as many CPUs as it decodes
@@ -142,6 +157,7 @@ def run_ray(
     until Ray is up, and Ray is shut down at the end."""
     import ray
 
+    failures = failures or FailureLog("ingest")
     todo, lock = deque(specs), threading.Lock()
     cpus = max(1, specs[0].settings.threads) if specs else 1
     startup = None
@@ -181,7 +197,9 @@ def run_ray(
                     item = ray.get(next(gen))
                 except Exception as exc:  # the task's last retry failed: the shard is recorded as failed
                     spec = running.pop(gen)
-                    log.warning("shard %d failed after %d retries: %s", spec.index, max_retries, exc)
+                    log.warning(
+                        "%s", failures.add(f"shard {spec.index} failed after {max_retries} retries", exc)
+                    )
                     yield ShardStatus(
                         index=spec.index,
                         status="failed",

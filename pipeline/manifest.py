@@ -63,7 +63,7 @@ def frames_part(fs, root: str, index: int) -> Iterator[RowSink]:
     """The shard's frames part, published when the block exits cleanly."""
     with (
         storage.staged_writer(fs, _part(root, index, "frames.parquet"), root) as f,
-        pq.ParquetWriter(f, schema.FRAMES_SCHEMA) as w,
+        pq.ParquetWriter(f, schema.FRAMES_SCHEMA, **storage.PARQUET_CHECKSUMS) as w,
     ):
         sink = RowSink(w)
         yield sink
@@ -73,7 +73,9 @@ def frames_part(fs, root: str, index: int) -> Iterator[RowSink]:
 def write_part(fs, root: str, index: int, videos: list[dict], status: ShardStatus) -> None:
     """Write a shard's video rows, then its status: the status file's presence means the part is complete."""
     with storage.staged_writer(fs, _part(root, index, "videos.parquet"), root) as f:
-        pq.write_table(pa.Table.from_pylist(videos, schema=schema.VIDEOS_SCHEMA), f)
+        pq.write_table(
+            pa.Table.from_pylist(videos, schema=schema.VIDEOS_SCHEMA), f, **storage.PARQUET_CHECKSUMS
+        )
     storage.write_staged(fs, _part(root, index, "status.json"), root, status.model_dump_json().encode())
 
 
@@ -84,13 +86,23 @@ def read_status(fs, root: str, index: int) -> ShardStatus | None:
     return ShardStatus.model_validate_json(fs.cat_file(path))
 
 
+def drop_status(fs, root: str, index: int) -> None:
+    """Forget that shard `index` is complete, so the next build makes it again (its tar stays until then)."""
+    path = _part(root, index, "status.json")
+    if fs.exists(path):
+        fs.rm(path)
+
+
 def _stream_parts(
     fs, root: str, indices: list[int], kind: str, sch: pa.Schema, extra: pa.Table | None, dest: str
 ) -> None:
-    with storage.staged_writer(fs, storage.join(root, dest), root) as f, pq.ParquetWriter(f, sch) as w:
+    with (
+        storage.staged_writer(fs, storage.join(root, dest), root) as f,
+        pq.ParquetWriter(f, sch, **storage.PARQUET_CHECKSUMS) as w,
+    ):
         for i in indices:
             with fs.open(_part(root, i, kind), "rb") as pf:
-                w.write_table(pq.read_table(pf, schema=sch))
+                w.write_table(pq.read_table(pf, schema=sch, page_checksum_verification=True))
         if extra is not None and extra.num_rows:
             w.write_table(extra)
 
@@ -142,7 +154,9 @@ def merge(fs, root: str, statuses: list[ShardStatus], plan, info: dict) -> dict:
         for s in sorted(statuses, key=lambda s: s.index)
     ]
     with storage.staged_writer(fs, storage.join(root, schema.SHARDS_TABLE), root) as f:
-        pq.write_table(pa.Table.from_pylist(shard_rows, schema=schema.SHARDS_SCHEMA), f)
+        pq.write_table(
+            pa.Table.from_pylist(shard_rows, schema=schema.SHARDS_SCHEMA), f, **storage.PARQUET_CHECKSUMS
+        )
     counts = {
         "videos": sum(len(v) for v in plan.shards) + len(plan.skipped),
         "videos_ok": sum(s.videos_ok for s in statuses if s.status == "ok"),

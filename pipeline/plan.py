@@ -9,7 +9,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 
 import av
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from unitscope.pipeline import schema, tags
 from unitscope.pipeline.config import IngestConfig
 from unitscope.pipeline.decode import DecodeSettings
@@ -17,6 +17,8 @@ from unitscope.pipeline.sources import Source
 
 from unitscope.core import storage
 from unitscope.core.errors import ConfigError, InputError
+
+log = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +147,11 @@ def load_plan(fs, root: str, cfg: IngestConfig) -> Plan | None:
     path = storage.join(root, PLAN_FILE)
     if not fs.exists(path):
         return None
-    plan = Plan.model_validate_json(fs.cat_file(path))
+    try:
+        plan = Plan.model_validate_json(fs.cat_file(path))
+    except ValidationError as exc:  # a damaged file: SRC and the settings give the same plan again
+        log.warning("%s is damaged (%s): making the plan again from SRC", path, str(exc).splitlines()[0])
+        return None
     # Plans written before SRC was made absolute hold it as given; read it against this working directory.
     if plan.settings != cfg.decode_settings() or storage.absolute(plan.src) != storage.absolute(cfg.src):
         raise ConfigError(

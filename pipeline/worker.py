@@ -158,7 +158,7 @@ def process_shard(spec: ShardSpec, report: Report | None = None) -> ShardStatus:
     fs, root = storage.url_to_fs(spec.out)
     tar_path = storage.join(root, schema.shard_path(spec.index))
     done = manifest.read_status(fs, root, spec.index)
-    if done is not None and fs.exists(tar_path):
+    if done is not None and fs.isfile(tar_path):
         return done.model_copy(update={"reused": True})
     videos: list[dict] = []
     concepts: set[str] = set()

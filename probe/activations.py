@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from unitscope.pipeline import tar_reader
+from unitscope.pipeline.shard_check import CheckedShard, ShardRecord
 from unitscope.probe.encoders import default_device, encode_batch, open_encoder
 from unitscope.probe.store import ActivationStore
 
-from unitscope.core import heartbeat, storage
+from unitscope.core import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class ActivationTask:
     encode: EncodeSpec
     shard: int
     url: str  # the shard's tar
+    record: ShardRecord | None = None  # what the manifest says of it: size, checksum, frames
 
 
 @dataclass
@@ -56,14 +58,22 @@ class ActivationResult:
     channels: list[int] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    damage: str | None = None  # how the shard differs from what ingest wrote (its frames read are used)
 
 
-def read_shard(url: str) -> list[tuple[str, bytes]]:
-    """(key, JPEG bytes) of every `.jpg` member of a tar, streamed from any fsspec URL."""
-    fs, path = storage.url_to_fs(url)
-    with fs.open(path, "rb") as f:
-        return [(name[: -len(".jpg")].rsplit("/", 1)[-1], data) for name, data in tar_reader.members(f)
-                if name.endswith(".jpg")]  # fmt: skip
+def read_shard(record: ShardRecord) -> tuple[list[tuple[str, bytes]], str | None]:
+    """(key, JPEG bytes) of every `.jpg` member of a tar that could be read, streamed from any fsspec URL,
+    and how the shard differs from its manifest row (None when it does not)."""
+    check = CheckedShard(record)
+    out: list[tuple[str, bytes]] = []
+    with check.open() as f:
+        try:
+            for name, data in tar_reader.members(f):
+                if name.endswith(".jpg"):
+                    out.append((name[: -len(".jpg")].rsplit("/", 1)[-1], data))
+        except (tarfile.TarError, EOFError, ValueError) as exc:
+            check.failed(f"tar: {exc}")
+        return out, check.finish(len(out))
 
 
 def decode(data: bytes) -> Image.Image | None:
@@ -98,26 +108,33 @@ def activate_shard(spec: ActivationTask) -> ActivationResult:
     """Compute and commit the activation chunk of one shard (skipped when already committed)."""
     t0 = time.perf_counter()
     store = ActivationStore(spec.encode.run)
-    if store.has_chunk(spec.shard):  # committed by an earlier probe of the same fingerprint
+    if store.has_chunk(spec.shard) and store.intact(spec.shard):  # committed by an earlier probe
         return ActivationResult(spec.shard, "skipped", len(store.keys(spec.shard)))
+    record = spec.record or ShardRecord(spec.url, spec.shard)
     try:
-        members = read_shard(spec.url)
-    except (OSError, tarfile.TarError, EOFError) as exc:
-        return ActivationResult(spec.shard, "failed", error=f"cannot read {spec.url}: {exc}")
+        members, damage = read_shard(record)
+    except OSError as exc:
+        return ActivationResult(
+            spec.shard, "failed", bad_frames=record.frames or 0, error=f"cannot read {spec.url}: {exc}"
+        )
     keys, images = [], []
     for key, data in members:
         img = decode(data)
         if img is not None:
             keys.append(key)
             images.append(img)
-    bad = len(members) - len(images)
+    bad = max(record.frames or 0, len(members)) - len(images)
+    if bad and damage is None:
+        damage = f"{bad} JPEG(s) do not decode"
     if not images:
         return ActivationResult(
-            spec.shard, "failed", bad_frames=bad, error=f"{spec.url} holds no decodable frame"
+            spec.shard, "failed", bad_frames=bad, error=f"{spec.url} holds no decodable frame", damage=damage
         )
     arrays, channels = encode_images(spec.encode, images)
-    store.write_chunk(spec.shard, keys, arrays)
-    return ActivationResult(spec.shard, "ok", len(keys), bad, channels, seconds=time.perf_counter() - t0)
+    # a damaged shard's chunk serves this probe only: after ingest rebuilds the shard, it is computed again
+    store.write_chunk(spec.shard, keys, arrays, complete=damage is None)
+    seconds = time.perf_counter() - t0
+    return ActivationResult(spec.shard, "ok", len(keys), bad, channels, seconds=seconds, damage=damage)
 
 
 def summary(done: list[ActivationResult], total: int, seconds: float) -> str:

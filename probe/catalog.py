@@ -94,7 +94,7 @@ def write_table(url: str, rows: list[dict], schema: pa.Schema) -> None:
 
     table = pa.Table.from_pylist(rows, schema=schema)
     buf = io.BytesIO()
-    pq.write_table(table, buf)
+    pq.write_table(table, buf, **storage.PARQUET_CHECKSUMS)
     write_bytes(url, buf.getvalue())
 
 

@@ -14,7 +14,7 @@ import json
 import numpy as np
 import torch
 from unitscope.pipeline.schema import DATASET_JSON
-from unitscope.train.model_io import ENCODER_SPEC, ENCODER_WEIGHTS, load_encoder
+from unitscope.train.model_io import ENCODER_SPEC, ENCODER_WEIGHTS, load_encoder, load_spec
 
 from unitscope.core import storage
 from unitscope.core.errors import InputError
@@ -39,8 +39,7 @@ def check_run(run_url: str) -> dict:
             f"{run_url} has no trained encoder ({', '.join(missing)} missing); train one first with "
             f"`unitscope train DATASET {run_url}`, or point at a run directory that holds one"
         )
-    with fs.open(f"{root}/{ENCODER_SPEC}", "r") as f:
-        return json.load(f)
+    return load_spec(run_url).model_dump()  # DamageError when encoder.json is damaged
 
 
 def fingerprint(

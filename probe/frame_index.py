@@ -42,7 +42,7 @@ def write(run_url: str, chunks: Iterable[tuple[list[str], np.ndarray]]) -> int:
     with (
         storage.url_writer(f"{run_url}/{FRAME_INDEX}") as f,
         storage.url_writer(f"{run_url}/{FRAME_INDEX_KEYS}") as kf,
-        pq.ParquetWriter(kf, KEYS_SCHEMA) as keys_out,
+        pq.ParquetWriter(kf, KEYS_SCHEMA, **storage.PARQUET_CHECKSUMS) as keys_out,
     ):
         f.write(bytes(HEADER.size))  # the real header once the count is known
         for keys, emb in chunks:

@@ -12,12 +12,15 @@ import time
 
 import numpy as np
 from pydantic import BaseModel
+from unitscope.pipeline import shard_check
+from unitscope.pipeline.damage import Damage
 from unitscope.pipeline.dataset import Dataset
-from unitscope.pipeline.schema import SHARDS_DIR
+from unitscope.pipeline.shard_check import ShardRecord
 from unitscope.probe import activations, concepts, frame_index, map_scores, report
 from unitscope.probe.catalog import (
     CATALOG_SCHEMA,
     CATALOG_TABLE,
+    FRAME_INDEX,
     PROBE_JSON,
     REPORT_HTML,
     UNITS_SCHEMA,
@@ -33,7 +36,7 @@ from unitscope.probe.units import column_top, unit_rows
 
 from unitscope.core.errors import ConfigError, InputError
 from unitscope.core.ray_runtime import ensure_ray
-from unitscope.core.storage import absolute
+from unitscope.core.storage import absolute, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -49,36 +52,49 @@ class ProbeResult(BaseModel):
     failed_shards: list[dict]
     unreadable_images: list[str]
     seconds: float
+    bad_frames: int = 0
+    damage: str | None = None  # the warning line when damaged shards cost frames below the threshold
 
 
-def list_shards(ds: Dataset) -> tuple[list[tuple[int, str]], list[str]]:
-    """(shard number, URL) of the dataset's committed shards that hold frames, and their checksums."""
-    urls = ds.shard_urls()
-    if not urls:
+def list_shards(ds: Dataset) -> tuple[list[ShardRecord], list[str]]:
+    """The dataset's committed shards that hold frames (with what the manifest says of each), and their
+    checksums."""
+    recs = shard_check.records(ds)
+    if not recs:
         raise InputError(f"{ds.url} has no committed shard with frames: re-run `unitscope ingest`")
-    sums = {r["path"]: r["sha256"] or "" for r in ds.shards().to_pylist()}
-    shards = [(int(u.rsplit("-", 1)[-1].split(".")[0]), u) for u in urls]
-    return shards, [sums.get(f"{SHARDS_DIR}/{u.rsplit('/', 1)[-1]}", "") for u in urls]
+    return recs, [r.sha256 or "" for r in recs]
+
+
+def damage_of(statuses: list[activations.ActivationResult], records: list[ShardRecord]) -> Damage:
+    """What the activations met: frames of the manifest that could not be used, by shard."""
+    total = sum(r.frames or 0 for r in records)
+    damage = Damage("probe", total)
+    urls = {r.index: r.url for r in records}
+    for s in statuses:
+        if s.status == "failed" or s.damage or s.bad_frames:
+            damage.add(urls.get(s.shard, str(s.shard)), s.damage or s.error or "unreadable", s.bad_frames)
+    return damage
 
 
 def _activations(
     cfg: ProbeConfig, layers: list[str]
-) -> tuple[ActivationStore, StoreMeta, list, activations.EncodeSpec]:
+) -> tuple[ActivationStore, StoreMeta, list, activations.EncodeSpec, str | None]:
     store = ActivationStore(cfg.run)
-    shards, checksums = list_shards(Dataset(cfg.dataset))
+    ds = Dataset(cfg.dataset)
+    shards, checksums = list_shards(ds)
     fp = fingerprint(cfg.run, cfg.dataset, checksums, layers, cfg.pool, cfg.seed)
     fp += "+random" if cfg.random_control else ""
     if store.reset_if_stale(fp):
         log.info("stored activations were computed for another encoder or layers: recomputing")
     spec = activations.EncodeSpec(cfg.run.rstrip("/"), tuple(layers), cfg.pool, cfg.seed, cfg.random_control,
                                   cfg.batch_size, cfg.device, token=fp)  # fmt: skip
-    specs = [activations.ActivationTask(spec, i, url) for i, url in shards]
+    specs = [activations.ActivationTask(spec, r.index, r.url, r) for r in shards]
     if cfg.workers != 0:
         ensure_ray(cfg.address)  # the CLI attaches to --address first; a direct caller gets local Ray
     statuses = activations.compute(specs, cfg.workers, use_ray=cfg.workers != 0)
     failed = [s for s in statuses if s.status == "failed"]
-    for s in failed:
-        log.error("shard %d failed: %s", s.shard, s.error)
+    damage = damage_of(statuses, shards)
+    warning = damage.enforce(cfg.max_bad_frames, shard_check.repair_hint(ds.url, ds.info().get("src")))
     meta = store.read_meta()
     channels = next((s.channels for s in statuses if s.status == "ok"), None)
     if channels is not None:
@@ -86,7 +102,7 @@ def _activations(
         store.write_meta(meta)
     if meta is None or not store.shards():
         raise InputError(f"no activations could be computed for {cfg.dataset}: {[s.error for s in failed]}")
-    return store, meta, statuses, spec
+    return store, meta, statuses, spec, warning
 
 
 def _acts_for(cs: ConceptSet, store: ActivationStore, spec: activations.EncodeSpec) -> dict[str, np.ndarray]:
@@ -120,12 +136,13 @@ def run(cfg: ProbeConfig) -> ProbeResult:
     cfg = absolute_paths(cfg)
     run_url = cfg.run.rstrip("/")
     enc_spec, layers = check_inputs(cfg)
-    store, meta, statuses, spec = _activations(cfg, layers)
+    store, meta, statuses, spec, warning = _activations(cfg, layers)
     units = meta.units
 
     rows = unit_rows(store, units, cfg.top_frames, cfg.histogram_bins)
     write_parquet(f"{run_url}/{UNITS_TABLE}", rows, UNITS_SCHEMA)
     n_frames = frame_index.write(run_url, store.iter_chunks(EMBEDDINGS))
+    index_sha = file_sha256(f"{run_url}/{FRAME_INDEX}")  # recorded in probe.json; `verify` compares
 
     sets: list[ConceptSet] = []
     frames = concepts.dataset_labels(cfg.dataset, store, cfg.max_labelled_frames, cfg.seed)
@@ -171,7 +188,7 @@ def run(cfg: ProbeConfig) -> ProbeResult:
         zip(random_units, column_top(store, "random", random_units, cfg.top_frames), strict=True)
     )
 
-    failed = [s.__dict__ for s in statuses if s.status == "failed"]
+    failed = [s.__dict__ for s in statuses if s.status == "failed" or s.damage]
     unreadable = [u for cs in sets for u in cs.unreadable]
     info = {
         "run": run_url,
@@ -187,6 +204,8 @@ def run(cfg: ProbeConfig) -> ProbeResult:
         "skipped_concepts": skipped,
         "failed_shards": failed,
         "bad_frames": sum(s.bad_frames for s in statuses),
+        "frame_index_sha256": index_sha,
+        "sha256": {rel: file_sha256(f"{run_url}/{rel}") for rel in (CATALOG_TABLE, UNITS_TABLE)},
         "unreadable_images": unreadable,
         "null_aucs": {f"{r.source}/{r.concept}": r.null_aucs for r in results},
     }
@@ -208,4 +227,6 @@ def run(cfg: ProbeConfig) -> ProbeResult:
         failed_shards=failed,
         unreadable_images=unreadable,
         seconds=time.perf_counter() - t0,
+        bad_frames=info["bad_frames"],
+        damage=warning,
     )

@@ -25,10 +25,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from unitscope.core import storage
+from unitscope.core.errors import DamageError
 
 ACTIVATIONS_DIR = "probe/activations"
 NETWORKS = ("trained", "random")
 EMBEDDINGS = "embeddings"
+DIGESTS = "unitscope.sha256"  # keys-table metadata: {kind: sha256 of its .npy}
 
 
 def chunk_name(shard: int) -> str:
@@ -67,6 +69,7 @@ class ActivationStore:
     def __init__(self, run_url: str):
         self.url = f"{run_url.rstrip('/')}/{ACTIVATIONS_DIR}"
         self.fs, self.root = storage.url_to_fs(self.url)
+        self.fix = "run the same `unitscope probe` again: it computes damaged chunks again"
 
     def path(self, kind: str, shard: int) -> str:
         if kind == "keys":
@@ -79,6 +82,8 @@ class ActivationStore:
             with self.fs.open(f"{self.root}/meta.json", "r") as f:
                 return StoreMeta(**json.load(f))
         except FileNotFoundError:
+            return None
+        except (ValueError, TypeError, UnicodeDecodeError):  # damaged: the chunks are computed again
             return None
 
     def reset_if_stale(self, fingerprint: str) -> bool:
@@ -96,14 +101,34 @@ class ActivationStore:
 
     # -- chunks --------------------------------------------------------------------------------------
     def has_chunk(self, shard: int) -> bool:
-        return self.fs.exists(f"{self.root}/keys/{chunk_name(shard)}.parquet")
+        """Whether a complete chunk is committed (one read from a damaged shard is computed again)."""
+        return self.fs.exists(f"{self.root}/keys/{chunk_name(shard)}.parquet") and not self.fs.exists(
+            self._partial(shard)
+        )
 
-    def write_chunk(self, shard: int, keys: list[str], arrays: dict[str, np.ndarray]) -> None:
+    def _partial(self, shard: int) -> str:
+        return f"{self.root}/partial/{chunk_name(shard)}"
+
+    def write_chunk(
+        self, shard: int, keys: list[str], arrays: dict[str, np.ndarray], complete: bool = True
+    ) -> None:
+        """Commit a chunk; `complete=False` marks it as computed from a damaged shard (not reused)."""
+        if not complete:  # marked first, so a chunk is never taken as complete while it is rewritten
+            write_bytes(f"{self.url}/partial/{chunk_name(shard)}", b"")
+        digests = {}
         for kind, arr in arrays.items():
-            write_bytes(self.path(kind, shard), npy_bytes(arr))
+            data = npy_bytes(arr)
+            write_bytes(self.path(kind, shard), data)
+            digests[kind] = storage.sha256_hex(data)
+        # the keys table commits the chunk, and records its arrays' digests (checked when they are read)
+        table = pa.table({"key": pa.array(keys, pa.string())}).replace_schema_metadata(
+            {DIGESTS: json.dumps(digests)}
+        )
         buf = io.BytesIO()
-        pq.write_table(pa.table({"key": pa.array(keys, pa.string())}), buf)
+        pq.write_table(table, buf, **storage.PARQUET_CHECKSUMS)
         write_bytes(self.path("keys", shard), buf.getvalue())
+        if complete and self.fs.exists(self._partial(shard)):
+            self.fs.rm(self._partial(shard))
 
     def shards(self) -> list[int]:
         """Committed chunks, in shard order."""
@@ -118,11 +143,36 @@ class ActivationStore:
                 out.append(int(base[len("shard-") : -len(".parquet")]))
         return sorted(out)
 
+    def _keys_table(self, shard: int) -> pa.Table:
+        url = self.path("keys", shard)
+        try:
+            return storage.read_parquet(*storage.url_to_fs(url))
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise DamageError(f"{url} is damaged ({type(exc).__name__}); {self.fix}") from exc
+
     def keys(self, shard: int) -> list[str]:
-        return storage.read_parquet(*storage.url_to_fs(self.path("keys", shard))).column("key").to_pylist()
+        return self._keys_table(shard).column("key").to_pylist()
+
+    def digests(self, shard: int) -> dict[str, str]:
+        meta = self._keys_table(shard).schema.metadata or {}
+        return json.loads(meta.get(DIGESTS.encode(), b"{}"))
 
     def chunk(self, kind: str, shard: int) -> np.ndarray:
-        return read_npy(self.path(kind, shard))
+        url = self.path(kind, shard)
+        data = storage.check_digest(url, read_bytes(url), self.digests(shard).get(kind), self.fix)
+        try:
+            return np.load(io.BytesIO(data), allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise DamageError(f"{url} is damaged ({type(exc).__name__}); {self.fix}") from exc
+
+    def intact(self, shard: int) -> bool:
+        """Whether every array of a committed chunk reads with the digest recorded for it."""
+        try:
+            for kind in self.digests(shard):
+                self.chunk(kind, shard)
+        except (DamageError, FileNotFoundError):
+            return False
+        return True
 
     def iter_chunks(self, kind: str) -> Iterator[tuple[list[str], np.ndarray]]:
         for shard in self.shards():

@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from unitscope.pipeline import schema, tar_reader
+from unitscope.pipeline import schema, shard_check, tar_reader
+from unitscope.pipeline.damage import Damage
 from unitscope.pipeline.dataset import Dataset
+from unitscope.pipeline.shard_check import CheckedShard, ShardRecord
 
 from unitscope.core import storage
 from unitscope.core.errors import InputError
@@ -28,11 +30,12 @@ BLOCK = 8  # consecutive frames kept together when a shard is cut into parts
 
 @dataclass(frozen=True)
 class ShardPart:
-    """Part `part` of `parts` of one shard."""
+    """Part `part` of `parts` of one shard; `record`: what the manifest says of the shard (checked on read)."""
 
     url: str
     part: int = 0
     parts: int = 1
+    record: ShardRecord | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,15 +61,44 @@ def list_shards(dataset_url: str) -> list[str]:
     return urls
 
 
+def list_records(dataset_url: str) -> list[ShardRecord]:
+    """The committed shards that hold frames, with their manifest rows; InputError when there are none."""
+    list_shards(dataset_url)
+    return shard_check.records(Dataset(dataset_url))
+
+
+def size_damage(dataset_url: str, max_bad: float) -> str | None:
+    """Compare every shard's size with the manifest (one listing): DamageError when the damaged shards'
+    frames pass `max_bad`, else the warning line (None without damage)."""
+    ds = Dataset(dataset_url)
+    recs = shard_check.records(ds)
+    damage = Damage("train", sum(r.frames or 0 for r in recs))
+    for r in recs:
+        fs, path = storage.url_to_fs(r.url)
+        if why := shard_check.size_problem(fs, path, r):
+            damage.add(r.url, why, r.frames or 0)
+    return damage.enforce(max_bad, shard_check.repair_hint(ds.url, ds.info().get("src")))
+
+
 def count_frames(dataset_url: str) -> int:
     """Frames in the dataset according to its manifest."""
     return int(Dataset(dataset_url).info()["counts"]["frames"])
 
 
-def plan_parts(shard_urls: list[str], slots: int) -> list[ShardPart]:
-    """At least `slots` parts: whole shards, or each shard cut into equal numbers of parts."""
-    parts = max(1, math.ceil(slots / len(shard_urls)))
-    return [ShardPart(url, p, parts) for url in shard_urls for p in range(parts)]
+def plan_parts(shards: list[str] | list[ShardRecord], slots: int) -> list[ShardPart]:
+    """At least `slots` parts: whole shards, or each shard cut into equal numbers of parts. Shards given
+    as `ShardRecord`s are checked against the manifest as they are read."""
+    parts = max(1, math.ceil(slots / len(shards)))
+    out = []
+    for s in shards:
+        url, record = (s, None) if isinstance(s, str) else (s.url, s)
+        out += [ShardPart(url, p, parts, record) for p in range(parts)]
+    return out
+
+
+def _in_part(frames: int, part: ShardPart) -> int:
+    """How many of a shard's `frames` fall in `part` (blocks of BLOCK dealt round-robin)."""
+    return sum(1 for i in range(frames) if (i // BLOCK) % part.parts == part.part)
 
 
 def parts_for_slot(parts: list[ShardPart], epoch: int, seed: int, slot: int, slots: int) -> list[ShardPart]:
@@ -81,22 +113,38 @@ def read_part(
     """The frames of one part in shard order. A shard that cannot be read is counted, logged and named in
     `unreadable` (its frames read so far stay used); a sample without a JPEG or with a bad key is counted
     and skipped."""
-    fs, path = storage.url_to_fs(part.url)
+    check = CheckedShard(part.record or ShardRecord(part.url))
+    read = given = 0
     try:
-        with fs.open(path, "rb") as f:
-            for i, sample in enumerate(tar_reader.samples(f)):
-                if (i // BLOCK) % part.parts != part.part:
-                    continue
-                frame = _frame(sample, epoch)
-                if frame is None:
-                    counters["bad_samples"] = counters.get("bad_samples", 0) + 1
-                    continue
-                yield frame
-    except (OSError, ValueError, EOFError, tarfile.TarError) as exc:
-        counters["bad_shards"] = counters.get("bad_shards", 0) + 1
-        if unreadable is not None:
-            unreadable[part.url] = str(exc)
-        log.warning("skipping the rest of shard %s: %s", part.url, exc)
+        with check.open() as f:
+            try:
+                for i, sample in enumerate(tar_reader.samples(f)):
+                    read = i + 1
+                    if (i // BLOCK) % part.parts != part.part:
+                        continue
+                    frame = _frame(sample, epoch)
+                    if frame is None:
+                        counters["bad_samples"] = counters.get("bad_samples", 0) + 1
+                        continue
+                    given += 1
+                    yield frame
+            except (ValueError, EOFError, tarfile.TarError) as exc:
+                check.failed(f"tar: {exc}")
+            why = check.finish(read)
+    except OSError as exc:
+        why = str(exc)
+    if why is None:
+        return
+    counters["bad_shards"] = counters.get("bad_shards", 0) + 1
+    if part.record is not None and part.record.frames:  # the frames this part should have given
+        counters["bad_samples"] = counters.get("bad_samples", 0) + max(
+            0, _in_part(part.record.frames, part) - given
+        )
+    if unreadable is not None:
+        unreadable[part.url] = why
+    log.warning(
+        "shard %s is damaged (%s): its unreadable frames are skipped; rerun `unitscope ingest`", part.url, why
+    )
 
 
 def _frame(sample: dict, epoch: int) -> Frame | None:

@@ -30,7 +30,7 @@ from unitscope.train import augment, motion, pairs, shards
 class StreamSpec:
     """What one rank's stream needs; small and picklable (built into loader workers, not the data)."""
 
-    shard_urls: tuple[str, ...]
+    shard_urls: tuple  # shard URLs, or ShardRecords (checked against the manifest as they are read)
     rank: int
     world: int
     batch: int

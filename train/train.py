@@ -9,7 +9,7 @@ from unitscope.train import checkpoint, distributed, metrics, profiles
 from unitscope.train.config import TrainConfig
 from unitscope.train.model_io import ENCODER_WEIGHTS
 from unitscope.train.objectives import registry
-from unitscope.train.shards import count_frames, list_shards
+from unitscope.train.shards import count_frames, list_records, size_damage
 from unitscope.train.worker import train_worker
 
 from unitscope.core import storage
@@ -41,11 +41,12 @@ def absolute_paths(config: TrainConfig) -> TrainConfig:
     )
 
 
-def check_inputs(config: TrainConfig) -> tuple[list[str], int | None]:
+def check_inputs(config: TrainConfig) -> tuple[list, int | None]:
     """The dataset's shard URLs and the run's last checkpoint step; a clear error (before Ray starts or
     anything is written) when the dataset, the batch size or --resume do not fit."""
     profiles.check_available(config.profile, config.address, config.use_gpu)
-    shard_urls = list_shards(config.dataset)
+    shard_urls = list_records(config.dataset)
+    size_damage(config.dataset, config.max_bad_frames)  # fails here, before Ray, above the threshold
     frames = count_frames(config.dataset)
     if frames < config.batch_size and registry.get(config.objective).fit is None:  # a fit takes no batches
         raise ConfigError(

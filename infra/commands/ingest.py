@@ -94,6 +94,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "URI; tags split by ';'); every frame of a tagged video carries them (docs/outputs.md)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        default=None,
+        help="rebuild committed shards whose SHA-256 differs from the manifest (reads every shard; sizes "
+        "are always compared)",
+    )
     add_common(p)
     p.set_defaults(func=main)
 

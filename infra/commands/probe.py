@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from unitscope.infra.options import add_common, build_config
+from unitscope.infra.options import add_common, add_max_bad_frames, build_config
 
 from unitscope.core.ray_runtime import ensure_ray
 
@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--workers", type=int, default=None, help="Ray tasks in flight (default: CPUs); 0 = no Ray"
     )
+    add_max_bad_frames(p)
     add_common(p)
     p.set_defaults(func=main)
 
@@ -61,7 +62,10 @@ def main(args: argparse.Namespace) -> int:
     for why in result.skipped_concepts.values():
         print(f"not scored: {why}")
     if result.failed_shards:
-        print(f"{len(result.failed_shards)} shard(s) failed (see probe.json)")
+        print(f"{len(result.failed_shards)} shard(s) failed or damaged (see probe.json)")
+    print(f"{result.frames} frames probed, {result.bad_frames} bad frames")
+    if result.damage:
+        print(result.damage)
     if result.unreadable_images:
         print(f"{len(result.unreadable_images)} unreadable image(s) skipped")
     print(f"catalogue: {result.catalog}\nreport:    {result.report}")

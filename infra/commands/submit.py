@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from unitscope.infra import submit as jobs
+from unitscope.infra.retry import LIMIT_S, retrying
 
 from unitscope.core.errors import ConfigError
 
@@ -63,6 +64,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-wait", action="store_true", help="print the job id and return at once")
     p.add_argument(
+        "--wait-for-cluster",
+        type=float,
+        default=LIMIT_S,
+        metavar="S",
+        help=f"retry a cluster that is still starting (refused, 503, no job agent yet) for up to S seconds "
+        f"(default {LIMIT_S:g})",
+    )
+    p.add_argument(
         "--stop-on-interrupt", action="store_true", help="Ctrl-C stops the job, not only the log stream"
     )
     p.add_argument(
@@ -89,9 +98,11 @@ def check_command(argv: list[str]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     argv = check_command(args.command)
     env = jobs.runtime_env(args.working_dir, jobs.parse_env(args.env), args.exclude)
-    client = jobs.connect(args.address)
+    wait_s = args.wait_for_cluster
+    client = retrying(lambda: jobs.connect(args.address), "submit", wait_s)
     address = client.get_address()
-    job_id = jobs.submit(client, argv, env, args.entrypoint_num_cpus)
+    job_id = jobs.new_job_id(argv)
+    retrying(lambda: jobs.submit(client, argv, env, args.entrypoint_num_cpus, job_id), "submit", wait_s)
     if args.no_wait:
         print(job_id)
         print(

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from unitscope.infra.options import add_common, add_profile, build_config, epilog_when_shown
+from unitscope.infra.options import (
+    add_common,
+    add_max_bad_frames,
+    add_profile,
+    build_config,
+    epilog_when_shown,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--resume", action="store_true", default=None, help="continue RUN from its last checkpoint"
     )
+    add_max_bad_frames(p)
     add_common(p)
     p.set_defaults(func=main)
     epilog_when_shown(p, _objectives)

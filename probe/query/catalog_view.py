@@ -30,6 +30,15 @@ class CatalogView:
     def __init__(self, run_url: str):
         self.run_url = run_url.rstrip("/")
         self._fs, self._root = storage.url_to_fs(self.run_url)
+        try:
+            meta = json.loads(self._fs.cat_file(storage.join(self._root, PROBE_JSON)))
+        except FileNotFoundError:
+            raise InputError(
+                f"{self.run_url} has no {PROBE_JSON}; run `unitscope probe {self.run_url} DATASET` first"
+            ) from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise storage.damaged(storage.join(self.run_url, PROBE_JSON), exc) from exc
+        self._digests: dict[str, str] = meta.get("sha256") or {}  # recorded by the probe that wrote them
         catalog = self._read(CATALOG_TABLE).to_pylist()
         units = self._read(UNITS_TABLE).to_pylist()
         self.by_concept: dict[str, list[dict[str, Any]]] = {}
@@ -42,7 +51,6 @@ class CatalogView:
         for rows in self.labels_of.values():
             rows.sort(key=lambda r: -(r.get("auc") or 0.0))
         self.units = {row["unit"]: row for row in map(_clean, units)}
-        meta = json.loads(self._fs.cat_file(storage.join(self._root, PROBE_JSON)))
         self.dataset: str = meta["dataset"]
         self.pool: str = meta["pool"]
         self.rule = DetectorRule.from_dict(meta.get("detector_rule"))  # the thresholds this probe applied
@@ -57,8 +65,12 @@ class CatalogView:
         self.std = np.array([self.units[u]["std"] for u in self.unit_names], np.float32)
 
     def _read(self, rel: str):
+        path = storage.join(self._root, rel)
         try:
-            return storage.read_parquet(self._fs, storage.join(self._root, rel))
+            if want := self._digests.get(rel):  # a Parquet footer has no checksum of its own
+                fix = f"run `unitscope probe {self.run_url} DATASET` again"
+                storage.check_digest(storage.join(self.run_url, rel), self._fs.cat_file(path), want, fix)
+            return storage.read_parquet(self._fs, path)
         except FileNotFoundError:
             raise InputError(
                 f"{self.run_url} has no {rel}; run `unitscope probe {self.run_url} DATASET` first"

@@ -8,16 +8,21 @@ of the manifest or it is not found.
 from __future__ import annotations
 
 import posixpath
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from unitscope.pipeline import schema, shard_check
 from unitscope.pipeline.dataset import Dataset
 from unitscope.pipeline.schema import parse_frame_key
 from unitscope.probe.query.errors import NotFound
 
+from unitscope.core import storage
 from unitscope.core.errors import InputError
 
 _JPEG_MAGIC = b"\xff\xd8"
+_JPEG_END = b"\xff\xd9"
+SIZE_CHECK_S = 10.0  # how long a shard's size check holds before the next request stats it again
 
 
 def video_name(uri: str | None) -> str | None:
@@ -57,6 +62,8 @@ class FrameStore:
             zip(videos.column("video_id").to_pylist(), videos.column("uri").to_pylist(), strict=True)
         )
         self._name = {video_id: video_name(uri) for video_id, uri in self._uri.items()}
+        self._records: dict[int, shard_check.ShardRecord] | None = None
+        self._checked: dict[int, float] = {}  # shard -> when its size was last found right
 
     def __len__(self) -> int:
         return len(self.lookup)
@@ -84,13 +91,39 @@ class FrameStore:
             labels=list(self.lookup.value("labels", i) or []),
         )
 
+    def _check_shard(self, shard: int) -> None:
+        """Compare the shard's size with the manifest (a stat; then trusted for SIZE_CHECK_S): a damaged
+        shard is named, not served from."""
+        now = time.monotonic()
+        if self._checked.get(shard, -SIZE_CHECK_S) > now - SIZE_CHECK_S:
+            return
+        if self._records is None:
+            self._records = {r.index: r for r in shard_check.records(self.dataset)}
+        rec = self._records.get(shard)
+        if rec is not None:
+            fs, path = storage.url_to_fs(rec.url)
+            if why := shard_check.size_problem(fs, path, rec):
+                raise InputError(
+                    f"shard {schema.shard_name(shard)} of {self.url} is damaged ({why}); "
+                    f"{shard_check.repair_hint(self.url, self._src())}"
+                )
+        self._checked[shard] = now
+
+    def _src(self) -> str | None:
+        try:
+            return self.dataset.info().get("src")
+        except (OSError, ValueError):
+            return None
+
     def read_jpeg(self, key: str) -> bytes:
         """The frame's JPEG bytes: one ranged read of its shard at the offset the manifest records."""
-        self.row(key)
+        row = self.row(key)
+        self._check_shard(int(self.lookup.value("shard", row)))
         data = self.dataset.read_jpeg(key)
-        if not data.startswith(_JPEG_MAGIC):
+        size = int(self.lookup.value("jpg_size", row))
+        if len(data) != size or not data.startswith(_JPEG_MAGIC) or not data.endswith(_JPEG_END):
             raise InputError(
-                f"frame {key!r}: the bytes the manifest points at are not a JPEG; the shards or manifest "
-                f"of {self.url} changed since ingest (re-run `unitscope ingest`)"
+                f"frame {key!r}: the bytes the manifest points at are not a whole JPEG; the shards or "
+                f"manifest of {self.url} changed since ingest (re-run `unitscope ingest`)"
             )
         return data

@@ -84,7 +84,7 @@ class LocalCluster:
         log.close()
         self.nodes.append(proc)
 
-    def start_head(self, num_cpus: int, resources: dict | None = None) -> None:
+    def start_head(self, num_cpus: int, resources: dict | None = None, wait: bool = True) -> None:
         self._start(
             "head",
             [
@@ -94,7 +94,8 @@ class LocalCluster:
                 "--num-cpus", str(num_cpus), "--resources", json.dumps(resources or {}),
             ],
         )  # fmt: skip
-        self._wait(lambda: self._get("/api/gcs_healthz") is not None and self.alive_nodes(), "head node")
+        if wait:
+            self._wait(lambda: self._get("/api/gcs_healthz") is not None and self.alive_nodes(), "head node")
 
     def add_node(self, num_cpus: int, resources: dict | None = None, wait: bool = True) -> str | None:
         """Start a worker node; returns its Ray node id once the head lists it alive (None with `wait=False`:

@@ -113,7 +113,11 @@ def test_no_address_means_no_cluster_auth(clean_env):
 
 
 @pytest.mark.parametrize(
-    "command", [["submit", "--address", "{}", "--", "ingest", "a", "b"], ["jobs", "list", "--address", "{}"]]
+    "command",
+    [
+        ["submit", "--address", "{}", "--wait-for-cluster", "2", "--", "ingest", "a", "b"],
+        ["jobs", "list", "--address", "{}"],
+    ],
 )
 def test_unreachable_cluster_is_a_clear_error(command, tmp_path):
     address = f"http://127.0.0.1:{free_port()}"  # nothing listens there

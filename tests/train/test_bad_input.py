@@ -12,7 +12,7 @@ from unitscope.train.train import run
 from tests.helpers import run_cli
 from tests.train.conftest import TINY
 from tests.train.datasets import make_dataset, write_videos
-from unitscope.core.errors import ConfigError, InputError
+from unitscope.core.errors import ConfigError, DamageError, InputError
 
 
 def test_dataset_without_shards_is_a_clear_error(tmp_path):
@@ -60,7 +60,7 @@ def test_batch_larger_than_the_dataset_is_a_clear_error(tmp_path, dataset):
 
 def test_corrupt_jpegs_inside_a_shard_are_skipped_and_counted(tmp_path, corrupt_dataset):
     cfg = TrainConfig(dataset=str(corrupt_dataset), run=str(tmp_path / "run"), workers=0, steps=3,
-                      objective="sparse", **{**TINY, "shuffle_buffer": 1})  # fmt: skip
+                      objective="sparse", max_bad_frames=1.0, **{**TINY, "shuffle_buffer": 1})  # fmt: skip
     result = run(cfg)
     assert result.skipped_frames >= 3
     assert result.steps == 3 and (tmp_path / "run" / "encoder.pt").exists()
@@ -87,8 +87,10 @@ def test_a_shard_that_cannot_be_opened_is_named_not_counted_as_too_few_frames(tm
     shard.unlink()  # the manifest still lists it
     cfg = TrainConfig(dataset=str(ds), run=str(tmp_path / "run"), workers=0, steps=3, batch_size=2,
                       loader_workers=0, width=4, input_size=32)  # fmt: skip
+    with pytest.raises(DamageError, match=r"frames-000000.tar: missing.*unitscope ingest"):
+        run(cfg)  # half the frames: far past --max-bad-frames, refused before training starts
     with pytest.raises(InputError, match="cannot read shard") as info:
-        run(cfg)
+        run(cfg.model_copy(update={"max_bad_frames": 1.0}))
     assert str(shard) in str(info.value) and "too few" not in str(info.value)
 
 

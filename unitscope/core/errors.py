@@ -11,3 +11,10 @@ class ConfigError(UnitscopeError):
 
 class InputError(UnitscopeError):
     """An input location cannot be used: missing, empty, unreadable, or not in the expected format."""
+
+
+class DamageError(UnitscopeError):
+    """Stored data is damaged past what a stage may skip: the message names the files and the repair.
+    Exit status 1 (the input is well-formed; its contents are not what was written)."""
+
+    exit_code = 1

@@ -60,8 +60,28 @@ def start(address: str, **kwargs) -> None:
     held.setTarget(target)
     held.flush()
     ray_log.handlers = [target]
+    _file_task_errors(ray_log)
     where = logs if path.startswith(logs) else f"{path} and the cluster's {logs}"
     log.info("Ray's own messages and its workers' output: %s (-v prints them here)", where)
+
+
+def _file_task_errors(ray_log: logging.Logger) -> None:
+    """Send the task errors Ray's driver prints by itself ("(raylet) Task ... failed. There are N retries
+    remaining", with the task's whole traceback, ~40 lines a retry) to Ray's driver log like its other
+    messages: the stages print one line per failure themselves."""
+    import ray._private.worker as worker
+
+    printer = worker.print_to_stdstream
+
+    def to_log(data, ignore_prefix: bool = False) -> None:
+        if data.get("pid") == "raylet":
+            for line in data.get("lines", []):
+                ray_log.warning("%s", line)
+        else:
+            printer(data, ignore_prefix)
+
+    if getattr(printer, "__name__", "") != "to_log":
+        worker.print_to_stdstream = to_log
 
 
 def logs_dir() -> str:

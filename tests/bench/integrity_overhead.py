@@ -1,0 +1,149 @@
+"""What checking shards costs: ingest, the train loader's read + decode and probe's activations, in frames/s,
+for this checkout against another source tree of the project (e.g. main before the checks), interleaved.
+
+    python tests/bench/integrity_overhead.py --base DIR [--clips 8] [--frames 300] [--repeat 3]
+
+Each measurement runs in a fresh process with `unitscope.*` imported from the tree measured (a meta-path
+finder put in front of the installed one), in this process (no Ray), so a per-frame cost shows in full:
+    ingest   `pipeline.ingest.run` of the clips, every frame at 64 px, into a new folder
+    loader   every shard read through `train.shards.read_part` and each JPEG decoded (the loader's work)
+    probe    `probe.activations.activate_shard` over every shard (read, decode, a small conv encoder)
+The runs alternate base / this tree `--repeat` times; each keeps its best rate. Prints JSON with the
+ratios (this tree / base) and the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PARTS = {"unitscope": "unitscope", "unitscope.pipeline": "pipeline", "unitscope.train": "train",
+         "unitscope.probe": "probe", "unitscope.infra": "infra"}  # fmt: skip
+
+CHILD = r"""
+import importlib.abc, importlib.util, io, json, os, shutil, sys, time
+tree, what, work = sys.argv[1], sys.argv[2], sys.argv[3]
+parts = json.loads(sys.argv[4])
+
+class Tree(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        for pkg, folder in sorted(parts.items(), key=lambda p: -len(p[0])):
+            if name == pkg or name.startswith(pkg + "."):
+                rel = name[len(pkg):].lstrip(".").replace(".", "/")
+                base = os.path.join(tree, folder, rel) if rel else os.path.join(tree, folder)
+                if os.path.isdir(base):
+                    return importlib.util.spec_from_file_location(
+                        name, os.path.join(base, "__init__.py"), submodule_search_locations=[base])
+                if os.path.exists(base + ".py"):
+                    return importlib.util.spec_from_file_location(name, base + ".py")
+                return None
+        return None
+
+sys.meta_path.insert(0, Tree())
+from PIL import Image
+from unitscope.pipeline.config import IngestConfig
+from unitscope.pipeline.ingest import run
+from unitscope.pipeline.dataset import Dataset
+from unitscope.probe import activations, probe
+from unitscope.train import shards
+src, ds = os.path.join(work, "clips"), os.path.join(work, "ds")
+t0 = time.perf_counter()  # after the imports: their time is not the stages' throughput
+if what == "ingest":
+    out = os.path.join(work, "ingest-" + str(os.getpid()))
+    n = run(IngestConfig(src=src, out=out, fps=0, size=64, shard_frames=400, workers=0, progress=False)).frames
+    shutil.rmtree(out)
+elif what == "loader":
+    found = shards.list_records(ds) if hasattr(shards, "list_records") else shards.list_shards(ds)
+    n = 0
+    for part in shards.plan_parts(found, 1):
+        for f in shards.read_part(part, 0, {}):
+            Image.open(io.BytesIO(f.jpg)).convert("RGB")
+            n += 1
+else:
+    run_dir = os.path.join(work, "run-" + str(os.getpid()))
+    shutil.copytree(os.path.join(work, "run"), run_dir)
+    listed, _ = probe.list_shards(Dataset(ds))
+    layers = tuple(json.load(open(os.path.join(run_dir, "encoder.json")))["layers"])
+    spec = activations.EncodeSpec(run_dir, layers, "max", 0, True, 64, "cpu")
+    tasks = [activations.ActivationTask(spec, r.index, r.url, r) if hasattr(r, "url")
+             else activations.ActivationTask(spec, r[0], r[1]) for r in listed]
+    n = sum(activations.activate_shard(t).frames for t in tasks)
+    shutil.rmtree(run_dir)
+print(json.dumps({"frames": n, "seconds": time.perf_counter() - t0}))
+"""
+
+
+def measure(tree: Path, what: str, work: Path) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(tree), what, str(work), json.dumps(PARTS)],
+        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ).stdout  # fmt: skip
+    doc = json.loads(out.strip().splitlines()[-1])
+    return doc["frames"] / doc["seconds"]
+
+
+def setup(work: Path, clips: int, frames: int) -> None:
+    """Clips of moving noise at 64 px, their dataset (this tree's ingest) and a run with a small encoder."""
+    import av
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from unitscope.pipeline.config import IngestConfig
+    from unitscope.pipeline.ingest import run
+
+    from tests.probe.tiny_dataset import write_run
+
+    (work / "clips").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (160, 400, 3), dtype=np.uint8)
+    for c in range(clips):
+        with av.open(str(work / "clips" / f"clip-{c}.mp4"), "w") as out:
+            stream = out.add_stream("libx264", rate=25)
+            stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+            for t in range(frames):
+                img = np.ascontiguousarray(base[20:140, (c * 7 + t) % 240 :][:, :160])
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+            out.mux(stream.encode())
+    run(IngestConfig(src=str(work / "clips"), out=str(work / "ds"), fps=0, size=64, shard_frames=400,
+                     workers=0, progress=False))  # fmt: skip
+    write_run(work / "run", size=64)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--base", required=True, help="the source tree to compare with (e.g. `git archive main`)")
+    ap.add_argument("--clips", type=int, default=8)
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", default="ingest,loader,probe")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="unitscope-integrity-"))
+    setup(work, args.clips, args.frames)
+    kinds = args.only.split(",")
+    best = {(k, t): 0.0 for k in kinds for t in ("base", "this")}
+    load = [os.getloadavg()[0]]
+    for _ in range(args.repeat):
+        for k in kinds:
+            for t, tree in (("base", Path(args.base)), ("this", ROOT)):
+                best[k, t] = max(best[k, t], measure(tree, k, work))
+        load.append(os.getloadavg()[0])
+    result = {
+        "frames": args.clips * args.frames,
+        "repeat": args.repeat,
+        "load_avg_1min": [round(x, 2) for x in load],
+        **{f"{k}_fps": {t: round(best[k, t], 1) for t in ("base", "this")} for k in kinds},
+        **{f"{k}_ratio": round(best[k, "this"] / best[k, "base"], 3) for k in kinds},
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
