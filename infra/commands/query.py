@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     common.add_argument("--top", type=int, default=10, help="how many results (default 10)")
     common.add_argument("--json", action="store_true", help="print JSON instead of a table")
     common.add_argument("--dataset", default=None, help="dataset URL, if it moved since the probe")
+    common.add_argument(
+        "--nprobe", type=int, default=None, help="lists an IVF frame index searches (default: the probe's)"
+    )
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
     kinds.add_parser("concept", parents=[common], help="units that detect a concept").add_argument(
         "name", metavar="NAME"
@@ -41,7 +44,9 @@ def main(args: argparse.Namespace) -> int:
 
     if not 1 <= args.top <= 1000:
         raise InputError(f"--top must be between 1 and 1000, not {args.top}")
-    q = RunQueries(args.run, args.dataset)
+    if args.nprobe is not None and args.nprobe < 1:
+        raise InputError(f"--nprobe must be at least 1, not {args.nprobe}")
+    q = RunQueries(args.run, args.dataset, nprobe=args.nprobe)
     if args.kind == "concept":
         name = q.catalog.concept_name(args.name)
         result: Any = {"concept": name, "units": q.concept_units(name, args.top)}
