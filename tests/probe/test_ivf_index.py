@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -92,8 +94,6 @@ def test_an_exact_run_loads_the_flat_file_and_a_rebuild_as_exact_drops_the_ivf_f
 def _damaged(tmp_path, run, name: str, how: str):
     root, _, _ = run
     copy = tmp_path / "run"
-    import shutil
-
     shutil.copytree(root, copy)
     path = copy / name
     data = bytearray(path.read_bytes())
@@ -140,3 +140,24 @@ def test_damaged_lists_of_the_same_size_never_give_a_wrong_score(tmp_path, run):
     assert ((rows >= -1) & (rows < exact.ntotal)).all()
     for q, rs, ss in zip(normed, rows, scores, strict=True):
         np.testing.assert_allclose(ss[rs >= 0], exact.rows(rs[rs >= 0]) @ q, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_probe_builds_ivf_from_its_threshold_and_records_it(tmp_path):
+    from unitscope.probe.config import ProbeConfig
+    from unitscope.probe.probe import build_frame_index
+
+    run_url = str(tmp_path)
+    frame_index.write(run_url, clustered(1, 3000))
+    cfg = ProbeConfig(run=run_url, dataset="unused", ivf_from=3000, ivf_codes="sq8")
+    info = build_frame_index(cfg, run_url, 3000)
+    assert info["kind"] == "ivf" and info["codes"] == "sq8" and info["nlist"] == 256 and info["build_s"] >= 0
+    assert isinstance(open_index(run_url), IvfFile)
+    assert build_frame_index(cfg.model_copy(update={"ivf_from": 3001}), run_url, 3000)["kind"] == "exact"
+    assert isinstance(open_index(run_url), frame_index.FlatFile)
+    forced = build_frame_index(
+        cfg.model_copy(update={"frame_index": "ivf", "ivf_from": 10**6}), run_url, 3000
+    )
+    assert forced["kind"] == "ivf"
+    exact = build_frame_index(cfg.model_copy(update={"frame_index": "exact", "ivf_from": 1}), run_url, 3000)
+    assert exact["kind"] == "exact" and not (tmp_path / FRAME_IVF).exists()
