@@ -88,14 +88,22 @@ def build(run_url: str, params: IvfParams, seed: int = 0) -> dict:
     index.train(flat.rows(sample))
     tmp = f"{root}/probe/.frames-ivf-tmp"
     os.makedirs(tmp, exist_ok=True)
-    lists = faiss.OnDiskInvertedLists(params.nlist, index.code_size, f"{tmp}/frames.ivfdata")
-    index.replace_invlists(lists, False)  # Python owns `lists` and frees it after the index
+    growing = faiss.OnDiskInvertedLists(params.nlist, index.code_size, f"{tmp}/growing.ivfdata")
+    index.replace_invlists(growing, False)  # Python owns the lists and frees them after the index
     with _stdout_to_stderr():  # the on-disk lists print each resize of their file
         for start, block in flat.blocks(ADD_ROWS):
             index.add_with_ids(block, np.arange(start, start + len(block), dtype=np.int64))
+        # Growing lists double their room (up to 5x the codes at 100k frames): copy them into lists
+        # of their exact sizes.
+        lists = faiss.OnDiskInvertedLists(params.nlist, index.code_size, f"{tmp}/frames.ivfdata")
+        parts = faiss.InvertedListsPtrVector()
+        parts.push_back(growing)
+        lists.merge_from_multiple(parts.data(), parts.size(), False, False)
+        index.replace_invlists(lists, False)
         faiss.write_index(index, f"{tmp}/frames.ivf")
     del index
-    del lists
+    del growing, parts, lists
+    os.remove(f"{tmp}/growing.ivfdata")
     for name in (FRAME_IVF_DATA, FRAME_IVF):
         os.replace(f"{tmp}/{name.rsplit('/', 1)[-1]}", f"{root}/{name}")
     os.rmdir(tmp)

@@ -49,6 +49,7 @@ def queries(n: int = 60) -> np.ndarray:
 def test_at_full_nprobe_the_ivf_index_answers_exactly(run):
     root, _, info = run
     assert info["kind"] == "ivf" and info["frames"] == 8000 and info["nlist"] == 32
+    assert info["bytes"][FRAME_IVF_DATA] == 8000 * (DIM + 8)  # a byte a dimension and the row: no slack
     exact = frame_index.FlatFile(str(root))
     ivf = IvfFile(str(root), ivf_index.read_meta(str(root)), exact, nprobe=32)
     want_scores, want_rows = exact.search(queries(), 10)
