@@ -66,11 +66,12 @@ def create_app(
     queries: RunQueries | None = None,
     threads: int | None = None,
     label: str | None = None,
+    nprobe: int | None = None,
 ) -> FastAPI:
     """The app for one run; loads the catalogue, frame manifest and frame index before serving.
-    `threads`: FAISS threads per frame-index search (None: every core). `label`: the run's name in
+    `threads`: FAISS threads per frame-index search (None: every core); `nprobe`: IVF lists per search. `label`: the run's name in
     answers (default: the run directory's name), which stand in for its location everywhere."""
-    q = (queries or RunQueries(run_url, dataset_url, threads, video_uris=False)).load_all()
+    q = (queries or RunQueries(run_url, dataset_url, threads, video_uris=False, nprobe=nprobe)).load_all()
     release_free_heap()  # what building the frame lookup left free in the heap
     if q.video_uris:  # where the videos are stored is for the operator, not for clients
         raise ValueError("the server's RunQueries must be made with video_uris=False")

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from unitscope.pipeline.damage import DEFAULT_MAX_BAD
 from unitscope.probe.detector import ALPHA, MIN_AUC, RANDOM_MARGIN, DetectorRule
+from unitscope.probe.ivf_index import IVF_FROM
 from unitscope.probe.search import EXACT_MAX_UNITS
 
 
@@ -46,6 +47,12 @@ class ProbeConfig(BaseModel):
     )
     keep: int = Field(5, ge=1, description="units per concept written to the catalogue")
     exact_max_units: int = Field(EXACT_MAX_UNITS, ge=1, description="above this, an approximate index")
+    frame_index: Literal["exact", "ivf", "auto"] = Field(
+        "auto",
+        description="frame index: exact scan, approximate IVF (re-ranked exactly), or IVF from ivf_from",
+    )
+    ivf_from: int = Field(IVF_FROM, ge=1, description="frames from which `auto` builds an IVF index")
+    ivf_codes: Literal["pq32", "sq8"] = Field("pq32", description="codes of the IVF index's vectors")
     min_examples: int = Field(
         5, ge=1, description="minimum positives (and negatives) of a concept in each split"
     )

@@ -11,7 +11,7 @@ an index held in memory costs too: one matrix product over every vector per batc
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import faiss
 import numpy as np
@@ -68,9 +68,16 @@ class FlatFile:
         self.fs, self.path = storage.url_to_fs(f"{run_url.rstrip('/')}/{FRAME_INDEX}")
         with self.fs.open(self.path, "rb") as f:
             head = f.read(HEADER.size)
+        if len(head) < HEADER.size:
+            raise ValueError(f"{FRAME_INDEX} is shorter than a FAISS header")
         fourcc, self.d, self.ntotal, _, _, _, metric, floats = HEADER.unpack(head)
         if fourcc != FOURCC or metric != faiss.METRIC_INNER_PRODUCT or floats != self.d * self.ntotal:
-            raise ValueError(f"{self.path} is not a flat inner-product FAISS index written by the probe")
+            raise ValueError(f"{FRAME_INDEX} is not a flat inner-product FAISS index written by the probe")
+        size = self.fs.size(self.path)
+        if size != HEADER.size + 4 * floats:  # checked here, not at the first search that reads past it
+            raise ValueError(
+                f"{FRAME_INDEX} holds {size} bytes, not the {HEADER.size + 4 * floats} its header says"
+            )
 
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores and rows (each (N, k), best first; row -1 past the end) of the `k` nearest vectors
@@ -88,6 +95,26 @@ class FlatFile:
                 heap.add_result(scores, np.where(rows >= 0, rows + start, -1))
         heap.finalize()
         return heap.D, heap.I
+
+    def blocks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, vectors) of the file, `rows` vectors at a time, each block a new array."""
+        with self.fs.open(self.path, "rb") as f:
+            f.seek(HEADER.size)
+            for start in range(0, self.ntotal, rows):
+                block = np.empty((min(rows, self.ntotal - start), self.d), np.float32)
+                _read_into(f, block)
+                yield start, block
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        """The stored vectors of `rows` (ascending), each read where it lies: the vectors are neither
+        loaded nor mapped, so a search's re-ranking does not grow the reader's resident memory."""
+        out = np.empty((len(rows), self.d), np.float32)
+        size = 4 * self.d
+        with self.fs.open(self.path, "rb") as f:
+            for i, row in enumerate(rows.tolist()):
+                f.seek(HEADER.size + size * row)
+                _read_into(f, out[i])
+        return out
 
     def reconstruct(self, row: int) -> np.ndarray:
         """The stored (normalised) vector of `row`."""

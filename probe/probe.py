@@ -16,7 +16,7 @@ from unitscope.pipeline import shard_check
 from unitscope.pipeline.damage import Damage
 from unitscope.pipeline.dataset import Dataset
 from unitscope.pipeline.shard_check import ShardRecord
-from unitscope.probe import activations, concepts, frame_index, map_scores, report
+from unitscope.probe import activations, concepts, frame_index, ivf_index, map_scores, report
 from unitscope.probe.catalog import (
     CATALOG_SCHEMA,
     CATALOG_TABLE,
@@ -131,6 +131,24 @@ def absolute_paths(cfg: ProbeConfig) -> ProbeConfig:
     return cfg.model_copy(update={k: absolute(v) for k, v in paths.items()})
 
 
+def build_frame_index(cfg: ProbeConfig, run_url: str, n_frames: int) -> dict:
+    """After the exact flat file: the IVF index where `cfg.frame_index` asks for one (`auto`: from
+    `cfg.ivf_from` frames, on a local run directory, whose lists the server maps). What probe.json records."""
+    local = ivf_index.is_local(run_url)
+    if cfg.frame_index == "ivf" and not local:
+        raise ConfigError(
+            f"--frame-index ivf needs a local run directory (its lists are mapped), not {run_url}"
+        )
+    if cfg.frame_index == "exact" or (cfg.frame_index == "auto" and (n_frames < cfg.ivf_from or not local)):
+        if local:
+            ivf_index.remove(run_url)  # one left by an earlier probe would be served instead
+        return {"kind": "exact", "frames": n_frames}
+    t0 = time.perf_counter()
+    info = ivf_index.build(run_url, ivf_index.choose(n_frames, cfg.ivf_codes), cfg.seed)
+    log.info("IVF frame index of %d frames built in %.0f s", n_frames, time.perf_counter() - t0)
+    return {**info, "build_s": round(time.perf_counter() - t0, 1)}
+
+
 def run(cfg: ProbeConfig) -> ProbeResult:
     t0 = time.perf_counter()
     cfg = absolute_paths(cfg)
@@ -142,6 +160,7 @@ def run(cfg: ProbeConfig) -> ProbeResult:
     rows = unit_rows(store, units, cfg.top_frames, cfg.histogram_bins)
     write_parquet(f"{run_url}/{UNITS_TABLE}", rows, UNITS_SCHEMA)
     n_frames = frame_index.write(run_url, store.iter_chunks(EMBEDDINGS))
+    index_kind = build_frame_index(cfg, run_url, n_frames)
     index_sha = file_sha256(f"{run_url}/{FRAME_INDEX}")  # recorded in probe.json; `verify` compares
 
     sets: list[ConceptSet] = []
@@ -198,6 +217,7 @@ def run(cfg: ProbeConfig) -> ProbeResult:
         "layers": meta.layers,
         "channels": meta.channels,
         "frames": n_frames,
+        "frame_index": index_kind,
         "units": len(units),
         "detector_rule": cfg.rule.as_dict(),
         "index": index_info,

@@ -44,6 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=None, help="Ray tasks in flight (default: CPUs); 0 = no Ray"
     )
     add_max_bad_frames(p)
+    p.add_argument(
+        "--frame-index", dest="frame_index", default=None, choices=["exact", "ivf", "auto"],
+        help="frame index for image and neighbour queries: exact scan, approximate IVF re-ranked exactly, "
+        "or auto (default): IVF from 200,000 frames",
+    )  # fmt: skip
     add_common(p)
     p.set_defaults(func=main)
 

@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
-    """--top, --json, --dataset: with their defaults on the query's parser, without (SUPPRESS) on the kinds'."""
+    """--top, --json, --dataset, --nprobe: with their defaults on the query's parser, without (SUPPRESS) on the kinds'."""
 
     def default(value):
         return argparse.SUPPRESS if suppress else value
@@ -53,6 +53,12 @@ def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--top", type=int, default=default(10), help="how many results (default 10)")
     parser.add_argument("--json", action="store_true", default=default(False), help="print JSON, not a table")
     parser.add_argument("--dataset", default=default(None), help="dataset URL, if it moved since the probe")
+    parser.add_argument(
+        "--nprobe",
+        type=int,
+        default=default(None),
+        help="lists an IVF frame index searches (default: the probe's)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -62,7 +68,9 @@ def main(args: argparse.Namespace) -> int:
 
     if not 1 <= args.top <= 1000:
         raise InputError(f"--top must be between 1 and 1000, not {args.top}")
-    q = RunQueries(args.run, args.dataset)
+    if args.nprobe is not None and args.nprobe < 1:
+        raise InputError(f"--nprobe must be at least 1, not {args.nprobe}")
+    q = RunQueries(args.run, args.dataset, nprobe=args.nprobe)
     if args.kind == "concept":
         name = q.catalog.concept_name(args.name)
         result: Any = {"concept": name, "units": q.concept_units(name, args.top)}

@@ -22,6 +22,7 @@ class ServeConfig(BaseModel):
     max_upload_bytes: int = Field(MAX_UPLOAD_BYTES, ge=1024)
     access_log: bool = True
     threads: int = Field(1, ge=1, description="torch / FAISS threads of each image-query stage")
+    nprobe: int | None = Field(None, ge=1, description="IVF lists searched per query (default: the index's)")
     label: str | None = Field(None, min_length=1, max_length=200, description="the run's name in answers")
 
 
@@ -54,6 +55,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the two stages run at once and already fill two cores",
     )  # fmt: skip
     p.add_argument(
+        "--nprobe", type=int, default=None,
+        help="lists an approximate (IVF) frame index searches per query: more is slower and finds more "
+        "of the exact neighbours (default: the one the probe chose, see probe.json)",
+    )  # fmt: skip
+    p.add_argument(
         "--no-access-log", dest="access_log", action="store_const", const=False, default=None,
         help="do not log every request",
     )  # fmt: skip
@@ -70,7 +76,12 @@ def main(args: argparse.Namespace) -> int:
     # at a time: with one thread each the two stages already fill two cores (tests/bench/query_server.py).
     torch.set_num_threads(cfg.threads)
     app = create_app(
-        cfg.run, cfg.dataset, max_upload_bytes=cfg.max_upload_bytes, threads=cfg.threads, label=cfg.label
+        cfg.run,
+        cfg.dataset,
+        max_upload_bytes=cfg.max_upload_bytes,
+        threads=cfg.threads,
+        label=cfg.label,
+        nprobe=cfg.nprobe,
     )
     # The run's tables and indexes live as long as the server: keep them out of every garbage collection
     # (which otherwise walks them over and over while requests allocate; ~10% of the CPU under load).

@@ -5,8 +5,10 @@ from __future__ import annotations
 import faiss
 import numpy as np
 from unitscope.pipeline.frame_lookup import FrameLookup, fixed_width
+from unitscope.probe import ivf_index
 from unitscope.probe.catalog import FRAME_INDEX, FRAME_INDEX_KEYS
 from unitscope.probe.frame_index import FlatFile
+from unitscope.probe.ivf_index import IvfFile
 from unitscope.probe.query.errors import NotFound
 
 from unitscope.core import storage
@@ -18,22 +20,44 @@ from unitscope.core.errors import InputError
 BLAS_FROM_QUERIES = 16
 
 
+def open_index(run_url: str, nprobe: int | None = None, dataset_url: str | None = None) -> FlatFile | IvfFile:
+    """The run's frame index: its IVF index (lists mapped from disk, `nprobe` lists a query; None: the
+    default it was built with) where the probe built one, else the exact flat file. A missing, corrupt or
+    truncated file is an InputError that names the run and the command that rebuilds it."""
+    run_url = run_url.rstrip("/")
+    meta = None
+    kind = "exact"
+    try:
+        meta = ivf_index.read_meta(run_url)
+        kind = "ivf" if meta else "exact"
+        flat = FlatFile(run_url)
+        return ivf_index.IvfFile(run_url, meta, flat, nprobe) if meta else flat
+    except FileNotFoundError:
+        what = f"has no frame index ({FRAME_INDEX})"
+    except (ValueError, KeyError, TypeError) as exc:
+        what = f"has a damaged frame index: {exc}"
+    raise InputError(
+        f"{run_url} {what}; rebuild it with `unitscope probe {run_url} {dataset_url or 'DATASET'} "
+        f"--frame-index {kind}` (the stored activations are reused)"
+    )
+
+
 class FrameIndex:
     """The probe's frame embeddings, searched by inner product. The vectors stay in the file (`FlatFile`);
     each index row is held as the row of its frame in the dataset's lookup (4 bytes a frame each way),
     not as a key of its own: a second table of keys added 28 bytes a frame to the query server."""
 
-    def __init__(self, run_url: str, frames: FrameLookup, threads: int | None = None):
+    def __init__(
+        self,
+        run_url: str,
+        frames: FrameLookup,
+        threads: int | None = None,
+        nprobe: int | None = None,
+        dataset_url: str | None = None,
+    ):
         self.threads = threads  # FAISS threads per search; None: FAISS's default (every core)
         self.frames = frames
-        try:
-            self.index = FlatFile(run_url)
-        except FileNotFoundError:
-            raise InputError(
-                f"{run_url} has no frame index ({FRAME_INDEX}); run `unitscope probe {run_url} DATASET` first"
-            ) from None
-        except ValueError as exc:
-            raise InputError(f"{exc}; re-run `unitscope probe`") from None
+        self.index = open_index(run_url, nprobe, dataset_url)
         self.manifest_row, keys = self._manifest_rows(run_url)
         if keys != self.index.ntotal:
             raise InputError(

@@ -29,9 +29,11 @@ class RunQueries:
         threads: int | None = None,
         *,
         video_uris: bool = True,
+        nprobe: int | None = None,
     ):
         self.run_url = run_url.rstrip("/")
         self.threads = threads  # FAISS threads per frame-index search (None: every core)
+        self.nprobe = nprobe  # IVF lists searched per query (None: the default the index was built with)
         self.video_uris = video_uris
         self.catalog = CatalogView(self.run_url)
         self.dataset_url = dataset_url or self.catalog.dataset
@@ -44,7 +46,7 @@ class RunQueries:
 
     @cached_property
     def index(self) -> FrameIndex:
-        return FrameIndex(self.run_url, self.frames.lookup, self.threads)
+        return FrameIndex(self.run_url, self.frames.lookup, self.threads, self.nprobe, self.dataset_url)
 
     def load_all(self) -> RunQueries:
         """Load the frame manifest and frame index now (a server's start-up), failing early if absent."""

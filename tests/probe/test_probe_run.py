@@ -58,6 +58,7 @@ def test_outputs(probed):
     assert len({r["unit"] for r in rows}) == len(rows)  # one row per distinct unit
     info = json.loads(Path(cfg.run, PROBE_JSON).read_text())
     assert info["pool"] == "max" and info["index"]["dataset"]["trained"]["kind"] == "flat"
+    assert info["frame_index"] == {"kind": "exact", "frames": 120}  # below `ivf_from`: the exact file
     html = Path(cfg.run, REPORT_HTML).read_text()
     assert html.count("data:image/jpeg;base64,") >= 16 and "<svg" in html and "random weights" in html
     # every shown top frame is an overlay marked with whether it carries the concept
