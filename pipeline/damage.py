@@ -5,11 +5,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import Field
 
 from unitscope.core.errors import DamageError
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_BAD = 0.001  # 0.1% of frames: one in a thousand may be skipped with a warning
+# The `max_bad_frames` setting of every stage that reads shards.
+MaxBadFrames = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=1,
+        description="share of the frames that may be unreadable (damaged shards) with a warning; above it "
+        "the stage fails",
+    ),
+]
 
 
 @dataclass

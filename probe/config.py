@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from unitscope.pipeline.damage import DEFAULT_MAX_BAD
+from unitscope.pipeline.damage import DEFAULT_MAX_BAD, MaxBadFrames
 from unitscope.probe.detector import ALPHA, MIN_AUC, RANDOM_MARGIN, DetectorRule
 from unitscope.probe.ivf_index import IVF_FROM
 from unitscope.probe.search import EXACT_MAX_UNITS
@@ -32,13 +32,7 @@ class ProbeConfig(BaseModel):
         None, ge=0, description="Ray tasks in flight (default: cluster CPUs); 0 = in this process, no Ray"
     )
     address: str | None = Field(None, description="Ray cluster address (default: local Ray)")
-    max_bad_frames: float = Field(
-        DEFAULT_MAX_BAD,
-        ge=0,
-        le=1,
-        description="share of the frames that may be unreadable (damaged shards) with a warning; above it "
-        "the stage fails",
-    )
+    max_bad_frames: MaxBadFrames = DEFAULT_MAX_BAD
 
     select_fraction: float = Field(0.5, gt=0, lt=1, description="share of videos that select units")
     seed: int = Field(0, description="seed of the split, the random-weight control and the shuffles")

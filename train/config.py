@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from unitscope.pipeline.damage import DEFAULT_MAX_BAD
+from unitscope.pipeline.damage import DEFAULT_MAX_BAD, MaxBadFrames
 from unitscope.train import profiles
 from unitscope.train.models import registry as models
 from unitscope.train.objectives import registry
@@ -82,13 +82,7 @@ class TrainConfig(BaseModel):
     # execution
     workers: int = Field(1, ge=0, description="Ray Train workers; 0 trains in this process without Ray")
     loader_workers: int = Field(2, ge=0, description="DataLoader worker processes per training worker")
-    max_bad_frames: float = Field(
-        DEFAULT_MAX_BAD,
-        ge=0,
-        le=1,
-        description="share of the frames that may be unreadable (damaged shards) with a warning; above it "
-        "the stage fails",
-    )
+    max_bad_frames: MaxBadFrames = DEFAULT_MAX_BAD
     loader_nice: int = Field(
         10,
         ge=0,

@@ -4,11 +4,11 @@ this registry, so a new kind of encoder is one module (and its test)."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from unitscope.core import discovery
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,8 @@ def _load() -> None:
     if _loaded:
         return
     _loaded = True
-    package = importlib.import_module(__package__)
-    for info in pkgutil.iter_modules(package.__path__):
-        for kind in getattr(importlib.import_module(f"{__package__}.{info.name}"), "KINDS", ()):
+    for module in discovery.submodules(__package__):
+        for kind in getattr(module, "KINDS", ()):
             _KINDS.setdefault(kind.block, kind)
 
 

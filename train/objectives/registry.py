@@ -5,10 +5,11 @@ objective is adding a module (and its test); docs/architecture.md walks through 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from unitscope.core import discovery
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,8 @@ def _load() -> None:
     if _loaded:
         return
     _loaded = True
-    package = importlib.import_module(__package__)
-    for info in pkgutil.iter_modules(package.__path__):
-        found = getattr(importlib.import_module(f"{__package__}.{info.name}"), "OBJECTIVE", None)
+    for module in discovery.submodules(__package__):
+        found = getattr(module, "OBJECTIVE", None)
         if isinstance(found, Objective):
             _REGISTRY.setdefault(found.name, found)
 
