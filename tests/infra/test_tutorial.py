@@ -34,6 +34,14 @@ def commands() -> list[list[str]]:
     ]
 
 
+def test_the_readmes_own_videos_commands_are_the_tutorials():
+    """README's recipe is the tutorial's commands, which the slow test below runs end to end."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"## On your own videos\s+```bash\n(.*?)```", readme, re.S).group(1)
+    lines = [shlex.split(line.split("#")[0]) for line in block.splitlines() if line.startswith("unitscope ")]
+    assert lines and all(argv in commands() for argv in lines), lines
+
+
 def test_the_tutorial_has_every_stage():
     assert [c[1] for c in commands()] == ["ingest", "train", "probe", "query", "query", "serve"]
 
