@@ -90,7 +90,7 @@ def _activations(
                                   cfg.batch_size, cfg.device, token=fp)  # fmt: skip
     specs = [activations.ActivationTask(spec, r.index, r.url, r) for r in shards]
     if cfg.workers != 0:
-        ensure_ray(cfg.address)  # the CLI attaches to --address first; a direct caller gets local Ray
+        ensure_ray(cfg.address)  # the given cluster, else local Ray, once the inputs were checked
     statuses = activations.compute(specs, cfg.workers, use_ray=cfg.workers != 0)
     failed = [s for s in statuses if s.status == "failed"]
     damage = damage_of(statuses, shards)

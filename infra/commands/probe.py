@@ -6,8 +6,6 @@ import argparse
 
 from unitscope.infra.options import add_common, add_max_bad_frames, build_config
 
-from unitscope.core.ray_runtime import ensure_ray
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -56,13 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from unitscope.infra.tables import concept_table
     from unitscope.probe.config import ProbeConfig
-    from unitscope.probe.probe import check_inputs, run
+    from unitscope.probe.probe import run
 
     cfg = build_config(ProbeConfig, args)
-    check_inputs(cfg)
-    if cfg.workers != 0:
-        ensure_ray(cfg.address)
-    result = run(cfg)
+    result = run(cfg)  # checks its inputs before Ray starts
     print(concept_table(result.table, cfg.rule))
     for why in result.skipped_concepts.values():
         print(f"not scored: {why}")
