@@ -78,7 +78,8 @@ def one(train_seed: int, probe_seed: int, out: str, config: dict, profile: str |
     cfg = DemoConfig(**{**config, "out": out, "train_seed": train_seed, "probe_seed": probe_seed,
                         **({"profile": profile} if profile else {})})  # fmt: skip
     t0 = time.perf_counter()
-    ensure_ray(cfg.address)
+    if cfg.probe.get("workers") != 0:  # the stages that run in-process need no Ray to start
+        ensure_ray(cfg.address)
     result = run(cfg)
     wall = time.perf_counter() - t0
     flip = flipped(f"{result.out}/run", f"{result.out}/data-probe", {**PROBE, **cfg.probe})
@@ -162,12 +163,21 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="seed pairs run at once (each with its own Ray)")
     ap.add_argument("--config", default=None, help="demo config overrides (JSON or YAML), as `demo --config`")
     ap.add_argument("--profile", default="cpu", choices=["cpu", "gpu", "auto"])
+    ap.add_argument("--key", default=None, help="report the stored results of this key (an earlier recipe)")
+    ap.add_argument(
+        "--no-ray",
+        action="store_true",
+        help="synth, ingest and probe in-process (several local Rays started at once on a busy machine time out)",
+    )
     args = ap.parse_args()
     config: dict = {}
     if args.config:
         import yaml
 
         config = yaml.safe_load(Path(args.config).read_text()) or {}
+    if args.no_ray:  # same numbers (every stage is deterministic), no local Ray per pair to start
+        for stage in ("synth", "ingest", "probe"):
+            config[stage] = {"workers": 0, **config.get(stage, {})}
     from unitscope.infra import demo
 
     # The key covers the overrides and the demo's embedded recipe, so a recipe change reruns the seeds.
@@ -179,8 +189,12 @@ def main() -> None:
 
     recipe.update(profiles=profiles.PROFILES, corpus=profiles.DEMO_CORPUS,
                   train_defaults=train_config.TrainConfig.model_json_schema())  # fmt: skip
-    key = hashlib.sha256(json.dumps([config, args.profile, recipe], sort_keys=True, default=str).encode())
-    key = key.hexdigest()[:12]
+    # How many workers (and whether Ray) does not change a figure, so it is not part of the key.
+    numbers = {k: {o: v for o, v in s.items() if o != "workers"} if isinstance(s, dict) else s
+               for k, s in config.items()}  # fmt: skip
+    numbers = {k: s for k, s in numbers.items() if s != {}}
+    key = hashlib.sha256(json.dumps([numbers, args.profile, recipe], sort_keys=True, default=str).encode())
+    key = args.key or key.hexdigest()[:12]
     seeds = seed_list(args.seeds)
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
