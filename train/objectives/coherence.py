@@ -3,11 +3,12 @@
 Each unit's best match anywhere in a frame is z-scored over the sampled frames; for pairs of consecutive
 frames of one video (at most `pair_max_gap_s` apart) the lagged correlation of unit i in one frame with unit
 j in the other, made symmetric, says how much j carries on what i saw. A unit's group is itself and the
-`group - 1` units it correlates with most, unless an earlier unit already pools that same set (then its
-next most coherent one). Measured on the demo's corpus (512 units, 128 px, best unit chosen on one half
-of 32 held-out clips and scored on the other, both ways averaged): face's best unit 0.773 alone, 0.815
-grouped with its most coherent partner (random centroids with random partners 0.50), 0.812 in groups of 3;
-grouping by same-frame correlation instead gave 0.752. 300 pairs gave 0.79-0.815, 1,000 pairs 0.815. Every statistic is a sum, so ranks add theirs.
+`group - 1` units it correlates with most, unless an earlier unit already pools that same set (then its next
+most coherent one). Measured on the demo's corpus (512 units, 128 px, best unit chosen on one half of 32
+held-out clips and scored on the other, both ways averaged): face's best unit 0.773 alone, 0.815 grouped
+with its most coherent partner (random centroids with random partners 0.50), 0.812 in groups of 3; grouping
+by same-frame correlation instead gave 0.752. 300 pairs gave 0.79-0.815, 1,000 pairs 0.815. Every statistic
+is a sum, so ranks add theirs.
 """
 
 from __future__ import annotations
