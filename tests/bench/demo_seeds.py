@@ -102,7 +102,10 @@ def run_pair(args, seed: int, config: dict, key: str) -> dict:
     load0 = os.getloadavg()[0]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
-        return {"train_seed": seed, "error": proc.stderr.strip().splitlines()[-3:]}
+        return {
+            "train_seed": seed,
+            "error": [f"exit {proc.returncode}", *proc.stderr.strip().splitlines()[-3:]],
+        }
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     res["load_avg_start"] = round(load0, 2)
     done.write_text(json.dumps(res))

@@ -167,7 +167,7 @@ def main() -> None:
     from demo_seeds import seed_list
 
     folders = [Path(a.out) / f"t{s}-p{s + 1000}" for s in seed_list(a.seeds)]
-    folders = [f for f in folders if (f / "run" / "activations").exists()]
+    folders = [f for f in folders if (f / "run" / "probe" / "activations").exists()]
     names = a.recipes.split(",") if a.recipes else list(RECIPES)
     cache: dict = {}
     for name in names:
