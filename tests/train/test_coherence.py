@@ -25,7 +25,20 @@ def test_partner_is_the_unit_that_follows_in_the_next_frame():
     for sums in (total, summed):
         p = coherence.partners(*sums, 2)
         assert p[:, 0].tolist() == list(range(6))
-        assert p[1, 1] == 4 and p[4, 1] == 1 and p[5, 1] == 2 and p[2, 1] == 5
+        assert p[1, 1] == 4 and p[2, 1] == 5
+        # 4 and 5 would repeat the groups of 1 and 2 (each is the other's partner): they take their next
+        assert p[4, 1] != 1 and p[5, 1] != 2
+        assert len({frozenset(row) for row in p.tolist()}) == 6
+
+
+def test_no_two_units_pool_the_same_group():
+    x = torch.randn(300, 8, generator=torch.Generator().manual_seed(2))
+    x[1:, 1::2] = x[:-1, 0::2] + 0.1 * x[1:, 1::2]  # four mutual pairs, (0, 1), (2, 3), ...
+    for group in (2, 3):
+        p = coherence.partners(*coherence.lagged_sums(x[:-1], x[1:]), group)
+        assert p.shape == (8, group) and p[:, 0].tolist() == list(range(8))
+        assert len({frozenset(row) for row in p.tolist()}) == 8
+        assert all(len(set(row)) == group for row in p.tolist())
 
 
 def test_a_silent_unit_gets_partners_without_nan():

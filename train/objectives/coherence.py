@@ -3,16 +3,19 @@
 Each unit's best match anywhere in a frame is z-scored over the sampled frames; for pairs of consecutive
 frames of one video (at most `pair_max_gap_s` apart) the lagged correlation of unit i in one frame with unit
 j in the other, made symmetric, says how much j carries on what i saw. A unit's group is itself and the
-`group - 1` units it correlates with most. Measured on the demo's corpus (512 units, 128 px, best unit
-chosen on one half of 32 held-out clips and scored on the other, both ways averaged): face's best unit
-0.773 alone, 0.815 grouped with its most coherent partner (random centroids with random partners 0.50),
-0.812 in groups of 3; grouping by same-frame correlation instead gave 0.752. 300 pairs gave 0.79-0.815,
-1,000 pairs 0.815. Every statistic is a sum, so ranks add theirs.
+`group - 1` units it correlates with most, unless an earlier unit already pools that same set (then its next
+most coherent one). Measured on the demo's corpus (512 units, 128 px, best unit chosen on one half of 32
+held-out clips and scored on the other, both ways averaged): face's best unit 0.773 alone, 0.815 grouped
+with its most coherent partner (random centroids with random partners 0.50), 0.812 in groups of 3; grouping
+by same-frame correlation instead gave 0.752. 300 pairs gave 0.79-0.815, 1,000 pairs 0.815. Every statistic
+is a sum, so ranks add theirs.
 """
 
 from __future__ import annotations
 
 import torch
+
+SPARE = 8  # further partners tried when a unit's group repeats an earlier unit's
 
 
 def pair_index(stamps: list[tuple[str, float]], max_gap_s: float, pairs: int) -> torch.Tensor:
@@ -48,4 +51,16 @@ def partners(
     corr = (cross / frames - torch.outer(mean, mean)) / torch.outer(sd, sd)
     corr = torch.nan_to_num(corr, nan=-torch.inf)
     corr.fill_diagonal_(torch.inf)
-    return corr.topk(group, dim=1).indices
+    order = corr.topk(min(len(corr), group + SPARE), dim=1).indices.tolist()
+    taken: set[frozenset[int]] = set()
+    out = []
+    for row in order:
+        # Two units that are each other's most coherent partner would pool into the same group twice: a
+        # duplicate unit that only adds a second chance for a shuffled label to hit it in the null. The
+        # later one takes its next partner instead.
+        keep, k = row[:group], group
+        while frozenset(keep) in taken and k < len(row):
+            keep, k = [*keep[:-1], row[k]], k + 1
+        taken.add(frozenset(keep))
+        out.append(keep)
+    return torch.tensor(out, dtype=torch.long)
