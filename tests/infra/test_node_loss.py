@@ -207,11 +207,11 @@ def test_probe_survives_losing_the_node_that_holds_a_chunk(cluster, tmp_path):
 
     job = Job(cluster, "probe", str(disturbed), str(dataset), "--config", str(config))
     cluster.wait_workers(2)
-    busy = job.wait_for(lambda: held(job, "tasks", "process_shard", 1.5), "a probe task on a worker node")
+    busy = job.wait_for(lambda: held(job, "tasks", "activate_shard", 1.5), "a probe task on a worker node")
     dead = kill_node_of(cluster, busy)
     code, stdout, stderr = job.finish()
     assert code == 0, stdout + stderr
-    tasks = [t for t in job.rows("tasks") if t["name"].endswith("process_shard")]
+    tasks = [t for t in job.rows("tasks") if t["name"].endswith("activate_shard")]
     assert any(t["node_id"] == dead and t["state"] != "FINISHED" for t in tasks), tasks
 
     probe_run(ProbeConfig(run=str(quiet), dataset=str(dataset), workers=0, **options))
