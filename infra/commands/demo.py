@@ -12,7 +12,7 @@ from unitscope.core.ray_runtime import ensure_ray
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
-        help="the whole experiment on a synthetic corpus, locally (about 4 minutes on 2 quiet cores, "
+        help="the whole experiment on a synthetic corpus, locally (about 5 minutes on 2 quiet cores, "
         "several times that when other work shares them)",
         description="Synthesize a training and a held-out probe corpus, ingest both, train an encoder "
         "without labels, probe its units for the planted concepts, and print the concept table.",
