@@ -179,6 +179,7 @@ def compute(
         if not ready:  # a shard can take minutes on a slow CPU: say the stage is alive
             log.info("activations: %d of %d shards done, %d running (%.0f s)", len(done), len(specs),
                      len(pending), time.perf_counter() - t0)  # fmt: skip
+            continue
         for ref in ready:
             shard = pending.pop(ref)
             try:
