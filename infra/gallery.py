@@ -7,12 +7,15 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-_STYLE = """
-body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
-table{border-collapse:collapse}td,th{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}
+from unitscope.probe.page_style import BASE_CSS
+
+_STYLE = (
+    BASE_CSS
+    + """
 .frames{display:flex;flex-wrap:wrap;gap:.5rem}.frames figure{margin:0;font-size:.75rem}
 .frames img{width:128px;height:128px;object-fit:cover;display:block}.det{color:#070;font-weight:bold}
 """
+)
 
 
 def _page(title: str, body: str, rule: str = "") -> str:

@@ -19,16 +19,13 @@ from unitscope.probe.catalog import unit_name
 from unitscope.probe.config import ProbeConfig
 from unitscope.probe.dissect.layout import page_link
 from unitscope.probe.evaluation import ConceptResult
+from unitscope.probe.page_style import BASE_CSS
 
 POS, NEG, ACCENT = "#d9480f", "#868e96", "#1c7ed6"
 
-CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1180px;color:#212529;padding:0 16px}
-h1{font-size:24px;margin:0 0 4px} h2{margin:36px 0 8px;border-bottom:2px solid #dee2e6;padding-bottom:4px}
-.meta{color:#495057} table{border-collapse:collapse;margin:8px 0}
-td,th{padding:4px 10px;border-bottom:1px solid #e9ecef;text-align:right} th{background:#f1f3f5}
-td:first-child,th:first-child{text-align:left}
-.yes{background:#2b8a3e;color:#fff;border-radius:4px;padding:1px 6px} .no{color:#868e96}
+CSS = (
+    BASE_CSS
+    + """
 .cards{display:flex;flex-wrap:wrap;gap:14px} .card{border:1px solid #dee2e6;border-radius:8px;padding:10px;width:360px}
 .card.control{background:#f8f9fa;border-style:dashed} .card h3{margin:0 0 4px;font-size:15px}
 .cap{color:#868e96;font-size:12px;margin-top:4px}
@@ -36,6 +33,7 @@ td:first-child,th:first-child{text-align:left}
 .gal img{width:100%;aspect-ratio:1;object-fit:cover;border-radius:3px}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}
 """
+)
 
 
 def frame_jpegs(dataset_url: str, keys: Iterable[str]) -> dict[str, bytes]:

@@ -10,14 +10,11 @@ import html
 
 from unitscope.probe.dissect.figures import curve_svg
 from unitscope.probe.dissect.invariance import UNITS
+from unitscope.probe.page_style import BASE_CSS
 
-CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1180px;color:#212529;padding:0 16px}
-h1{font-size:24px;margin:0 0 4px} h2{margin:30px 0 8px;border-bottom:2px solid #dee2e6;padding-bottom:4px}
-.meta{color:#495057} table{border-collapse:collapse;margin:8px 0}
-td,th{padding:4px 10px;border-bottom:1px solid #e9ecef;text-align:right} th{background:#f1f3f5}
-td:first-child,th:first-child{text-align:left}
-.yes{background:#2b8a3e;color:#fff;border-radius:4px;padding:1px 6px} .no{color:#868e96}
+CSS = (
+    BASE_CSS
+    + """
 .gal{display:grid;grid-template-columns:repeat(6,1fr);gap:6px} .frame{margin:0;position:relative}
 .frame img{width:100%;aspect-ratio:1;object-fit:cover;border-radius:3px;display:block}
 .frame figcaption{font-size:11px;color:#868e96}
@@ -25,6 +22,7 @@ td:first-child,th:first-child{text-align:left}
 .box.control{background:#f8f9fa;border-style:dashed} .box h3{margin:0 0 6px;font-size:15px}
 .stim{width:192px;image-rendering:pixelated} .tmpl{max-width:520px;image-rendering:pixelated}
 """
+)
 
 
 def _uri(data: bytes, kind: str) -> str:
