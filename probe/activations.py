@@ -22,7 +22,7 @@ from unitscope.pipeline.shard_check import CheckedShard, ShardRecord
 from unitscope.probe.encoders import default_device, encode_batch, open_encoder
 from unitscope.probe.store import ActivationStore
 
-from unitscope.core import heartbeat
+from unitscope.core import heartbeat, task_loop
 
 log = logging.getLogger(__name__)
 
@@ -167,24 +167,17 @@ def compute(
     )
     task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=2)(activate_shard)
     limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    pending: dict = {}  # ObjectRef -> shard number
     done: list[ActivationResult] = []
-    queue = list(specs)
     t0 = time.perf_counter()
-    while queue or pending:
-        while queue and len(pending) < limit:
-            spec = queue.pop(0)
-            pending[task.remote(spec)] = spec.shard
-        ready, _ = ray.wait(list(pending), num_returns=1, timeout=heartbeat.EVERY_S)
-        if not ready:  # a shard can take minutes on a slow CPU: say the stage is alive
+    for finished in task_loop.bounded(task.remote, specs, limit, idle_s=heartbeat.EVERY_S):
+        if finished is None:  # a shard can take minutes on a slow CPU: say the stage is alive
             log.info("activations: %d of %d shards done, %d running (%.0f s)", len(done), len(specs),
-                     len(pending), time.perf_counter() - t0)  # fmt: skip
+                     min(limit, len(specs) - len(done)), time.perf_counter() - t0)  # fmt: skip
             continue
-        for ref in ready:
-            shard = pending.pop(ref)
-            try:
-                done.append(ray.get(ref))
-            except ray.exceptions.RayError as exc:  # the worker died or the code raised: record, go on
-                done.append(ActivationResult(shard, "failed", error=str(exc).strip().splitlines()[-1][:500]))
+        spec, ref = finished
+        try:
+            done.append(ray.get(ref))
+        except ray.exceptions.RayError as exc:  # the worker died or the code raised: record, go on
+            done.append(ActivationResult(spec.shard, "failed", error=str(exc).strip().splitlines()[-1][:500]))
         log.info("activations: %s", summary(done, len(specs), time.perf_counter() - t0))
     return sorted(done, key=lambda s: s.shard)

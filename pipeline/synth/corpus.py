@@ -20,7 +20,7 @@ from unitscope.pipeline.synth.encode import ClipEncoder
 from unitscope.pipeline.synth.scene import Scene
 from unitscope.pipeline.synth.stats import ClipStats, summarize
 
-from unitscope.core import storage
+from unitscope.core import storage, task_loop
 from unitscope.core.ray_runtime import ensure_ray
 
 log = logging.getLogger(__name__)
@@ -105,15 +105,10 @@ def _run_ray(cfg: SynthConfig, spec: str) -> list[ClipResult]:
     try:
         task = ray.remote(num_cpus=1, max_retries=2)(make_clip)
         limit = cfg.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        pending, results, next_index = {}, [], 0
-        while next_index < cfg.videos or pending:
-            while next_index < cfg.videos and len(pending) < limit:
-                pending[task.remote(spec, next_index)] = next_index
-                next_index += 1
-            done, _ = ray.wait(list(pending), num_returns=1)
-            index = pending.pop(done[0])
+        results = []
+        for index, ref in task_loop.bounded(lambda i: task.remote(spec, i), range(cfg.videos), limit):
             try:
-                results.append(ray.get(done[0]))
+                results.append(ray.get(ref))
             except Exception as exc:  # the task died (e.g. out of memory) after its retries
                 results.append(ClipResult(index, cfg.clip_name(index), error=f"{type(exc).__name__}: {exc}"))
             log.info("synth: %d/%d clips", len(results), cfg.videos)

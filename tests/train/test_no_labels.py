@@ -64,7 +64,9 @@ def labelled_pair(tmp_path_factory):
     for row in shards:
         data = (relabelled / row["path"]).read_bytes()
         row["bytes"], row["sha256"] = len(data), hashlib.sha256(data).hexdigest()
-    pq.write_table(pa.Table.from_pylist(shards, schema=schema.SHARDS_SCHEMA), relabelled / schema.SHARDS_TABLE)
+    pq.write_table(
+        pa.Table.from_pylist(shards, schema=schema.SHARDS_SCHEMA), relabelled / schema.SHARDS_TABLE
+    )
     changed = frames.set_column(
         frames.schema.get_field_index("labels"),
         "labels",
