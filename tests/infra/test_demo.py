@@ -31,7 +31,10 @@ def test_demo_smoke(tmp_path):
     assert report.is_file() and str(report) in proc.stdout
     catalog = pq.read_table(out / "run" / "probe" / "catalog.parquet").to_pylist()
     scored = {r["concept"] for r in catalog}
-    assert scored and scored <= {"face", "wheel", "cat", "walker"}
+    skipped = json.loads((out / "run" / "probe" / "probe.json").read_text())["skipped_concepts"]
+    # every planted concept is scored and printed, or skipped with its reason: none vanishes
+    assert scored and scored | set(skipped) == {"face", "wheel", "cat", "walker"}, (scored, skipped)
+    assert not scored & set(skipped) and all(skipped.values())
     for concept in scored:
         assert concept in proc.stdout
     best = {r["unit"] for r in catalog if r["rank"] == 1}  # each dissected, its page printed with its ranges
