@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from unitscope.probe.page_style import BASE_CSS
 
+EAGER_FRAMES = 12  # the first screen of top frames is part of the page's load; the rest load as scrolled to
 _STYLE = (
     BASE_CSS
     + """
@@ -121,12 +122,12 @@ def unit_page(unit: dict[str, Any], rule: str = "") -> str:
         for r in unit["concepts"]
     )
     frames = "".join(
-        f'<figure><a href="{frame_src(f["key"])}"><img loading="lazy" alt="{escape(f["key"])}" '
-        f'src="{escape(overlay_src(unit["unit"], f["key"]))}"></a>'
+        f'<figure><a href="{frame_src(f["key"])}"><img loading="{"eager" if i < EAGER_FRAMES else "lazy"}" '
+        f'alt="{escape(f["key"])}" src="{escape(overlay_src(unit["unit"], f["key"]))}"></a>'
         f"<figcaption>{_num(f.get('activation'))} · {escape(str(f.get('video') or ''))} @ "
         f"{_num(f.get('pts'))}s · labels: {escape(', '.join(f.get('labels') or []) or 'none')}</figcaption>"
         "</figure>"
-        for f in unit["frames"]
+        for i, f in enumerate(unit["frames"])
     )
     hist = unit["histogram"]
     body = (
