@@ -133,7 +133,7 @@ def test_html_pages(client, run):
     layer, channel = row["unit"].split("/")
     page = client.get(f"/gallery/units/{layer}/{channel}", params={"top": 5})
     assert page.status_code == 200 and "<svg" in page.text
-    assert page.text.count('<img loading="lazy"') == 5  # each frame as the unit's map over it
+    assert page.text.count('<img loading="eager"') == 5  # each frame as the unit's map over it, with the page
     for key in row["top_keys"][:5]:
         assert (
             f"/frames/{key}.jpg" in page.text and f"/units/{layer}/{channel}/overlays/{key}.png" in page.text
