@@ -4,6 +4,7 @@ the driver builds shards itself, so start-up is not idle time."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -19,6 +20,7 @@ from unitscope.pipeline.plan import ShardSpec
 from unitscope.pipeline.progress import Progress
 from unitscope.pipeline.worker import process_shard
 
+from unitscope.core import task_loop
 from unitscope.core.failure_log import FailureLog, one_line
 from unitscope.core.ray_runtime import cluster_address, ensure_ray
 
@@ -173,30 +175,19 @@ def run_ray(
     task = ray.remote(_ray_build_shard).options(
         num_cpus=cpus, num_returns="streaming", max_retries=max_retries, retry_exceptions=True
     )
-    running: dict = {}
+    # the driver's last start-up shards still hold CPUs: the loop runs as many tasks fewer until they end
+    loop = task_loop.bounded(task.remote, todo, slots, PROGRESS_EVERY_S, streaming=True, held=startup)
     try:
-        while todo or running or (startup is not None and startup.busy):
-            # The driver's last start-up shards still hold CPUs: as many tasks fewer until they are done.
-            free = slots - startup.busy if startup is not None else slots
-            while len(running) < free:
-                with lock:
-                    if not todo:
-                        break
-                    spec = todo.popleft()
-                running[task.remote(spec)] = spec
-            if startup is not None:
-                yield from startup.take()
-            if not running:
-                time.sleep(0.05)  # only the driver's start-up shards are left
-                continue
-            # while start-up shards run, look often: each one that ends frees a slot for a task
-            wait_s = 0.05 if startup is not None and startup.busy else PROGRESS_EVERY_S
-            ready, _ = ray.wait(list(running), num_returns=1, timeout=wait_s)
-            for gen in ready:
+        with contextlib.closing(loop):  # leaving early cancels the running tasks before Ray shuts down
+            for finished in loop:
+                if startup is not None:
+                    yield from startup.take()
+                if finished is None:
+                    continue
+                spec, ref = finished
                 try:
-                    item = ray.get(next(gen))
+                    item = ray.get(ref)
                 except Exception as exc:  # the task's last retry failed: the shard is recorded as failed
-                    spec = running.pop(gen)
                     log.warning(
                         "%s", failures.add(f"shard {spec.index} failed after {max_retries} retries", exc)
                     )
@@ -208,7 +199,6 @@ def run_ray(
                     )
                     continue
                 if isinstance(item, ShardStatus):
-                    running.pop(gen)
                     yield item
                 else:
                     progress.add(*item)
@@ -216,7 +206,5 @@ def run_ray(
             startup.join()
             yield from startup.take()
     finally:
-        for gen in running:
-            ray.cancel(gen, force=True)
         if started:
             ray.shutdown()
