@@ -7,6 +7,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
+from unitscope.probe import svg_chart
 from unitscope.probe.page_style import BASE_CSS
 
 EAGER_FRAMES = 12  # the first screen of top frames is part of the page's load; the rest load as scrolled to
@@ -95,22 +96,10 @@ def concept_page(name: str, units: list[dict[str, Any]], rule: str = "") -> str:
     return _page(f"concept {name}", body, rule)
 
 
-def _histogram_svg(counts: list[int], edges: list[float], width: int = 480, height: int = 120) -> str:
-    if not counts:
-        return "<p>no histogram</p>"
-    peak = max(max(counts), 1)
-    bar = width / len(counts)
-    bars = "".join(
-        f'<rect x="{i * bar:.1f}" y="{height - height * n / peak:.1f}" width="{max(bar - 1, 1):.1f}" '
-        f'height="{height * n / peak:.1f}" fill="#4a7"><title>{edges[i]:.3g}..{edges[i + 1]:.3g}: {n}</title></rect>'
-        for i, n in enumerate(counts)
-    )
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 16}" role="img" '
-        f'aria-label="activation histogram">{bars}'
-        f'<text x="0" y="{height + 14}" font-size="11">{edges[0]:.3g}</text>'
-        f'<text x="{width}" y="{height + 14}" font-size="11" text-anchor="end">{edges[-1]:.3g}</text></svg>'
-    )
+def _histogram_svg(counts: list[int], edges: list[float]) -> str:
+    bars = [svg_chart.Bars(counts, "#4a7")]
+    chart = svg_chart.histogram(bars, edges, width=480, height=136, label="activation histogram")
+    return chart or "<p>no histogram</p>"
 
 
 def unit_page(unit: dict[str, Any], rule: str = "") -> str:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 import numpy as np
 from unitscope.pipeline.dataset import Dataset
+from unitscope.probe import svg_chart
 from unitscope.probe.catalog import unit_name
 from unitscope.probe.config import ProbeConfig
 from unitscope.probe.dissect.layout import page_link
@@ -41,52 +42,29 @@ def frame_jpegs(dataset_url: str, keys: Iterable[str]) -> dict[str, bytes]:
     return Dataset(dataset_url).read_jpegs(keys)
 
 
-def histogram_svg(pos: np.ndarray, neg: np.ndarray, threshold: float, w: int = 340, h: int = 110) -> str:
+def histogram_svg(pos: np.ndarray, neg: np.ndarray, threshold: float) -> str:
     """Overlaid density histograms of responses with (orange) and without (grey) the concept."""
     both = np.concatenate([pos, neg])
+    if not both.size:
+        return ""
     lo, hi = float(both.min()), float(both.max())
-    if hi <= lo:
-        hi = lo + 1.0
-    edges = np.linspace(lo, hi, 31)
+    edges = np.linspace(lo, hi if hi > lo else lo + 1.0, 31)
     hp = np.histogram(pos, edges)[0] / max(1, len(pos))
     hn = np.histogram(neg, edges)[0] / max(1, len(neg))
-    top = max(hp.max(), hn.max(), 1e-9)
-    bw = w / 30
-    bars = []
-    for series, color in ((hn, NEG), (hp, POS)):
-        for i, v in enumerate(series):
-            bh = (h - 16) * v / top
-            bars.append(
-                f'<rect x="{i * bw:.1f}" y="{h - 14 - bh:.1f}" width="{bw - 1:.1f}" height="{bh:.1f}" '
-                f'fill="{color}" fill-opacity="0.6"/>'
-            )
-    if np.isfinite(threshold) and lo <= threshold <= hi:
-        x = w * (threshold - lo) / (hi - lo)
-        bars.append(
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{h - 14}" stroke="#000" stroke-dasharray="3 2"/>'
-        )
-    bars.append(f'<text x="0" y="{h - 2}" font-size="10">{lo:.2f}</text>')
-    bars.append(f'<text x="{w}" y="{h - 2}" font-size="10" text-anchor="end">{hi:.2f}</text>')
-    return f'<svg width="{w}" height="{h}" viewBox="0 0 {w} {h}">{"".join(bars)}</svg>'
+    bars = [svg_chart.Bars(hn, NEG, 0.6), svg_chart.Bars(hp, POS, 0.6)]
+    mark = svg_chart.Mark(threshold, dashed=True)
+    return svg_chart.histogram(bars, edges, marks=[mark], label="responses with and without the concept")
 
 
-def null_svg(null: list[float], observed: float, w: int = 340, h: int = 70) -> str:
+def null_svg(null: list[float], observed: float) -> str:
     """The permutation null's held-out AUCs (grey) and the observed one (blue line)."""
     if not null:
         return ""
     edges = np.linspace(0.0, 1.0, 51)
     counts = np.histogram(np.clip(null, 0, 1), edges)[0]
-    bw, top = w / 50, max(1, counts.max())
-    bars = [
-        f'<rect x="{i * bw:.1f}" y="{h - 14 - (h - 16) * c / top:.1f}" width="{bw - 1:.1f}" '
-        f'height="{(h - 16) * c / top:.1f}" fill="{NEG}"/>'
-        for i, c in enumerate(counts)
-    ]
-    x = w * min(max(observed, 0), 1)
-    bars.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{h - 14}" stroke="{ACCENT}" stroke-width="2"/>')
-    for v in (0, 0.5, 1):
-        bars.append(f'<text x="{w * v:.0f}" y="{h - 2}" font-size="10" text-anchor="middle">{v}</text>')
-    return f'<svg width="{w}" height="{h}" viewBox="-8 0 {w + 16} {h}">{"".join(bars)}</svg>'
+    mark = svg_chart.Mark(min(max(observed, 0.0), 1.0), ACCENT, width=2)
+    return svg_chart.histogram([svg_chart.Bars(counts, NEG)], edges, height=70, marks=[mark],
+                               ticks=(0, 0.5, 1), label="permutation null of the held-out AUC")  # fmt: skip
 
 
 def _fmt(v: float) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import html
 
-from unitscope.probe.dissect.figures import curve_svg
+from unitscope.probe import svg_chart
 from unitscope.probe.dissect.invariance import UNITS
 from unitscope.probe.page_style import BASE_CSS
 
@@ -92,7 +92,7 @@ def _invariance(trained: dict, control: dict) -> str:
         out.append("<div class='pair'>")
         for part, who in ((trained, "this unit"), (control, "control")):
             out.append(
-                curve_svg(part["curves"][name], part["reference"]["value"], f"{name} — {who}", UNITS[name])
+                _curve(part["curves"][name], part["reference"]["value"], f"{name} — {who}", UNITS[name])
             )
         out.append("</div>")
     return "".join(out)
@@ -127,3 +127,9 @@ def render(summary: dict, jpegs: dict[str, bytes], pngs: dict[str, bytes]) -> st
             "</body></html>",
         ]
     )
+
+
+def _curve(curve: dict, reference: float, title: str, unit: str) -> str:
+    """An invariance curve: mean response with its 25-75% band over the transform's steps."""
+    return svg_chart.curve(curve["values"], curve["mean"], curve["lo"], curve["hi"], reference, title=title,
+                           note=unit, span=curve.get("range"), log_x=curve["transform"] == "scale")  # fmt: skip
