@@ -76,8 +76,8 @@ class _RunAudit:
             rel = f"{checkpoint.DIR}/{name}"
             try:
                 data = self.fs.cat_file(storage.join(self.root, rel))
-                if name == latest.get("file"):  # its digest is recorded
-                    storage.check_digest(rel, data, latest.get("sha256"), fix)
+                digest = checkpoint.recorded_digest(self.url, name, latest)
+                storage.check_digest(rel, data, digest, fix)
                 torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
             except Exception as exc:
                 self.bad(rel, f"does not load ({_first_line(exc)})", fix)

@@ -67,6 +67,8 @@ def check_inputs(config: TrainConfig) -> tuple[list, int | None]:
         raise ConfigError(
             f"--resume: {config.run} is already at step {done} of {config.steps}; raise --steps"
         )
+    if config.resume:
+        checkpoint.load_latest(config.run)  # a damaged checkpoint fails here, before Ray or any write
     return shard_urls, done
 
 

@@ -158,10 +158,10 @@ def main() -> None:
     }, indent=1))  # fmt: skip
 
 
-def wait_ready(url: str, proc: subprocess.Popen) -> None:
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     import httpx
 
-    deadline = time.time() + 120
+    deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError("the server exited")

@@ -163,3 +163,61 @@ def test_verify_checks_the_shards_on_ray(pristine, tmp_path, capsys):
     code, out, err = _run(["verify", str(root / "ds"), "--workers", "2"], capsys)
     assert code == 1 and "4 shards, " in out and "1 problem(s)" in out, out + err
     assert "frames-000002.tar: " in err and "unitscope ingest" in err
+
+
+TRAIN = {"width": 8, "input_size": 32, "batch_size": 8, "loader_workers": 0, "shuffle_buffer": 16,
+         "log_every": 1, "checkpoint_every": 2}  # fmt: skip
+RESUMED_STEPS = 6  # a run trained to step 4 (its checkpoint), resumed to 6
+
+
+def _train(root: Path, *extra: str) -> list[str]:
+    return ["train", str(root / "ds"), str(root / "trained"), "--workers", "0",
+            "--config", str(root / "train.yaml"), *extra]  # fmt: skip
+
+
+def _trained_result(run: Path) -> object:
+    """What a resumed run produced: its loss per step and the final weights, bit for bit."""
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    weights = torch.load(run / "encoder.pt", map_location="cpu", weights_only=True)
+    return [(r["step"], r["loss"]) for r in rows], {k: v.tolist() for k, v in sorted(weights.items())}
+
+
+@pytest.fixture(scope="module")
+def trained(pristine, tmp_path_factory):
+    """A copy of the dataset with a run trained to step 4, and the result of resuming it undamaged."""
+    import yaml
+
+    root = tmp_path_factory.mktemp("trained")
+    shutil.copytree(pristine / "ds", root / "ds")
+    (root / "train.yaml").write_text(yaml.safe_dump(TRAIN))
+    assert main(_train(root, "--steps", "4")) == 0
+    assert json.loads((root / "trained" / "checkpoints" / "latest.json").read_text())["step"] == 4
+    again = root.parent / "trained-again"
+    shutil.copytree(root, again)
+    assert main(_train(again, "--resume", "--steps", str(RESUMED_STEPS))) == 0
+    return root, _trained_result(again / "trained")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEEDS)
+def test_resume_from_a_damaged_checkpoint_is_refused_or_identical(seed, trained, tmp_path, capsys):
+    pristine_root, want = trained
+    root = tmp_path / "copy"
+    shutil.copytree(pristine_root, root)
+    ckpt = root / "trained" / "checkpoints" / "step-00000004.pt"
+    how = _damage(ckpt, seed)
+    code, out, err = _run(_train(root, "--resume", "--steps", str(RESUMED_STEPS)), capsys)
+    context = f"checkpoint {how}: `train --resume` exit {code}\n{out}\n{err}"
+    assert "Traceback" not in out + err, context
+    if code == 0:
+        assert _trained_result(root / "trained") == want, "a different result without a word: " + context
+    else:
+        errors = [line for line in err.splitlines() if "error:" in line]
+        assert len(errors) == 1 and ckpt.name in errors[0], context
+        # the fix it names: resume from the checkpoint before (its digest checked too), and that works
+        older = json.loads(errors[0].split("write ", 1)[1].split(" into ", 1)[0])
+        assert older == {"step": 2, "file": "step-00000002.pt"}, context
+        (ckpt.parent / "latest.json").write_text(json.dumps(older))
+        assert main(_train(root, "--resume", "--steps", str(RESUMED_STEPS))) == 0, context
+        steps, _ = _trained_result(root / "trained")
+        assert [s for s, _ in steps] == list(range(1, RESUMED_STEPS + 1)), context

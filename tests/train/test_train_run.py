@@ -47,7 +47,8 @@ def test_run_directory_holds_the_contract(trained):
     spec = json.loads((runp / "encoder.json").read_text())
     assert spec["layers"] == [f"conv{i + 1}" for i in range(spec["depth"])] and spec["input_size"] == 32
     ckpts = sorted(p.name for p in (runp / "checkpoints").iterdir())
-    assert ckpts == ["latest.json", "step-00000020.pt", "step-00000030.pt"]
+    assert ckpts == ["latest.json", "step-00000020.pt", "step-00000020.pt.sha256", "step-00000030.pt",
+                     "step-00000030.pt.sha256"]  # fmt: skip
     assert result.steps == STEPS and result.start_step == 0 and result.images_per_s > 0
 
 
