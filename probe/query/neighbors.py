@@ -23,15 +23,13 @@ BLAS_FROM_QUERIES = 16
 def open_index(run_url: str, nprobe: int | None = None, dataset_url: str | None = None) -> FlatFile | IvfFile:
     """The run's frame index: its IVF index (lists mapped from disk, `nprobe` lists a query; None: the
     default it was built with) where the probe built one, else the exact flat file. A missing, corrupt or
-    truncated file is an InputError that names the run and the command that rebuilds it."""
+    truncated file is an InputError that names the run and the command that rebuilds it: sizes are checked,
+    and the digests the probe recorded (each file read once, here)."""
     run_url = run_url.rstrip("/")
-    meta = None
     kind = "exact"
     try:
-        meta = ivf_index.read_meta(run_url)
-        kind = "ivf" if meta else "exact"
-        flat = FlatFile(run_url)
-        return ivf_index.IvfFile(run_url, meta, flat, nprobe) if meta else flat
+        kind = "ivf" if ivf_index.read_meta(run_url) else "exact"
+        return ivf_index.load(run_url, nprobe)
     except FileNotFoundError:
         what = f"has no frame index ({FRAME_INDEX})"
     except (ValueError, KeyError, TypeError) as exc:
