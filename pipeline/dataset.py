@@ -111,7 +111,7 @@ class Dataset:
     @cached_property
     def lookup(self) -> FrameLookup:
         """Every frame's row by key, with what serving one frame needs: its shard, JPEG byte range, time
-        and labels. Read a batch at a time; held in 60 bytes a frame (`FrameLookup`)."""
+        and labels. Read a batch at a time; held in about 35 bytes a frame (`FrameLookup`)."""
         columns = {
             "shard": np.int32,
             "jpg_offset": np.int64,

@@ -10,6 +10,7 @@ an index held in memory costs too: one matrix product over every vector per batc
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import Iterable, Iterator
 
@@ -17,7 +18,7 @@ import faiss
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from unitscope.probe.catalog import FRAME_INDEX, FRAME_INDEX_KEYS
+from unitscope.probe.catalog import FRAME_INDEX, FRAME_INDEX_KEYS, PROBE_JSON
 
 from unitscope.core import storage
 
@@ -123,6 +124,20 @@ class FlatFile:
             f.seek(HEADER.size + 4 * self.d * row)
             _read_into(f, out)
         return out
+
+
+def check_digest(run_url: str) -> None:
+    """The flat file's SHA-256 (read a MiB at a time, never held) against the one probe.json records; a
+    ValueError when it differs. A run without a record (an older probe) is not checked."""
+    run_url = run_url.rstrip("/")
+    try:
+        want = json.loads(storage.read_bytes(f"{run_url}/{PROBE_JSON}")).get("frame_index_sha256")
+    except (FileNotFoundError, ValueError, AttributeError):
+        return  # probe.json itself is checked where it is read
+    if want and storage.file_sha256(f"{run_url}/{FRAME_INDEX}") != want:
+        raise ValueError(
+            f"{FRAME_INDEX} is not the file the probe wrote (its SHA-256 differs from probe.json's)"
+        )
 
 
 def _read_into(f, arr: np.ndarray) -> None:

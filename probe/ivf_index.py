@@ -11,16 +11,15 @@ Files (local run directories only, as the lists are memory-mapped):
 
     probe/frames.ivf        faiss.write_index of the IVF index (quantizer, codebooks, list offsets)
     probe/frames.ivfdata    its inverted lists (codes and row numbers), mapped on load
-     probe/frames.ivf.json   parameters, sizes of both files and the index file's SHA-256; written last
+    probe/frames.ivf.json   parameters, sizes and SHA-256 of both files; written last
 
-Damaged lists (frames.ivfdata, too large to hash at every start) can only cost recall: every answer is
-re-scored from the flat file, and rows past its end are dropped.
+Loading checks both files' sizes and digests (a flipped byte in the lists would otherwise cost recall
+silently); every answer is re-scored from the flat file, and rows past its end are dropped.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -29,7 +28,7 @@ from dataclasses import asdict, dataclass
 
 import faiss
 import numpy as np
-from unitscope.probe.frame_index import FlatFile
+from unitscope.probe.frame_index import FlatFile, check_digest
 
 from unitscope.core import storage
 
@@ -113,10 +112,21 @@ def build(run_url: str, params: IvfParams, seed: int = 0) -> dict:
         "frames": flat.ntotal,
         "dim": flat.d,
         "bytes": {n: os.path.getsize(f"{root}/{n}") for n in (FRAME_IVF, FRAME_IVF_DATA)},
-        "sha256": _sha256(f"{root}/{FRAME_IVF}"),
+        "sha256": storage.file_sha256(f"{root}/{FRAME_IVF}"),
+        "sha256_data": storage.file_sha256(f"{root}/{FRAME_IVF_DATA}"),
     }
     storage.write_bytes(f"{run_url}/{FRAME_IVF_META}", json.dumps(info, indent=1).encode())
     return info
+
+
+def load(run_url: str, nprobe: int | None = None) -> FlatFile | IvfFile:
+    """The run's frame index, checked as it loads (sizes, and the digests the probe recorded): its IVF
+    index where the probe built one, else the exact flat file. FileNotFoundError, or ValueError (or
+    KeyError / TypeError from a damaged record) naming the file."""
+    meta = read_meta(run_url)
+    flat = FlatFile(run_url)
+    check_digest(run_url)
+    return IvfFile(run_url, meta, flat, nprobe) if meta else flat
 
 
 def read_meta(run_url: str) -> dict | None:
@@ -141,8 +151,10 @@ class IvfFile:
                 have = -1
             if have != want:  # a short list file would be mapped and fault (SIGBUS) when read
                 raise ValueError(f"{name} holds {max(have, 0)} bytes, not the {want} its record says")
-        if _sha256(f"{root}/{FRAME_IVF}") != meta["sha256"]:  # its centroids steer every search
-            raise ValueError(f"{FRAME_IVF} is not the file that was built (its SHA-256 differs)")
+        digests = {FRAME_IVF: meta["sha256"], FRAME_IVF_DATA: meta.get("sha256_data")}  # data: newer runs
+        for name, want in digests.items():
+            if want and storage.file_sha256(f"{root}/{name}") != want:  # once per load, a MiB at a time
+                raise ValueError(f"{name} is not the file that was built (its SHA-256 differs)")
         if meta["frames"] != flat.ntotal or meta["dim"] != flat.d:
             raise ValueError(f"{FRAME_IVF} was built for another flat index ({meta['frames']} frames)")
         try:
@@ -179,14 +191,6 @@ class IvfFile:
 
     def reconstruct(self, row: int) -> np.ndarray:
         return self.flat.reconstruct(row)
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @contextlib.contextmanager

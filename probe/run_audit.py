@@ -11,7 +11,7 @@ import json
 import numpy as np
 import torch
 from unitscope.pipeline.audit import Audit, Problem
-from unitscope.probe import frame_index
+from unitscope.probe import ivf_index
 from unitscope.probe.catalog import (
     CATALOG_TABLE,
     FRAME_INDEX,
@@ -111,25 +111,24 @@ class _RunAudit:
         self.activations(fix)
 
     def frame_index(self, fix: str) -> None:
+        """The frame index as the query side loads it (`ivf_index.load`: sizes and recorded digests of the
+        flat file and any IVF files), and one key a vector."""
         self.count("probe files")
-        want_sha = (self._json(PROBE_JSON) or {}).get("frame_index_sha256")
+        kind = "ivf" if self.fs.exists(storage.join(self.root, ivf_index.FRAME_IVF_META)) else "exact"
         try:
-            if (
-                want_sha
-                and storage.sha256_hex(self.fs.cat_file(storage.join(self.root, FRAME_INDEX))) != want_sha
-            ):
-                self.bad(FRAME_INDEX, "its sha256 differs from the one probe.json records", fix)
-                return
-            index = frame_index.FlatFile(self.url)
-            size = self.fs.size(storage.join(self.root, FRAME_INDEX))
-            want = frame_index.HEADER.size + 4 * index.d * index.ntotal
-            if size != want:
-                self.bad(FRAME_INDEX, f"{size} bytes, its header says {want}", fix)
+            index = ivf_index.load(self.url)
             keys = read_table(storage.join(self.url, FRAME_INDEX_KEYS)).num_rows
             if keys != index.ntotal:
                 self.bad(FRAME_INDEX_KEYS, f"{keys} keys for {index.ntotal} vectors", fix)
         except Exception as exc:
-            self.bad(FRAME_INDEX, f"unreadable ({_first_line(exc)})", fix)
+            text = str(exc)
+            names = (ivf_index.FRAME_IVF_DATA, ivf_index.FRAME_IVF_META, ivf_index.FRAME_IVF)
+            rel = next((n for n in names if n in text), FRAME_INDEX)
+            self.bad(
+                rel,
+                f"unreadable ({_first_line(exc)})",
+                fix.replace("` again", f" --frame-index {kind}` again"),
+            )
 
     def activations(self, fix: str) -> None:
         store = ActivationStore(self.url)

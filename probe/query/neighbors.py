@@ -23,15 +23,13 @@ BLAS_FROM_QUERIES = 16
 def open_index(run_url: str, nprobe: int | None = None, dataset_url: str | None = None) -> FlatFile | IvfFile:
     """The run's frame index: its IVF index (lists mapped from disk, `nprobe` lists a query; None: the
     default it was built with) where the probe built one, else the exact flat file. A missing, corrupt or
-    truncated file is an InputError that names the run and the command that rebuilds it."""
+    truncated file is an InputError that names the run and the command that rebuilds it: sizes are checked,
+    and the digests the probe recorded (each file read once, here)."""
     run_url = run_url.rstrip("/")
-    meta = None
     kind = "exact"
     try:
-        meta = ivf_index.read_meta(run_url)
-        kind = "ivf" if meta else "exact"
-        flat = FlatFile(run_url)
-        return ivf_index.IvfFile(run_url, meta, flat, nprobe) if meta else flat
+        kind = "ivf" if ivf_index.read_meta(run_url) else "exact"
+        return ivf_index.load(run_url, nprobe)
     except FileNotFoundError:
         what = f"has no frame index ({FRAME_INDEX})"
     except (ValueError, KeyError, TypeError) as exc:
@@ -43,9 +41,10 @@ def open_index(run_url: str, nprobe: int | None = None, dataset_url: str | None 
 
 
 class FrameIndex:
-    """The probe's frame embeddings, searched by inner product. The vectors stay in the file (`FlatFile`);
-    each index row is held as the row of its frame in the dataset's lookup (4 bytes a frame each way),
-    not as a key of its own: a second table of keys added 28 bytes a frame to the query server."""
+    """The probe's frame embeddings, searched by inner product. The vectors stay in the file (`FlatFile`).
+    An index written in the dataset's manifest order (the probe's, over an intact dataset) needs no map
+    between its rows and the manifest's; otherwise each index row is held as the row of its frame in the
+    dataset's lookup (4 bytes a frame each way), not as a key of its own."""
 
     def __init__(
         self,
@@ -64,16 +63,27 @@ class FrameIndex:
                 f"{run_url}: the frame index holds {self.index.ntotal} vectors but its key table "
                 f"{keys} keys; re-run `unitscope probe`"
             )
-        self.index_row = np.full(len(frames), -1, np.int32)
-        self.index_row[self.manifest_row] = np.arange(self.index.ntotal, dtype=np.int32)
+        self.index_row: np.ndarray | None = None  # None: index row = manifest row, both ways
+        if self.manifest_row is not None:
+            self.index_row = np.full(len(frames), -1, np.int32)
+            self.index_row[self.manifest_row] = np.arange(self.index.ntotal, dtype=np.int32)
         faiss.cvar.distance_compute_blas_threshold = BLAS_FROM_QUERIES  # process-wide, as FAISS has it
 
-    def _manifest_rows(self, run_url: str) -> tuple[np.ndarray, int]:
-        """The dataset row of each index row (read a batch of keys at a time), and how many keys there are."""
+    def _manifest_rows(self, run_url: str) -> tuple[np.ndarray | None, int]:
+        """The dataset row of each index row (None when they are the same rows), and how many keys the
+        index has. Keys are compared a batch at a time; rows are looked up only once one differs."""
         fs, path = storage.url_to_fs(f"{run_url.rstrip('/')}/{FRAME_INDEX_KEYS}")
-        out, start = np.zeros(self.index.ntotal, np.int32), 0
+        out: np.ndarray | None = None
+        start = 0
         for batch in storage.iter_parquet(fs, path, ["key"]):
-            rows = self.frames.rows(fixed_width(batch.column("key")))
+            fixed = fixed_width(batch.column("key"))
+            if out is None and self.frames.holds_at(start, fixed):
+                start += len(fixed)
+                continue
+            if out is None:  # from here on, rows by key; the rows before are the manifest's own
+                out = np.zeros(self.index.ntotal, np.int32)
+                out[: min(start, len(out))] = np.arange(min(start, len(out)), dtype=np.int32)
+            rows = self.frames.rows(fixed)
             if (rows < 0).any():
                 missing = batch.column("key")[int(np.argmin(rows))]
                 raise InputError(
@@ -82,7 +92,7 @@ class FrameIndex:
                 )
             out[start : start + len(rows)] = rows[: max(0, len(out) - start)]
             start += len(rows)
-        return out, start
+        return out, start  # None: the index holds the manifest's first rows (all of them, usually)
 
     @property
     def dim(self) -> int:
@@ -94,15 +104,20 @@ class FrameIndex:
             faiss.omp_set_num_threads(self.threads)
         scores, rows = self.index.search(vectors, min(k, self.index.ntotal))
         key = self.frames.key
+        to_manifest = self.manifest_row
+        if to_manifest is not None:
+            rows = np.where(rows >= 0, to_manifest[rows.clip(0)], -1)
         return [
-            [(key(self.manifest_row[r]), float(s)) for r, s in zip(rs, ss, strict=False) if r >= 0]
+            [(key(int(r)), float(s)) for r, s in zip(rs, ss, strict=False) if r >= 0]
             for rs, ss in zip(rows, scores, strict=False)
         ]
 
     def neighbors(self, key: str, k: int) -> list[tuple[str, float]]:
         """The k frames nearest to frame `key` (itself excluded)."""
         row = self.frames.row(key)
-        if row < 0 or self.index_row[row] < 0:
+        if self.index_row is not None and row >= 0:
+            row = int(self.index_row[row])
+        if row < 0 or row >= self.index.ntotal:
             raise NotFound(f"frame {key!r} is not in the frame index")
-        hits = self.search(self.index.reconstruct(int(self.index_row[row])).reshape(1, -1), k + 1)[0]
+        hits = self.search(self.index.reconstruct(row).reshape(1, -1), k + 1)[0]
         return [h for h in hits if h[0] != key][:k]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -29,7 +30,7 @@ ARTIFACTS = {  # kind -> (dataset or run, path inside it, the commands that read
     "checkpoint": ("run", "checkpoints/step-00000001.pt", ["verify_run"]),
     "chunk": ("run", "probe/activations/trained/shard-000001.npy", ["probe", "verify_run"]),
     "catalogue": ("run", "probe/catalog.parquet", ["query_concept", "verify_run"]),
-    "index": ("run", "probe/frames.faiss", ["verify_run"]),  # query's search does not check it yet
+    "index": ("run", "probe/frames.faiss", ["verify_run", "query_image"]),
 }
 SEEDS = [0, 1, 2]  # even: a flipped byte, odd: the file cut at a random point
 
@@ -221,3 +222,39 @@ def test_resume_from_a_damaged_checkpoint_is_refused_or_identical(seed, trained,
         assert main(_train(root, "--resume", "--steps", str(RESUMED_STEPS))) == 0, context
         steps, _ = _trained_result(root / "trained")
         assert [s for s, _ in steps] == list(range(1, RESUMED_STEPS + 1)), context
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])  # a flipped bit, the file cut
+@pytest.mark.parametrize(
+    "kind,rel",
+    [("exact", "probe/frames.faiss"), ("ivf", "probe/frames.faiss"), ("ivf", "probe/frames.ivfdata")],
+)
+def test_a_damaged_frame_index_stops_image_and_neighbour_queries_naming_the_rebuild(
+    kind, rel, seed, pristine, baseline, clips, tmp_path, capsys
+):
+    """Sizes and the probe's digests are checked as the index loads: `query image` and the server (whose
+    /neighbors and POST /query/image search it) refuse it with one error naming the file, the run and the
+    command that rebuilds it, whether the index is the exact flat file or IVF lists beside it."""
+    from unitscope.infra.server import create_app
+    from unitscope.probe import ivf_index
+
+    from unitscope.core.errors import InputError
+
+    root = tmp_path / "copy"
+    shutil.copytree(pristine, root)
+    run = root / "run"
+    if kind == "ivf":
+        params = ivf_index.choose(100, "sq8")
+        params.nlist, params.nprobe = 4, 4
+        ivf_index.build(str(run), params)
+    how = _damage(run / rel, seed)
+    code, out, err = _run(_commands(root, clips)["query_image"], capsys)
+    context = f"{rel} {how}: exit {code}\n{out}\n{err}"
+    assert code != 0 and "Traceback" not in out + err, context
+    assert len([line for line in err.splitlines() if "error:" in line]) == 1, context
+    rebuild = re.compile(rf"`unitscope probe {re.escape(str(run))} \S+ --frame-index {kind}`")
+    assert Path(rel).name in err and rebuild.search(err), context
+    with pytest.raises(InputError) as refused:
+        create_app(str(run))
+    assert Path(rel).name in str(refused.value) and rebuild.search(str(refused.value))

@@ -65,3 +65,40 @@ def test_lookup_of_many_frames_takes_tens_of_bytes_a_frame(tmp_path):
     locate = "assert ds.locate(['0' * 16 + '-0000001']) == {}"
     small, big = lookup_peak(tmp_path / "a", 15, locate), lookup_peak(tmp_path / "b", 150, locate)
     assert big - small < 2**20, (small, big)
+
+
+def test_ingest_keys_are_packed_in_12_bytes_in_the_same_order_and_labels_in_a_byte():
+    from unitscope.pipeline import packed_keys
+
+    rng = np.random.default_rng(0)
+    keys = sorted(
+        {
+            f"{int(v):016x}-{int(f):07d}"
+            for v, f in zip(rng.integers(0, 2**63, 500), rng.integers(0, 10**7, 500), strict=True)
+        }
+    )
+    text = np.array([k.encode() for k in keys], "S24")
+    packed = packed_keys.pack(text)
+    assert packed.dtype.itemsize == 12 and (np.sort(packed) == packed).all()  # the text's order
+    assert (packed_keys.unpack(packed) == text).all()
+    labels = [["face"] if i % 3 == 0 else ([] if i % 3 == 1 else None) for i in range(len(keys))]
+    shuffled = rng.permutation(len(keys))
+    batches = [
+        pa.record_batch(
+            {
+                "key": [keys[i] for i in part],
+                "labels": pa.array([labels[i] for i in part], pa.list_(pa.string())),
+                "shard": [int(i) % 3 for i in part],
+            }
+        )
+        for part in np.array_split(shuffled, 4)
+    ]
+    lookup = FrameLookup.from_batches(batches, len(keys), {"labels": None, "shard": np.int32})
+    assert lookup.keys.dtype == packed_keys.PACKED and lookup.codes["labels"][0].dtype == np.uint8
+    assert lookup.numbers["shard"].dtype == np.uint8  # the smallest integer type that holds the column
+    for row, i in enumerate(shuffled.tolist()):
+        assert lookup.key(row) == keys[i] and lookup.row(keys[i]) == row
+        want = labels[i]
+        assert lookup.value("labels", row) == (tuple(want) if want is not None else None)
+        assert lookup.value("shard", row) == i % 3
+    assert lookup.rows(["x" * 24, keys[0].upper(), keys[0][:-1]]).tolist() == [-1, -1, -1]

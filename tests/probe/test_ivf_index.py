@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -9,9 +10,11 @@ import pyarrow as pa
 import pytest
 from unitscope.pipeline.frame_lookup import FrameLookup
 from unitscope.probe import frame_index, ivf_index
+from unitscope.probe.catalog import PROBE_JSON
 from unitscope.probe.ivf_index import FRAME_IVF, FRAME_IVF_DATA, IvfFile
 from unitscope.probe.query.neighbors import FrameIndex, open_index
 
+from unitscope.core import storage
 from unitscope.core.errors import InputError
 
 DIM, CLUSTERS = 32, 40
@@ -38,6 +41,8 @@ def run(tmp_path_factory):
     params = ivf_index.choose(8000, "sq8")
     params.nlist, params.nprobe = 32, 4
     info = ivf_index.build(str(root), params)
+    digest = storage.file_sha256(str(root / frame_index.FRAME_INDEX))  # what the probe records
+    (root / PROBE_JSON).write_text(json.dumps({"frame_index_sha256": digest}))
     keys = [k for ks, _ in made for k in ks]
     return root, keys, info
 
@@ -100,6 +105,8 @@ def _damaged(tmp_path, run, name: str, how: str):
     data = bytearray(path.read_bytes())
     if how == "truncate":
         data = data[: len(data) // 2]
+    elif how == "flip":  # one bit of the last stored value: sizes and headers stay right
+        data[-1] ^= 1
     else:
         mid = len(data) // 2
         data[mid : mid + 64] = bytes(64)  # zeros where FAISS's own fields or vectors were
@@ -114,7 +121,9 @@ def _damaged(tmp_path, run, name: str, how: str):
         (FRAME_IVF, "truncate"),
         (FRAME_IVF, "corrupt"),
         (FRAME_IVF_DATA, "truncate"),
+        (FRAME_IVF_DATA, "flip"),
         (frame_index.FRAME_INDEX, "truncate"),
+        (frame_index.FRAME_INDEX, "flip"),
         (frame_index.FRAME_INDEX, "header"),
     ],
 )
@@ -128,12 +137,16 @@ def test_a_damaged_index_file_is_an_error_that_names_the_run_and_the_rebuild(tmp
         open_index(str(copy), dataset_url="/data/set")
     msg = str(err.value)
     assert str(copy) in msg and f"unitscope probe {copy} /data/set --frame-index ivf" in msg
+    assert name in msg
 
 
-def test_damaged_lists_of_the_same_size_never_give_a_wrong_score(tmp_path, run):
-    """The list file is too large to hash at every start: damage there may lose neighbours, but every
+def test_damaged_lists_of_an_older_record_never_give_a_wrong_score(tmp_path, run):
+    """An IVF record written before the lists' digest was: damage there may lose neighbours, but every
     answer is a real frame with its exact score."""
     copy = _damaged(tmp_path, run, FRAME_IVF_DATA, "corrupt")
+    meta = json.loads((copy / ivf_index.FRAME_IVF_META).read_text())
+    del meta["sha256_data"]
+    (copy / ivf_index.FRAME_IVF_META).write_text(json.dumps(meta))
     exact = frame_index.FlatFile(str(copy))
     ivf = open_index(str(copy))
     normed = queries() / np.linalg.norm(queries(), axis=1, keepdims=True)

@@ -72,3 +72,28 @@ def test_an_index_over_frames_the_dataset_lacks_is_refused(tmp_path):
         FrameIndex(str(tmp_path), other)
     with pytest.raises(InputError, match="no frame index"):
         FrameIndex(str(tmp_path / "elsewhere"), other)
+
+
+@pytest.mark.parametrize("order", ["manifest", "first_batches_then_shuffled"])
+def test_an_index_in_manifest_order_needs_no_row_maps_and_answers_as_one_with_them(tmp_path, order):
+    """The probe writes the index in the manifest's order: rows then map to themselves and no map of
+    4 bytes a frame each way is built; an index whose order departs after a while still gets its maps."""
+    made = list(chunks(3, 40, 16))
+    frame_index.write(str(tmp_path), made)
+    keys = [k for ks, _ in made for k in ks]
+    manifest = keys + [f"{9:016x}-{i:07d}" for i in range(20)]  # the dataset holds more frames
+    if order != "manifest":
+        manifest = keys[:40] + list(np.random.default_rng(3).permutation(manifest[40:]))
+    lookup = FrameLookup.from_batches(
+        [pa.record_batch({"key": manifest[i : i + 30]}) for i in range(0, len(manifest), 30)],
+        len(manifest),
+        {},
+    )
+    idx = FrameIndex(str(tmp_path), lookup, threads=1)
+    assert (idx.index_row is None) == (order == "manifest")
+    for row in (0, 39, 41, 119):
+        hits = idx.search(idx.index.reconstruct(row)[None], 1)[0]
+        assert [k for k, _ in hits] == [keys[row]]
+        assert keys[row] not in [k for k, _ in idx.neighbors(keys[row], 3)]
+    with pytest.raises(NotFound):
+        idx.neighbors(f"{9:016x}-{0:07d}", 3)  # in the dataset, past the index's rows
