@@ -5,15 +5,14 @@ placements), ingest both, train an encoder without labels on the first, probe it
 (units chosen on half of the probe corpus' videos, scored on the other half), print the concept table.
 Local Ray, local folders, no network. Every stage's options can be overridden (`synth`, `ingest`,
 `train`, `probe` mappings in the config file), so the demo shrinks to a smoke test or grows to an
-experiment. A stage is reused only when it completed with the same settings and inputs (its record in
-OUT/.stages/); a training run cut short with the same settings resumes from its checkpoint, and any other
-stage output is redone from scratch (a failed run's stage is never taken as done).
+experiment. Run again, each stage's own check decides what is redone: synth keeps a corpus made with the
+same settings, ingest resumes or keeps a dataset planned with the same ones (and starts afresh when its
+videos are to be made again), train keeps or resumes a run whose config.json matches and which is newer
+than its dataset. The probe always runs (it reuses its stored activations when encoder and data match).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from pathlib import Path
@@ -83,58 +82,24 @@ class DemoResult(BaseModel):
     dissections: list[dict] = []  # per concept: its best unit's page and invariance ranges (demo_dissect.py)
 
 
-def _exists(url: str) -> bool:
-    fs, path = fsspec.core.url_to_fs(url)
-    return fs.exists(path)
-
-
-class Stages:
-    """Which stages of a demo completed, and from what: OUT/.stages/NAME.json holds the key of the settings
-    and inputs that produced the stage's output and whether the stage finished."""
-
-    def __init__(self, out: str):
-        self.dir = f"{out}/.stages"
-
-    def record(self, name: str) -> dict:
-        fs, path = fsspec.core.url_to_fs(f"{self.dir}/{name.replace(' ', '-')}.json")
-        return json.loads(fs.cat_file(path)) if fs.exists(path) else {}
-
-    def write(self, name: str, key: str, done: bool) -> None:
-        from unitscope.core.storage import write_bytes
-
-        write_bytes(
-            f"{self.dir}/{name.replace(' ', '-')}.json", json.dumps({"key": key, "done": done}).encode()
-        )
-
-
-def _key(config: BaseModel, after: str) -> str:
-    """What produced a stage's output: its settings and the key of the stage it reads from."""
-    return hashlib.sha256((after + config.model_dump_json()).encode()).hexdigest()[:16]
-
-
 def _clear(url: str) -> None:
     fs, path = fsspec.core.url_to_fs(url)
     if fs.exists(path):
         fs.rm(path, recursive=True)
 
 
-def _cut_short(config) -> bool:
-    """Whether the training run in `config.run` stopped after a checkpoint and before its last step."""
-    from unitscope.train.checkpoint import latest_step
-
-    step = latest_step(config.run)
-    return step is not None and step < config.steps
-
-
 def run(cfg: DemoConfig) -> DemoResult:
     from unitscope.infra.demo_dissect import dissect_best_units
     from unitscope.pipeline.config import IngestConfig
+    from unitscope.pipeline.ingest import holds_other as ingest_holds_other
     from unitscope.pipeline.ingest import run as ingest
     from unitscope.pipeline.synth import SynthConfig
     from unitscope.pipeline.synth import run as synth
+    from unitscope.pipeline.synth.corpus import holds as synth_holds
     from unitscope.probe.config import ProbeConfig
     from unitscope.probe.probe import run as probe
     from unitscope.train.config import TrainConfig
+    from unitscope.train.train import earlier as earlier_run
     from unitscope.train.train import run as train
 
     from unitscope.core.storage import absolute
@@ -144,34 +109,39 @@ def run(cfg: DemoConfig) -> DemoResult:
         Path(out).mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
 
-    stages = Stages(out)
-
-    def stage(name: str, folder: str, done_marker: str, fn, config, after: str = "") -> str:
-        """Run one stage unless it completed with this key; returns the key."""
+    def timed(name: str, fn, *args):
         t0 = time.perf_counter()
-        key, record = _key(config, after), stages.record(name)
-        if record == {"key": key, "done": True} and _exists(done_marker):
-            log.info("demo: %s: reusing %s", name, folder)
+        try:
+            return fn(*args)
+        finally:
+            seconds[name] = round(time.perf_counter() - t0, 1)
+
+    def ingest_stage(config: IngestConfig) -> None:
+        if ingest_holds_other(config):  # planned with other settings: made again from scratch
+            _clear(config.out)
+        if not ingest(config).shards_run:
+            log.info("demo: ingest: %s holds this dataset: kept", config.out)
+
+    def train_stage(config: TrainConfig) -> None:
+        state = earlier_run(config)  # None also when the dataset was written after the run
+        if state == "finished":
+            log.info("demo: train: %s holds this run: kept", config.run)
+            return
+        if state == "cut short":
+            config = config.model_copy(update={"resume": True})
         else:
-            if record.get("key") == key and name == "train" and _cut_short(config):
-                config = config.model_copy(update={"resume": True})  # cut short with these settings
-            elif record.get("key") != key or name == "train":  # other settings or inputs, or unknown
-                _clear(folder)
-            log.info("demo: %s ...", name)
-            stages.write(name, key, done=False)
-            fn(config)
-            stages.write(name, key, done=True)
-        seconds[name] = round(time.perf_counter() - t0, 1)
-        return key
+            _clear(config.run)
+        train(config)
 
     corpora = {"train": (cfg.train_videos, cfg.train_seed), "probe": (cfg.probe_videos, cfg.probe_seed)}
-    keys = {}
     for split, (videos, seed) in corpora.items():
         vids = f"{out}/videos-{split}"
         length = {"seconds": PROBE_SECONDS} if split == "probe" else {}
         opts = {**SYNTH, **length, **cfg.synth, "out": vids, "videos": videos, "seed": seed}
-        made = stage(f"synth {split}", vids, f"{vids}/corpus.json", synth, SynthConfig(**opts))
         data = f"{out}/data-{split}"
+        if not synth_holds(synth_cfg := SynthConfig(**opts)):
+            _clear(data)  # its frames would be of other videos
+        timed(f"synth {split}", synth, synth_cfg)
         opts = {
             **INGEST,
             "size": FRAME_SIZE[cfg.profile],
@@ -181,9 +151,7 @@ def run(cfg: DemoConfig) -> DemoResult:
             "address": cfg.address,
             "progress": False,
         }
-        keys[split] = stage(
-            f"ingest {split}", data, f"{data}/dataset.json", ingest, IngestConfig(**opts), made
-        )
+        timed(f"ingest {split}", ingest_stage, IngestConfig(**opts))
     run_dir = f"{out}/run"
     opts = {
         **TRAIN[cfg.profile],
@@ -193,7 +161,7 @@ def run(cfg: DemoConfig) -> DemoResult:
         "run": run_dir,
         "address": cfg.address,
     }
-    stage("train", run_dir, f"{run_dir}/encoder.pt", train, TrainConfig(**opts), keys["train"])
+    timed("train", train_stage, TrainConfig(**opts))
     t0 = time.perf_counter()
     opts = {**PROBE, **cfg.probe, "run": run_dir, "dataset": f"{out}/data-probe", "address": cfg.address}
     probe_cfg = ProbeConfig(**opts)

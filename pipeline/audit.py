@@ -77,7 +77,7 @@ def audit_shard(task: ShardTask) -> tuple[int, list[Problem]]:
             pos = 0
             try:
                 for path, data in tar_reader.members(f):
-                    pos = f.count  # the end of the member's padded data
+                    pos = f.tell()  # the end of the member's padded data
                     if path.endswith(".jpg"):
                         key = path[: -len(".jpg")].rsplit("/", 1)[-1]
                         start = pos - len(data) - (-len(data) % tarfile.BLOCKSIZE)

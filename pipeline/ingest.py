@@ -16,7 +16,7 @@ from unitscope.pipeline.decode import DecodeSettings
 from unitscope.pipeline.progress import Progress
 
 from unitscope.core import storage
-from unitscope.core.errors import InputError
+from unitscope.core.errors import ConfigError, InputError
 from unitscope.core.failure_log import FailureLog
 
 log = logging.getLogger(__name__)
@@ -118,16 +118,32 @@ def _threads(cfg: IngestConfig) -> int:
     return 0 if cfg.workers == 0 else 1
 
 
-def run(cfg: IngestConfig) -> IngestResult:
-    """Ingest SRC into OUT; resumes a killed run, and does nothing when OUT already holds the finished job."""
-    t0 = time.monotonic()
-    cfg = cfg.model_copy(
+def _absolute(cfg: IngestConfig) -> IngestConfig:
+    return cfg.model_copy(
         update={
             "src": storage.absolute(cfg.src),
             "out": storage.absolute(cfg.out),
             "labels": cfg.labels and storage.absolute(cfg.labels),
         }
     )
+
+
+def holds_other(cfg: IngestConfig) -> bool:
+    """Whether OUT holds a dataset planned from another SRC or with other settings, which `run` refuses
+    to resume (see plan.load_plan)."""
+    cfg = _absolute(cfg)
+    fs, root = storage.url_to_fs(cfg.out)
+    try:
+        plan.load_plan(fs, root, cfg)
+    except ConfigError:
+        return True
+    return False
+
+
+def run(cfg: IngestConfig) -> IngestResult:
+    """Ingest SRC into OUT; resumes a killed run, and does nothing when OUT already holds the finished job."""
+    t0 = time.monotonic()
+    cfg = _absolute(cfg)
     fs, root = _open_out(cfg)
     the_plan = plan.load_plan(fs, root, cfg)
     if the_plan is None:

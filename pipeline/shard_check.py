@@ -5,7 +5,8 @@ and lose the frames after it without a word. A reader that checks knows how many
 use and which shard to rebuild.
 
 Hashing while reading costs ~2 us a 4 kB frame (hashlib's SHA-256 runs at ~2 GB/s), against
-hundreds of microseconds to decode the frame's JPEG.
+hundreds of microseconds to decode the frame's JPEG; the file is read and hashed a MiB at a time, so the
+checks add no Python call per frame.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from typing import IO
 
 from unitscope.core import storage
+
+CHUNK = 1 << 20  # bytes read from storage (and hashed) at a time
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,9 @@ def size_problem(fs, path: str, record: ShardRecord) -> str | None:
 
 
 class _Hashing(io.RawIOBase):
-    """A read-only file object that hashes what passes through it."""
+    """A read-only raw file that hashes what passes through it, a CHUNK at a time: under a
+    `io.BufferedReader`, the parser's many small reads (a 512-byte header, then a frame) are served in C
+    and this Python layer runs once a MiB (a wrapper per read cost ~5 us a frame)."""
 
     def __init__(self, f: IO[bytes]):
         self.f = f
@@ -66,16 +71,22 @@ class _Hashing(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, n: int = -1) -> bytes:
-        data = self.f.read(n)
+    def tell(self) -> int:
+        return self.count
+
+    def readinto(self, buf) -> int:
+        data = self.f.read(len(buf))
+        n = len(data)
+        buf[:n] = data
         self.sha.update(data)
-        self.count += len(data)
-        return data
+        self.count += n
+        return n
 
     def drain(self) -> None:
         """Hash the rest of the file (what a reader stopped short of: zero blocks, trailing bytes)."""
-        while self.read(1 << 20):
-            pass
+        while data := self.f.read(CHUNK):
+            self.sha.update(data)
+            self.count += len(data)
 
 
 class CheckedShard:
@@ -99,7 +110,7 @@ class CheckedShard:
             self.problems.append(problem)
         raw = self.fs.open(self.path, "rb")
         self._f = _Hashing(raw)
-        return _Closing(self._f, raw)
+        return _Closing(io.BufferedReader(self._f, CHUNK), raw)
 
     def failed(self, why: str) -> None:
         """Record a read error (the parser's or the file system's)."""
@@ -125,10 +136,10 @@ class CheckedShard:
 class _Closing:
     """Context manager over the hashing reader that closes the underlying file."""
 
-    def __init__(self, f: _Hashing, raw):
+    def __init__(self, f: io.BufferedReader, raw):
         self.f, self.raw = f, raw
 
-    def __enter__(self) -> _Hashing:
+    def __enter__(self) -> io.BufferedReader:
         return self.f
 
     def __exit__(self, *exc) -> None:

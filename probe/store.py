@@ -70,6 +70,9 @@ class ActivationStore:
         self.url = f"{run_url.rstrip('/')}/{ACTIVATIONS_DIR}"
         self.fs, self.root = storage.url_to_fs(self.url)
         self.fix = "run the same `unitscope probe` again: it computes damaged chunks again"
+        # the last keys table read: `iter_chunks` reads a chunk's keys and then its array, whose digest the
+        # same table holds, so each chunk's table is parsed once (CRC-checked), not once per use
+        self._last: tuple[tuple, pa.Table] | None = None
 
     def path(self, kind: str, shard: int) -> str:
         if kind == "keys":
@@ -94,6 +97,7 @@ class ActivationStore:
         )
         if stale:
             storage.remove_tree(self.fs, self.root)
+            self._last = None
         return stale
 
     def write_meta(self, meta: StoreMeta) -> None:
@@ -115,6 +119,7 @@ class ActivationStore:
         """Commit a chunk; `complete=False` marks it as computed from a damaged shard (not reused)."""
         if not complete:  # marked first, so a chunk is never taken as complete while it is rewritten
             write_bytes(f"{self.url}/partial/{chunk_name(shard)}", b"")
+        self._last = None
         digests = {}
         for kind, arr in arrays.items():
             data = npy_bytes(arr)
@@ -146,9 +151,15 @@ class ActivationStore:
     def _keys_table(self, shard: int) -> pa.Table:
         url = self.path("keys", shard)
         try:
-            return storage.read_parquet(*storage.url_to_fs(url))
+            info = self.fs.info(url)
+            version = (shard, info.get("size"), info.get("mtime"), info.get("ino"), info.get("ETag"))
+            if self._last is not None and self._last[0] == version:
+                return self._last[1]  # the same file (another process may have committed it anew)
+            table = storage.read_parquet(*storage.url_to_fs(url))
         except (OSError, ValueError, pa.ArrowException) as exc:
             raise DamageError(f"{url} is damaged ({type(exc).__name__}); {self.fix}") from exc
+        self._last = (version, table)
+        return table
 
     def keys(self, shard: int) -> list[str]:
         return self._keys_table(shard).column("key").to_pylist()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Literal
 
 from pydantic import BaseModel
+from unitscope.pipeline.schema import DATASET_JSON
 from unitscope.train import checkpoint, distributed, metrics, profiles
 from unitscope.train.config import TrainConfig
 from unitscope.train.model_io import ENCODER_WEIGHTS
@@ -70,6 +73,37 @@ def check_inputs(config: TrainConfig) -> tuple[list, int | None]:
     if config.resume:
         checkpoint.load_latest(config.run)  # a damaged checkpoint fails here, before Ray or any write
     return shard_urls, done
+
+
+def earlier(config: TrainConfig) -> Literal["finished", "cut short"] | None:
+    """What RUN holds from a run with these same settings (its config.json equal but for `resume`):
+    "finished" (its encoder written), "cut short" (a checkpoint before the last step: resume it), or None
+    (nothing, another run's output, a run older than the dataset, or one stopped before its first checkpoint)."""
+    config = absolute_paths(config)
+    path = storage.join(config.run, CONFIG_FILE)
+    try:
+        stored = json.loads(storage.read_bytes(path)) if storage.exists(path) else None
+    except ValueError:  # damaged: not a run these settings made
+        return None
+    now = json.loads(config.model_dump_json())
+    if stored is None or {**stored, "resume": None} != {**now, "resume": None}:
+        return None
+    if _written_after(storage.join(config.dataset, DATASET_JSON), path):  # it learned from other frames
+        return None
+    if storage.exists(storage.join(config.run, ENCODER_WEIGHTS)):
+        return "finished"
+    step = checkpoint.latest_step(config.run)
+    return "cut short" if step is not None and step < config.steps else None
+
+
+def _written_after(url: str, than: str) -> bool:
+    """Whether `url` was modified after `than` (True when either time cannot be read)."""
+    try:
+        fs, a = storage.url_to_fs(url)
+        fs_b, b = storage.url_to_fs(than)
+        return fs.modified(a) > fs_b.modified(b)
+    except (OSError, NotImplementedError, TypeError):
+        return True
 
 
 def run(config: TrainConfig) -> TrainResult:

@@ -8,11 +8,15 @@ from unitscope.infra.options import add_common, add_profile, build_config
 
 from unitscope.core.ray_runtime import ensure_ray
 
+# The default demo's wall time on 2 quiet cores, as the help and README.md say it; docs/benchmarks.md
+# ("`unitscope demo` wall time") holds the measurements, and tests/infra/test_demo_minutes.py all three.
+MINUTES = 5
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
-        help="the whole experiment on a synthetic corpus, locally (about 5 minutes on 2 quiet cores, "
+        help=f"the whole experiment on a synthetic corpus, locally (about {MINUTES} minutes on 2 quiet cores, "
         "several times that when other work shares them)",
         description="Synthesize a training and a held-out probe corpus, ingest both, train an encoder "
         "without labels, probe its units for the planted concepts, and print the concept table.",

@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "synth",
         help="planted-concept corpus: clips with cluttered backgrounds, planted figures, per-frame labels",
         description="Write N H.264 clips with planted concepts (listed below) and distractors to OUT, each "
-        "with a <name>.mp4.labels.json sidecar, plus corpus.json.",
+        "with a <name>.mp4.labels.json sidecar, plus corpus.json. OUT already holding the corpus these "
+        "settings make is kept; one made with other settings is replaced.",
     )
     epilog_when_shown(p, _concepts)
     p.add_argument("out", metavar="OUT", help="output directory (local path or fsspec URL)")
@@ -51,10 +52,15 @@ def main(args: argparse.Namespace) -> int:
         ensure_ray(args.address, num_cpus=cfg.workers)
     result = run(cfg)
     fps = result.frames / result.seconds if result.seconds else 0.0
-    print(
-        f"wrote {len(result.clips) - len(result.failed)} clips, {result.frames} frames to {cfg.out} "
-        f"in {result.seconds:.1f}s ({fps:.0f} frames/s)"
-    )
+    if result.reused:
+        print(
+            f"kept {len(result.clips)} clips, {result.frames} frames in {cfg.out}: made with these settings"
+        )
+    else:
+        print(
+            f"wrote {len(result.clips) - len(result.failed)} clips, {result.frames} frames to {cfg.out} "
+            f"in {result.seconds:.1f}s ({fps:.0f} frames/s)"
+        )
     print("measured:", json.dumps({k: v for k, v in result.stats.items() if k != "frames"}))
     if result.preview:
         print(f"preview: {result.preview}")

@@ -48,6 +48,7 @@ class SynthResult:
     seconds: float
     stats: dict
     preview: str | None = None
+    reused: bool = False  # OUT already held this corpus: nothing was rendered
 
     @property
     def frames(self) -> int:
@@ -147,11 +148,68 @@ def corpus_doc(cfg: SynthConfig, clips: list[ClipResult], stats: dict) -> dict:
     }
 
 
+def _settings(config: dict) -> dict:
+    """The settings that decide a corpus' bytes: not where the work ran, nor the preview."""
+    return {k: v for k, v in config.items() if k not in ("workers", "preview")}
+
+
+def _earlier(fs, root: str) -> dict | None:
+    """The corpus.json of the corpus OUT holds, if any."""
+    path = storage.join(root, CORPUS_JSON)
+    try:
+        return json.loads(fs.cat_file(path)) if fs.exists(path) else None
+    except ValueError:  # damaged: the corpus is made again
+        return None
+
+
+def holds(cfg: SynthConfig) -> bool:
+    """Whether cfg.out already holds the finished corpus these settings make (every clip written, none
+    failed): clip i depends only on (seed, i), so rendering it again would give the same files."""
+    cfg = cfg.model_copy(update={"out": storage.absolute(cfg.out)})
+    fs, root = storage.url_to_fs(cfg.out)
+    doc = _earlier(fs, root)
+    if doc is None or _settings(doc.get("config", {})) != _settings(cfg.model_dump(mode="json")):
+        return False
+    names = {p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(root, detail=False)}
+    return all(c["error"] is None and {c["video"], c["labels"]} <= names for c in doc["clips"])
+
+
+def _kept(cfg: SynthConfig, doc: dict) -> SynthResult:
+    clips = [ClipResult(i, c["name"], frames=c["frames"]) for i, c in enumerate(doc["clips"])]
+    return SynthResult(cfg.out, clips, 0.0, doc["measured"], reused=True)
+
+
+def _remove_earlier(fs, root: str, doc: dict) -> None:
+    """Delete the clips of the other corpus OUT held, so none of them is taken as part of this one."""
+    for c in doc.get("clips", []):
+        for name in (c["video"], c["labels"]):
+            if fs.exists(path := storage.join(root, name)):
+                fs.rm(path)
+    fs.rm(storage.join(root, CORPUS_JSON))
+
+
 def run(cfg: SynthConfig) -> SynthResult:
-    """Write the corpus described by `cfg` (clips, sidecars, corpus.json, optional preview)."""
+    """Write the corpus described by `cfg` (clips, sidecars, corpus.json, optional preview). OUT holding
+    this corpus already is kept as it is; OUT holding a corpus made with other settings loses its clips."""
     cfg = cfg.model_copy(update={"out": storage.absolute(cfg.out)})  # before Ray's workers see it
     fs, root = storage.url_to_fs(cfg.out)
     fs.makedirs(root, exist_ok=True)
+    earlier = _earlier(fs, root)
+    if earlier is not None and holds(cfg):
+        log.info("synth: %s already holds this corpus: kept", cfg.out)
+        result = _kept(cfg, earlier)
+    else:
+        if earlier is not None:
+            _remove_earlier(fs, root, earlier)
+        result = _render(cfg, fs, root)
+    if cfg.preview:
+        from unitscope.pipeline.synth.preview import write_preview
+
+        result.preview = write_preview(cfg, cfg.preview)
+    return result
+
+
+def _render(cfg: SynthConfig, fs, root: str) -> SynthResult:
     spec = cfg.model_dump_json()
     t0 = time.perf_counter()
     clips = _run_local(cfg, spec) if cfg.workers == 0 else _run_ray(cfg, spec)
@@ -160,9 +218,4 @@ def run(cfg: SynthConfig) -> SynthResult:
     doc = json.dumps(corpus_doc(cfg, clips, stats), indent=2, sort_keys=True).encode()
     storage.write_staged(fs, storage.join(root, CORPUS_JSON), root, doc)
     storage.clear_staging(fs, root)
-    preview = None
-    if cfg.preview:
-        from unitscope.pipeline.synth.preview import write_preview
-
-        preview = write_preview(cfg, cfg.preview)
-    return SynthResult(cfg.out, clips, seconds, stats, preview)
+    return SynthResult(cfg.out, clips, seconds, stats)

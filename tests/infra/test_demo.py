@@ -48,29 +48,53 @@ def _last_step(run_dir) -> int:
     return json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])["step"]
 
 
+def _made(out) -> dict[str, int]:
+    """When each stage's output was last written."""
+    files = ["videos-train/clip-0000.mp4", "videos-probe/clip-0000.mp4", "data-train/dataset.json",
+             "data-probe/dataset.json", "run/encoder.pt"]  # fmt: skip
+    return {f.split("/")[0]: (out / f).stat().st_mtime_ns for f in files}
+
+
 @pytest.mark.slow
-def test_a_stage_is_reused_only_when_it_completed_with_the_same_settings(tmp_path):
-    from unitscope.infra.demo import DemoConfig, Stages, run
+@pytest.mark.timeout(900)  # five shrunken demos, on CI's 2 cores
+def test_each_stage_redoes_only_what_changed(tmp_path):
+    from unitscope.infra.demo import DemoConfig, run
 
     tiny = yaml.safe_load(TINY)
     no_ray = {"workers": 0}
     opts = {**tiny, "synth": {**tiny["synth"], **no_ray}, "ingest": {**tiny["ingest"], **no_ray},
             "probe": {**tiny["probe"], **no_ray}, "out": str(tmp_path / "demo")}  # fmt: skip
     out = tmp_path / "demo"
-    run(DemoConfig(**opts))
+    first = run(DemoConfig(**opts))
     assert _last_step(out / "run") == 6
-    dataset_made = (out / "data-train" / "dataset.json").stat().st_mtime_ns
+    made = _made(out)
 
-    # other training settings: the encoder of the earlier ones is not taken as done; the data is reused
+    # the same settings again: every stage keeps its output, and the table is the same
+    again = run(DemoConfig(**opts))
+    assert _made(out) == made and again.table == first.table
+
+    # other training settings: the encoder of the earlier ones is not taken as done; the data is kept
     opts["train"] = {**tiny["train"], "steps": 8, "checkpoint_every": 4}
     run(DemoConfig(**opts))
-    assert _last_step(out / "run") == 8
-    assert (out / "data-train" / "dataset.json").stat().st_mtime_ns == dataset_made
+    now = _made(out)
+    assert _last_step(out / "run") == 8 and now["run"] != made["run"]
+    assert {k: v for k, v in now.items() if k != "run"} == {k: v for k, v in made.items() if k != "run"}
 
     # a training run cut short after its checkpoint at step 4 (no encoder yet) resumes there
     (out / "run" / "encoder.pt").unlink()
     (out / "run" / "checkpoints" / "latest.json").write_text('{"step": 4, "file": "step-00000004.pt"}')
-    Stages(str(out)).write("train", Stages(str(out)).record("train")["key"], done=False)
     run(DemoConfig(**opts))
     rows = [json.loads(line) for line in (out / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(1, 9)) and (out / "run" / "encoder.pt").exists()
+    made = _made(out)
+
+    # another training corpus (fewer clips): it, its dataset and the run are made again, from the
+    # new clips only; the probe corpus and its dataset are kept
+    run(DemoConfig(**{**opts, "train_videos": 2}))
+    now = _made(out)
+    assert all(now[k] != made[k] for k in ("videos-train", "data-train", "run"))
+    assert all(now[k] == made[k] for k in ("videos-probe", "data-probe"))
+    assert sorted(p.name for p in (out / "videos-train").glob("*.mp4")) == ["clip-0000.mp4", "clip-0001.mp4"]
+    counts = json.loads((out / "data-train" / "dataset.json").read_text())["counts"]
+    rows = [json.loads(line) for line in (out / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert counts["videos_ok"] == 2 and [r["step"] for r in rows] == list(range(1, 9))

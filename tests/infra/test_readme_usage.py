@@ -11,7 +11,7 @@ import re
 import pytest
 from unitscope.infra.cli import build_parser
 
-from tests.helpers import ROOT, run_cli
+from tests.helpers import ROOT
 
 SKIP_WORDS = {"|", "--", "..."}
 
@@ -133,11 +133,3 @@ def test_a_readme_usage_line_offers_what_the_parser_does(command):
 def test_every_subcommand_says_what_it_does_in_its_help():
     missing = [name for name, parser in _subcommands().items() if not parser.description]
     assert not missing, f"`unitscope COMMAND --help` has no description for {missing}"
-
-
-@pytest.mark.slow
-def test_the_help_and_the_readme_give_the_demo_the_same_time():
-    helptext = run_cli("--help", check=True).stdout
-    readme = (ROOT / "README.md").read_text()
-    said = re.findall(r"about ([\d.]+ minutes)", " ".join(helptext.split()))
-    assert said and all(f"about {t}" in readme for t in said), said

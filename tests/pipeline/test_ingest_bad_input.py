@@ -7,7 +7,8 @@ import json
 import re
 
 import pytest
-from unitscope.pipeline import schema
+from unitscope.pipeline import ingest, schema
+from unitscope.pipeline.config import IngestConfig
 from unitscope.pipeline.dataset import Dataset
 
 from tests.helpers import run_cli
@@ -116,3 +117,7 @@ def test_resume_with_other_settings_is_refused(messy, tmp_path):
     proc = run_cli("ingest", messy, tmp_path / "out", "--workers", "0", "--size", "48")
     assert proc.returncode == 2 and "same SRC and settings" in proc.stderr
     assert json.loads((tmp_path / "out" / schema.DATASET_JSON).read_text())["config"]["size"] == 32
+    # the same check, asked without running (the demo asks it to know whether to start afresh)
+    same = IngestConfig(src=str(messy), out=str(tmp_path / "out"), size=32, max_frames=1)
+    assert not ingest.holds_other(same) and ingest.holds_other(same.model_copy(update={"size": 48}))
+    assert not ingest.holds_other(same.model_copy(update={"out": str(tmp_path / "new")}))

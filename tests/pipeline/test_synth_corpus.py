@@ -226,3 +226,26 @@ def test_ingest_carries_the_labels_into_the_dataset(synth_corpus, tmp_path):
         assert r["labels"] == crop_labels(objects, cfg.width, cfg.height), r
     seen = [c for r in rows for c in r["labels"]]
     assert all(seen.count(c) >= 2 for c in cfg.concepts), seen
+
+
+def test_a_corpus_made_with_the_same_settings_is_kept_and_another_replaced(tmp_path):
+    from unitscope.pipeline.synth.corpus import holds
+
+    small = {"videos": 3, "seconds": 1.0, "fps": 6, "size": 64, "seed": 5}
+    cfg = SynthConfig(out=str(tmp_path), workers=0, **small)
+    assert not holds(cfg)
+    first = run(cfg)
+    made = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    # the same settings (run elsewhere: workers do not change the bytes): nothing rendered, nothing written
+    assert holds(cfg.model_copy(update={"workers": 2}))
+    again = run(cfg)
+    assert again.reused and not first.reused and again.frames == first.frames and again.stats == first.stats
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == made
+    # a clip gone: not held any more
+    (tmp_path / "clip-0002.mp4").unlink()
+    assert not holds(cfg)
+    # other settings: the earlier corpus' clips are removed, so none passes for one of the new corpus
+    fewer = SynthConfig(out=str(tmp_path), workers=0, **{**small, "videos": 2, "seed": 6})
+    assert not run(fewer).reused and holds(fewer)
+    assert sorted(p.name for p in tmp_path.glob("*.mp4")) == ["clip-0000.mp4", "clip-0001.mp4"]
+    assert not (tmp_path / f"clip-0002.mp4{schema.LABELS_SUFFIX}").exists()

@@ -35,6 +35,16 @@ def test_round_trip(store):
     assert s.reset_if_stale("other") and s.shards() == []
 
 
+def test_a_chunk_committed_anew_by_another_process_is_read_anew(store):
+    s, _ = store
+    reader = ActivationStore(s.url.rsplit("/probe/", 1)[0])
+    assert reader.keys(2)[0] == "0000000000000002-0000000"  # its keys table is now the one remembered
+    new = np.ones((3, 6), np.float16)
+    s.write_chunk(2, ["a", "b", "c"], {"trained": new, "random": new, "embeddings": new})  # "another" writer
+    assert reader.keys(2) == ["a", "b", "c"]
+    np.testing.assert_array_equal(reader.chunk("trained", 2), new)  # checked against the new digest
+
+
 def test_unit_rows_match_numpy(store, tmp_path):
     s, data = store
     keys = list(data)
