@@ -12,8 +12,10 @@ finder put in front of the installed one), in this process (no Ray), so a per-fr
     ingest   `pipeline.ingest.run` of the clips (one decoder thread), every frame at 64 px, into a new folder
     loader   every shard read through `train.shards.read_part` and each JPEG decoded (the loader's work)
     probe    `probe.activations.activate_shard` over every shard (read, decode, a small conv encoder)
-The runs alternate base / this tree `--repeat` times; each keeps its best. Prints JSON: per stage the
-microseconds a frame and the throughput ratio checked / unchecked (wall and CPU), and the load average.
+The runs alternate base / this tree `--repeat` times; each keeps its best. Then each stage runs once more
+in this tree under cProfile on process time, to sum the CPU spent in the checks' own functions. Prints
+JSON: per stage the microseconds a frame and the throughput ratio checked / unchecked (wall and CPU), the
+checks' share of the stage's CPU time, and the load average.
 """
 
 from __future__ import annotations
@@ -69,19 +71,21 @@ import resource
 def cpu_s():  # user + sys of this process (its threads) and the children it waited for, to the us
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + kids.ru_utime + kids.ru_stime
-t0, c0 = time.perf_counter(), cpu_s()  # after the imports: their time is not the stages' throughput
-if what == "ingest":
-    out = os.path.join(work, "ingest-" + str(os.getpid()))
-    n = run(IngestConfig(src=src, out=out, fps=0, size=64, shard_frames=400, workers=0, threads=1, progress=False)).frames
-    shutil.rmtree(out)
-elif what == "loader":
-    found = shards.list_records(ds) if hasattr(shards, "list_records") else shards.list_shards(ds)
-    n = 0
-    for part in shards.plan_parts(found, 1):
-        for f in shards.read_part(part, 0, {}):
-            Image.open(io.BytesIO(f.jpg)).convert("RGB")
-            n += 1
-else:
+def stage():
+    if what == "ingest":
+        out = os.path.join(work, "ingest-" + str(os.getpid()))
+        n = run(IngestConfig(src=src, out=out, fps=0, size=64, shard_frames=400, workers=0, threads=1,
+                             progress=False)).frames
+        shutil.rmtree(out)
+        return n
+    if what == "loader":
+        found = shards.list_records(ds) if hasattr(shards, "list_records") else shards.list_shards(ds)
+        n = 0
+        for part in shards.plan_parts(found, 1):
+            for f in shards.read_part(part, 0, {}):
+                Image.open(io.BytesIO(f.jpg)).convert("RGB")
+                n += 1
+        return n
     run_dir = os.path.join(work, "run-" + str(os.getpid()))
     shutil.copytree(os.path.join(work, "run"), run_dir)
     listed, _ = probe.list_shards(Dataset(ds))
@@ -91,15 +95,43 @@ else:
              else activations.ActivationTask(spec, r[0], r[1]) for r in listed]
     n = sum(activations.activate_shard(t).frames for t in tasks)
     shutil.rmtree(run_dir)
+    return n
+
+def is_check(fn, name):  # the checks' own code; ingest hashed its shards before the checks too
+    hashing = name.startswith(("<method 'update' of '_hashlib", "<method 'hexdigest' of '_hashlib",
+                               "<built-in method _hashlib"))
+    return (fn.endswith(("shard_check.py", "repair.py")) or (hashing and what != "ingest")
+            or name in ("sha256_hex", "check_digest", "recorded_digest", "digests", "intact", "_partial"))
+
+if len(sys.argv) > 5:  # the checks' share: CPU in their functions, profiled on process time
+    import cProfile, pstats
+    prof = cProfile.Profile(time.process_time)
+    n = prof.runcall(stage)
+    stats = pstats.Stats(prof).stats
+    print(json.dumps({"frames": n, "checks_cpu": sum(v[2] for (fn, _, name), v in stats.items()
+                                                      if is_check(fn, name))}))
+    sys.exit()
+t0, c0 = time.perf_counter(), cpu_s()  # after the imports: their time is not the stages' throughput
+n = stage()
 print(json.dumps({"frames": n, "seconds": time.perf_counter() - t0, "cpu": cpu_s() - c0}))
 """
 
 
-def measure(tree: Path, what: str, work: Path) -> dict:
-    """One stage in a fresh process on one thread (torch's idle threads spin, which CPU time would count)."""
+def measure(tree: Path, what: str, work: Path, profile: bool = False) -> dict:
+    """One stage in a fresh process on one thread (torch's idle threads spin, which CPU time would count);
+    `profile`: the CPU seconds in the checks' own functions instead."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), **dict.fromkeys(THREAD_VARS, "1")}
-    out = subprocess.run([sys.executable, "-c", CHILD, str(tree), what, str(work), json.dumps(PARTS)],
-                         capture_output=True, text=True, check=True, env=env).stdout  # fmt: skip
+    argv = [
+        sys.executable,
+        "-c",
+        CHILD,
+        str(tree),
+        what,
+        str(work),
+        json.dumps(PARTS),
+        *["profile"][:profile],
+    ]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -172,6 +204,7 @@ def main() -> None:
                     wall[k, t] = min(wall[k, t], doc["seconds"] / doc["frames"])
                     cpu[k, t] = min(cpu[k, t], doc["cpu"] / doc["frames"])
             load.append(os.getloadavg()[0])
+    share = {k: measure(ROOT, k, work, profile=True) for k in kinds}
     shutil.rmtree(work, ignore_errors=True)
     result = {
         "frames": args.clips * args.frames,
@@ -189,6 +222,12 @@ def main() -> None:
             f"{k}_ratio": {
                 m: round(d[k, "unchecked"] / d[k, "checked"], 3) for m, d in (("wall", wall), ("cpu", cpu))
             }
+            for k in kinds
+        },
+        # CPU in the checks' own functions over the checked tree's best CPU time: what they cost, less
+        # exposed to the other jobs than the ratios (under the profiler, per-call timing adds to it)
+        **{
+            f"{k}_checks_share": round(share[k]["checks_cpu"] / share[k]["frames"] / cpu[k, "checked"], 4)
             for k in kinds
         },
         "started": started,
