@@ -55,7 +55,8 @@ def test_fit_writes_the_run_contract(fitted):
     spec = json.loads((run / "encoder.json").read_text())
     assert spec["arch"] == "kmeans" and spec["layers"] == ["kmeans1", "group1"] and min(spec["scales"]) >= 6
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
-        "latest.json", "step-00000002.pt", "step-00000004.pt"
+        "latest.json", "step-00000002.pt", "step-00000002.pt.sha256", "step-00000004.pt",
+        "step-00000004.pt.sha256",
     ]  # fmt: skip
 
 
