@@ -51,7 +51,8 @@ def one_size(n: int, args, work: Path) -> dict:
     if args.server:
         keys = frame_keys(root / "dataset", 10_000).to_pylist()  # the load generator's frames
         out["load_avg_before_server"] = os.getloadavg()
-        out["server_ivf"] = serve_figures(root, keys, args.clients, args.seconds, exact=False)
+        nprobe = (args.nprobe or [None])[0]  # the server searches with the first --nprobe given
+        out["server_ivf"] = serve_figures(root, keys, args.clients, args.seconds, exact=False, nprobe=nprobe)
         if args.exact_server:
             out["server_exact"] = serve_figures(root, keys, args.clients, args.seconds, exact=True)
     return out

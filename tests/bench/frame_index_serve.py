@@ -56,7 +56,9 @@ def _status(pid: int) -> dict[str, int]:
     return {f: int(fields[f].split()[0]) // 1024 for f in ("VmHWM", "VmRSS", "RssAnon", "RssFile")}
 
 
-def serve_figures(root: Path, keys: list[str], clients: int, seconds: float, exact: bool) -> dict:
+def serve_figures(
+    root: Path, keys: list[str], clients: int, seconds: float, exact: bool, nprobe: int | None = None
+) -> dict:
     """p99 of POST /query/image and GET /neighbors at `clients` clients, the server's start time, and its
     memory: VmHWM (peak, mapped file pages counted), VmRSS, RssAnon (its own) and RssFile (mapped)."""
     from tests.bench.query_server import load, routes, wait_ready
@@ -68,7 +70,8 @@ def serve_figures(root: Path, keys: list[str], clients: int, seconds: float, exa
     port = free_port()
     t0 = time.perf_counter()
     server = subprocess.Popen(
-        [sys.executable, "-m", "unitscope", "serve", str(root / "run"), "--port", str(port), "--no-access-log"],
+        [sys.executable, "-m", "unitscope", "serve", str(root / "run"), "--port", str(port), "--no-access-log",
+         *(["--nprobe", str(nprobe)] if nprobe and not exact else [])],
         cwd=ROOT, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
