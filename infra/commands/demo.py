@@ -10,7 +10,7 @@ from unitscope.core.ray_runtime import ensure_ray
 
 # The default demo's wall time on 2 quiet cores, as the help and README.md say it; docs/benchmarks.md
 # ("`unitscope demo` wall time") holds the measurements, and tests/infra/test_demo_minutes.py all three.
-MINUTES = 5
+MINUTES = 4
 
 
 def register(sub: argparse._SubParsersAction) -> None:
