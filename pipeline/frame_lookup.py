@@ -146,9 +146,14 @@ class FrameLookup:
         return bool((mine == keys).all())
 
     def key(self, row: int) -> str:
+        return self.keys_at(np.array([row]))[0]
+
+    def keys_at(self, rows: np.ndarray) -> list[str]:
+        """The keys of manifest rows `rows`, unpacked together (a search's hits come a batch at a time)."""
+        fixed = self.keys[rows]
         if self.keys.dtype == packed_keys.PACKED:
-            return packed_keys.unpack(self.keys[row : row + 1])[0].decode("ascii")
-        return self.keys[row].decode("ascii")
+            fixed = packed_keys.unpack(fixed)
+        return [k.decode("ascii") for k in fixed.tolist()]
 
     def value(self, column: str, row: int) -> Any:
         """Row `row`'s value of `column`: a number, or the coded value (a tuple for a list)."""

@@ -79,7 +79,10 @@ class FrameStore:
         return row
 
     def info(self, key: str) -> FrameInfo:
-        i = self.row(key)
+        return self.info_at(self.row(key), key)
+
+    def info_at(self, i: int, key: str) -> FrameInfo:
+        """The frame of manifest row `i`, whose key is `key` (a search hit: no lookup by key)."""
         video_id, frame_idx = parse_frame_key(key)  # what a key is made of (pipeline.schema.frame_key)
         return FrameInfo(
             key=key,

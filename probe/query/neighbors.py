@@ -100,24 +100,33 @@ class FrameIndex:
 
     def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         """For each row of `vectors` (N, dim), its k nearest frames as (key, score), best first."""
+        return [[(key, s) for key, s, _ in hits] for hits in self.search_rows(vectors, k)]
+
+    def search_rows(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float, int]]]:
+        """`search`'s hits with each frame's manifest row: (key, score, row), best first."""
         if self.threads:  # OpenMP keeps this per calling thread: a worker thread starts at every core
             faiss.omp_set_num_threads(self.threads)
         scores, rows = self.index.search(vectors, min(k, self.index.ntotal))
-        key = self.frames.key
         to_manifest = self.manifest_row
         if to_manifest is not None:
             rows = np.where(rows >= 0, to_manifest[rows.clip(0)], -1)
+        found = rows >= 0
+        keys = iter(self.frames.keys_at(rows[found]))
         return [
-            [(key(int(r)), float(s)) for r, s in zip(rs, ss, strict=False) if r >= 0]
-            for rs, ss in zip(rows, scores, strict=False)
+            [(next(keys), s, r) for r, s in zip(rs[ok].tolist(), ss[ok].tolist(), strict=True)]
+            for rs, ss, ok in zip(rows, scores, found, strict=True)
         ]
 
     def neighbors(self, key: str, k: int) -> list[tuple[str, float]]:
         """The k frames nearest to frame `key` (itself excluded)."""
+        return [(h, s) for h, s, _ in self.neighbor_rows(key, k)]
+
+    def neighbor_rows(self, key: str, k: int) -> list[tuple[str, float, int]]:
+        """`neighbors` with each frame's manifest row: (key, score, row)."""
         row = self.frames.row(key)
         if self.index_row is not None and row >= 0:
             row = int(self.index_row[row])
         if row < 0 or row >= self.index.ntotal:
             raise NotFound(f"frame {key!r} is not in the frame index")
-        hits = self.search(self.index.reconstruct(row).reshape(1, -1), k + 1)[0]
+        hits = self.search_rows(self.index.reconstruct(row).reshape(1, -1), k + 1)[0]
         return [h for h in hits if h[0] != key][:k]

@@ -85,8 +85,9 @@ class RunQueries:
             for k, v in zip(row["top_keys"][:top], row["top_values"][:top], strict=False)
         ]
 
-    def frame(self, key: str, **extra: Any) -> dict[str, Any]:
-        info = self.frames.info(key)
+    def frame(self, key: str, row: int | None = None, **extra: Any) -> dict[str, Any]:
+        """Frame `key`'s answer; `row`, its manifest row where a search found it, saves a lookup."""
+        info = self.frames.info(key) if row is None else self.frames.info_at(row, key)
         where = {"video_uri": info.video_uri} if self.video_uris else {}
         return {
             "key": key,
@@ -114,7 +115,7 @@ class RunQueries:
         except ValueError as exc:
             raise BadQuery(str(exc)) from None
         self.frames.row(key)
-        return [self.frame(k, score=s) for k, s in self.index.neighbors(key, top)]
+        return [self.frame(k, r, score=s) for k, s, r in self.index.neighbor_rows(key, top)]
 
     # image → units + nearest frames
     def images(self, blobs: list[bytes], top: int = 10) -> list[dict[str, Any]]:
@@ -130,7 +131,7 @@ class RunQueries:
     def answers(self, z: np.ndarray, emb: np.ndarray, tops: list[int]) -> list[dict[str, Any]]:
         """The answers for encoded images (`ImageEncoder.encode`'s z-scores and embeddings): one index
         search for the whole batch, then the i-th image's `tops[i]` units and nearest frames."""
-        hits = self.index.search(emb, max(tops))
+        hits = self.index.search_rows(emb, max(tops))
         out = []
         for i, top in enumerate(tops):
             best = np.argsort(-z[i], kind="stable")[:top]
@@ -138,7 +139,9 @@ class RunQueries:
                 {"unit": self.catalog.unit_names[j], "z": float(z[i, j]), "concepts": self._labels(j)}
                 for j in best
             ]
-            out.append({"units": units, "neighbors": [self.frame(k, score=s) for k, s in hits[i][:top]]})
+            out.append(
+                {"units": units, "neighbors": [self.frame(k, r, score=s) for k, s, r in hits[i][:top]]}
+            )
         return out
 
     def _labels(self, column: int) -> list[dict[str, Any]]:

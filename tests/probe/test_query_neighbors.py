@@ -38,6 +38,16 @@ def test_rows_are_named_by_the_dataset_and_a_frame_finds_its_neighbours(index):
         idx.neighbors(f"{9:016x}-{0:07d}", 3)  # in the dataset, not in the index
 
 
+def test_each_hit_carries_the_dataset_row_of_its_key(index):
+    """The rows a search hands on (so that answers need no lookup by key) are the dataset's own: the
+    dataset holds the frames in another order than the index, so index rows would not match."""
+    idx, keys = index
+    hits = idx.search_rows(np.stack([idx.index.reconstruct(i) for i in (3, 50, 119)]), 4)
+    assert [h[0][0] for h in hits] == [keys[3], keys[50], keys[119]]
+    for key, _, row in [h for hs in hits for h in hs] + idx.neighbor_rows(keys[50], 4):
+        assert row == idx.frames.row(key) and idx.frames.keys_at(np.array([row])) == [key]
+
+
 def test_a_batched_search_finds_what_single_searches_do(index):
     """A batch of queries (one BLAS product) and the same queries one by one (FAISS's scan) agree."""
     idx, _ = index
