@@ -26,14 +26,13 @@ def open_index(run_url: str, nprobe: int | None = None, dataset_url: str | None 
     truncated file is an InputError that names the run and the command that rebuilds it: sizes are checked,
     and the digests the probe recorded (each file read once, here)."""
     run_url = run_url.rstrip("/")
-    kind = "exact"
     try:
-        kind = "ivf" if ivf_index.read_meta(run_url) else "exact"
         return ivf_index.load(run_url, nprobe)
     except FileNotFoundError:
         what = f"has no frame index ({FRAME_INDEX})"
     except (ValueError, KeyError, TypeError) as exc:
         what = f"has a damaged frame index: {exc}"
+    kind = "ivf" if storage.exists(f"{run_url}/{ivf_index.FRAME_IVF_META}") else "exact"
     raise InputError(
         f"{run_url} {what}; rebuild it with `unitscope probe {run_url} {dataset_url or 'DATASET'} "
         f"--frame-index {kind}` (the stored activations are reused)"
