@@ -11,6 +11,7 @@ an index held in memory costs too: one matrix product over every vector per batc
 from __future__ import annotations
 
 import json
+import os
 import struct
 from collections.abc import Iterable, Iterator
 
@@ -111,6 +112,15 @@ class FlatFile:
         loaded nor mapped, so a search's re-ranking does not grow the reader's resident memory."""
         out = np.empty((len(rows), self.d), np.float32)
         size = 4 * self.d
+        if storage.is_local(self.fs):  # a pread a row: a ninth of the file object's seek + read
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                for i, row in enumerate(rows.tolist()):
+                    if os.preadv(fd, [out[i]], HEADER.size + size * row) != size:
+                        raise ValueError(f"{FRAME_INDEX} is shorter than its header says; re-run the probe")
+            finally:
+                os.close(fd)
+            return out
         with self.fs.open(self.path, "rb") as f:
             for i, row in enumerate(rows.tolist()):
                 f.seek(HEADER.size + size * row)
