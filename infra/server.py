@@ -99,11 +99,14 @@ def create_app(
 
     # the index search of what the encoder finished runs while the encoder takes the next images
     batcher = Batcher(encode, answer, max_batch=64)
+    # neighbour queries that arrive together share one index search (a batch scans each list once)
+    nearby = Batcher(lambda items: q.neighbors_of([k for k, _ in items], [t for _, t in items]), max_batch=64)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
         batcher.close()
+        nearby.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -191,8 +194,8 @@ def create_app(
 
     @app.get("/neighbors", responses=ok(Neighbors, 404, 422))
     async def neighbors(key: str = key_q, top: int = top_q) -> Response:
-        hits = await anyio.to_thread.run_sync(q.neighbors, key, top)  # a FAISS search: off the event loop
-        return _json({"key": key, "neighbors": hits})
+        q.check_indexed(key)  # here, so that a bad key fails its own request, not the batch it would join
+        return _json({"key": key, "neighbors": await nearby.submit((key, top))})
 
     @app.post(
         "/query/image",

@@ -118,14 +118,19 @@ class FrameIndex:
 
     def neighbors(self, key: str, k: int) -> list[tuple[str, float]]:
         """The k frames nearest to frame `key` (itself excluded)."""
-        return [(h, s) for h, s, _ in self.neighbor_rows(key, k)]
+        return [(h, s) for h, s, _ in self.neighbor_rows([key], k)[0]]
 
-    def neighbor_rows(self, key: str, k: int) -> list[tuple[str, float, int]]:
-        """`neighbors` with each frame's manifest row: (key, score, row)."""
+    def row_of(self, key: str) -> int:
+        """The index row of frame `key`; NotFound when the index does not hold it."""
         row = self.frames.row(key)
         if self.index_row is not None and row >= 0:
             row = int(self.index_row[row])
         if row < 0 or row >= self.index.ntotal:
             raise NotFound(f"frame {key!r} is not in the frame index")
-        hits = self.search_rows(self.index.reconstruct(row).reshape(1, -1), k + 1)[0]
-        return [h for h in hits if h[0] != key][:k]
+        return row
+
+    def neighbor_rows(self, keys: list[str], k: int) -> list[list[tuple[str, float, int]]]:
+        """For each of `keys`, `neighbors` with each frame's manifest row: (key, score, row), in one search."""
+        vectors = np.stack([self.index.reconstruct(self.row_of(key)) for key in keys])
+        hits = self.search_rows(vectors, k + 1)
+        return [[h for h in found if h[0] != key][:k] for key, found in zip(keys, hits, strict=True)]

@@ -110,12 +110,23 @@ class RunQueries:
 
     def neighbors(self, key: str, top: int = 10) -> list[dict[str, Any]]:
         """The dataset frames nearest to frame `key` in the encoder's embedding space."""
+        return self.neighbors_of([self.check_indexed(key)], [top])[0]
+
+    def check_indexed(self, key: str) -> str:
+        """`key` when it names a frame of the dataset that the frame index holds; BadQuery or NotFound."""
         try:
             schema.parse_frame_key(key)
         except ValueError as exc:
             raise BadQuery(str(exc)) from None
         self.frames.row(key)
-        return [self.frame(k, r, score=s) for k, s, r in self.index.neighbor_rows(key, top)]
+        self.index.row_of(key)
+        return key
+
+    def neighbors_of(self, keys: list[str], tops: list[int]) -> list[list[dict[str, Any]]]:
+        """`neighbors` of each of `keys` (checked with `check_indexed`), `tops[i]` for the i-th, in one
+        index search."""
+        hits = self.index.neighbor_rows(keys, max(tops))
+        return [[self.frame(k, r, score=s) for k, s, r in h[:top]] for h, top in zip(hits, tops, strict=True)]
 
     # image → units + nearest frames
     def images(self, blobs: list[bytes], top: int = 10) -> list[dict[str, Any]]:

@@ -164,6 +164,26 @@ def test_query_image_concurrent_uploads_get_their_own_answers(client, run):
         assert [u["z"] for u in got["units"]] == pytest.approx([u["z"] for u in want["units"]], rel=1e-4)
 
 
+def test_concurrent_neighbour_queries_share_a_search_and_a_bad_key_fails_alone(client, run):
+    """Neighbour queries arriving together are searched as one batch; each answer is still its own key's
+    (as one query alone gets it), with its own `top`, and a key the index lacks is a 404 of its own."""
+    keys = [r["key"] for r in run.frames()[::7][:8]]
+    asks = [(k, 2 + i % 3) for i, k in enumerate(keys)] + [("0123456789abcdef-0000001", 3)]
+
+    def ask(item: tuple[str, int]) -> httpx.Response:
+        with httpx.Client(base_url=client.base_url, timeout=60) as c:
+            return c.get("/neighbors", params={"key": item[0], "top": item[1]})
+
+    with ThreadPoolExecutor(len(asks)) as pool:
+        got = list(pool.map(ask, asks))
+    assert got[-1].status_code == 404 and "0123456789abcdef-0000001" in got[-1].json()["error"]
+    alone = RunQueries(str(run.run))
+    for (key, top), r in zip(asks[:-1], got[:-1], strict=True):
+        assert r.status_code == 200, r.text
+        want = alone.neighbors(key, top)
+        assert [n["key"] for n in r.json()["neighbors"]] == [n["key"] for n in want] and len(want) == top
+
+
 # GET /units/{layer}/{channel}/overlays/{key}.png: the unit's map over the frame
 def test_overlay_is_a_png_of_the_frame_with_the_map(client, run):
     unit = run.units()[2]

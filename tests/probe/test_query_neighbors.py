@@ -44,7 +44,7 @@ def test_each_hit_carries_the_dataset_row_of_its_key(index):
     idx, keys = index
     hits = idx.search_rows(np.stack([idx.index.reconstruct(i) for i in (3, 50, 119)]), 4)
     assert [h[0][0] for h in hits] == [keys[3], keys[50], keys[119]]
-    for key, _, row in [h for hs in hits for h in hs] + idx.neighbor_rows(keys[50], 4):
+    for key, _, row in [h for hs in hits for h in hs] + idx.neighbor_rows([keys[50]], 4)[0]:
         assert row == idx.frames.row(key) and idx.frames.keys_at(np.array([row])) == [key]
 
 
