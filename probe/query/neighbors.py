@@ -97,12 +97,9 @@ class FrameIndex:
     def dim(self) -> int:
         return self.index.d
 
-    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
-        """For each row of `vectors` (N, dim), its k nearest frames as (key, score), best first."""
-        return [[(key, s) for key, s, _ in hits] for hits in self.search_rows(vectors, k)]
-
-    def search_rows(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float, int]]]:
-        """`search`'s hits with each frame's manifest row: (key, score, row), best first."""
+    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float, int]]]:
+        """For each row of `vectors` (N, dim), its k nearest frames as (key, score, manifest row), best
+        first: the row saves an answer a lookup by key."""
         if self.threads:  # OpenMP keeps this per calling thread: a worker thread starts at every core
             faiss.omp_set_num_threads(self.threads)
         scores, rows = self.index.search(vectors, min(k, self.index.ntotal))
@@ -116,10 +113,6 @@ class FrameIndex:
             for rs, ss, ok in zip(rows, scores, found, strict=True)
         ]
 
-    def neighbors(self, key: str, k: int) -> list[tuple[str, float]]:
-        """The k frames nearest to frame `key` (itself excluded)."""
-        return [(h, s) for h, s, _ in self.neighbor_rows([key], k)[0]]
-
     def row_of(self, key: str) -> int:
         """The index row of frame `key`; NotFound when the index does not hold it."""
         row = self.frames.row(key)
@@ -129,8 +122,9 @@ class FrameIndex:
             raise NotFound(f"frame {key!r} is not in the frame index")
         return row
 
-    def neighbor_rows(self, keys: list[str], k: int) -> list[list[tuple[str, float, int]]]:
-        """For each of `keys`, `neighbors` with each frame's manifest row: (key, score, row), in one search."""
+    def neighbors(self, keys: list[str], k: int) -> list[list[tuple[str, float, int]]]:
+        """For each of `keys`, the k frames nearest to it (itself excluded) as `search` gives them, all in
+        one search."""
         vectors = np.stack([self.index.reconstruct(self.row_of(key)) for key in keys])
-        hits = self.search_rows(vectors, k + 1)
+        hits = self.search(vectors, k + 1)
         return [[h for h in found if h[0] != key][:k] for key, found in zip(keys, hits, strict=True)]

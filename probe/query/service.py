@@ -125,7 +125,7 @@ class RunQueries:
     def neighbors_of(self, keys: list[str], tops: list[int]) -> list[list[dict[str, Any]]]:
         """`neighbors` of each of `keys` (checked with `check_indexed`), `tops[i]` for the i-th, in one
         index search."""
-        hits = self.index.neighbor_rows(keys, max(tops))
+        hits = self.index.neighbors(keys, max(tops))
         return [[self.frame(k, r, score=s) for k, s, r in h[:top]] for h, top in zip(hits, tops, strict=True)]
 
     # image → units + nearest frames
@@ -142,7 +142,7 @@ class RunQueries:
     def answers(self, z: np.ndarray, emb: np.ndarray, tops: list[int]) -> list[dict[str, Any]]:
         """The answers for encoded images (`ImageEncoder.encode`'s z-scores and embeddings): one index
         search for the whole batch, then the i-th image's `tops[i]` units and nearest frames."""
-        hits = self.index.search_rows(emb, max(tops))
+        hits = self.index.search(emb, max(tops))
         out = []
         for i, top in enumerate(tops):
             best = np.argsort(-z[i], kind="stable")[:top]

@@ -82,8 +82,8 @@ def test_the_query_layer_serves_the_ivf_index_with_its_keys(run):
     idx = FrameIndex(str(root), dataset, threads=1, nprobe=32)
     assert isinstance(idx.index, IvfFile) and idx.index.nprobe == 32
     assert FrameIndex(str(root), dataset, threads=1).index.nprobe == 4  # the build's default
-    assert [k for k, _ in idx.search(idx.index.reconstruct(123)[None], 1)[0]] == [keys[123]]
-    assert keys[123] not in [k for k, _ in idx.neighbors(keys[123], 5)]
+    assert [k for k, *_ in idx.search(idx.index.reconstruct(123)[None], 1)[0]] == [keys[123]]
+    assert keys[123] not in [k for k, *_ in idx.neighbors([keys[123]], 5)[0]]
 
 
 def test_an_exact_run_loads_the_flat_file_and_a_rebuild_as_exact_drops_the_ivf_files(tmp_path):

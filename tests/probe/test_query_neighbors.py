@@ -31,20 +31,20 @@ def index(tmp_path):
 
 def test_rows_are_named_by_the_dataset_and_a_frame_finds_its_neighbours(index):
     idx, keys = index
-    assert [k for k, _ in idx.search(idx.index.reconstruct(7)[None], 1)[0]] == [keys[7]]
-    got = idx.neighbors(keys[7], 5)
-    assert len(got) == 5 and keys[7] not in [k for k, _ in got]
+    assert [k for k, *_ in idx.search(idx.index.reconstruct(7)[None], 1)[0]] == [keys[7]]
+    got = idx.neighbors([keys[7]], 5)[0]
+    assert len(got) == 5 and keys[7] not in [k for k, *_ in got]
     with pytest.raises(NotFound):
-        idx.neighbors(f"{9:016x}-{0:07d}", 3)  # in the dataset, not in the index
+        idx.neighbors([f"{9:016x}-{0:07d}"], 3)[0]  # in the dataset, not in the index
 
 
 def test_each_hit_carries_the_dataset_row_of_its_key(index):
     """The rows a search hands on (so that answers need no lookup by key) are the dataset's own: the
     dataset holds the frames in another order than the index, so index rows would not match."""
     idx, keys = index
-    hits = idx.search_rows(np.stack([idx.index.reconstruct(i) for i in (3, 50, 119)]), 4)
+    hits = idx.search(np.stack([idx.index.reconstruct(i) for i in (3, 50, 119)]), 4)
     assert [h[0][0] for h in hits] == [keys[3], keys[50], keys[119]]
-    for key, _, row in [h for hs in hits for h in hs] + idx.neighbor_rows([keys[50]], 4)[0]:
+    for key, _, row in [h for hs in hits for h in hs] + idx.neighbors([keys[50]], 4)[0]:
         assert row == idx.frames.row(key) and idx.frames.keys_at(np.array([row])) == [key]
 
 
@@ -56,8 +56,8 @@ def test_a_batched_search_finds_what_single_searches_do(index):
     batched = idx.search(vecs, 5)
     for i, hits in enumerate(batched):
         single = idx.search(vecs[i : i + 1], 5)[0]
-        assert [k for k, _ in hits] == [k for k, _ in single]
-        assert [s for _, s in hits] == pytest.approx([s for _, s in single], abs=1e-5)
+        assert [k for k, *_ in hits] == [k for k, *_ in single]
+        assert [s for _, s, _ in hits] == pytest.approx([s for _, s, _ in single], abs=1e-5)
 
 
 def test_search_threads_hold_in_the_worker_thread_that_searches(index):
@@ -103,7 +103,7 @@ def test_an_index_in_manifest_order_needs_no_row_maps_and_answers_as_one_with_th
     assert (idx.index_row is None) == (order == "manifest")
     for row in (0, 39, 41, 119):
         hits = idx.search(idx.index.reconstruct(row)[None], 1)[0]
-        assert [k for k, _ in hits] == [keys[row]]
-        assert keys[row] not in [k for k, _ in idx.neighbors(keys[row], 3)]
+        assert [k for k, *_ in hits] == [keys[row]]
+        assert keys[row] not in [k for k, *_ in idx.neighbors([keys[row]], 3)[0]]
     with pytest.raises(NotFound):
-        idx.neighbors(f"{9:016x}-{0:07d}", 3)  # in the dataset, past the index's rows
+        idx.neighbors([f"{9:016x}-{0:07d}"], 3)[0]  # in the dataset, past the index's rows
