@@ -100,7 +100,7 @@ def score(folder: Path, recipe: dict, cache: dict) -> dict:
     from unitscope.probe.selection import select_and_evaluate
     from unitscope.probe.splits import split_mask
     from unitscope.probe.store import ActivationStore
-    from unitscope.train.dictionary import random_partners
+    from unitscope.train.models.patch import random_partners
 
     if folder not in cache:
         run = str(folder / "run")
