@@ -47,7 +47,7 @@ def one_size(n: int, args, work: Path) -> dict:
     queries = draw(args.queries, np.random.default_rng(99))  # held out: never stored
     run = str(root / "run")
     out["load_avg_before_search"] = os.getloadavg()
-    out["search"] = [search_figures(run, queries, p) for p in args.nprobe or [None]]
+    out["search"] = search_figures(run, queries, args.nprobe or [None])
     if args.server:
         keys = frame_keys(root / "dataset", 10_000).to_pylist()  # the load generator's frames
         out["load_avg_before_server"] = os.getloadavg()
